@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for development and tests.
+#   pg.sh start DIR PORT [fast]   create (first time) and start; fast = fsync off (tests)
+#   pg.sh stop DIR                stop (fast)
+#   pg.sh url DIR PORT DB USER    print the libpq connection string
+# initdb refuses to run as root: as root the cluster belongs to the unprivileged user
+# "custos" (created if missing). The cluster listens on 127.0.0.1 and a socket in DIR/run.
+set -euo pipefail
+cmd=$1; dir=$2
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -n "$bindir" ] || { echo "pg.sh: PostgreSQL is not installed (run scripts/deps.sh)" >&2; exit 1; }
+as_owner() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u custos -- "$@"; else "$@"; fi
+}
+ensure_user() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    id custos >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin custos
+}
+case "$cmd" in
+start)
+    port=$3; mode=${4:-}
+    ensure_user
+    mkdir -p "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown custos: "$dir"
+        if ! runuser -u custos -- test -w "$dir"; then
+            echo "pg.sh: user custos cannot reach $dir (a parent directory is not searchable)" >&2
+            exit 1
+        fi
+    fi
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
+            { cat "$dir/initdb.log" >&2; exit 1; }
+        cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir/run'
+max_connections = 200
+shared_buffers = 256MB
+log_parameter_max_length = 0
+log_parameter_max_length_on_error = 0
+log_min_error_statement = panic
+log_statement = 'none'
+log_line_prefix = '%m [%p] '
+CONF
+        if [ "$mode" = fast ]; then
+            printf "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n" >>"$dir/data/postgresql.conf"
+        fi
+    fi
+    as_owner mkdir -p "$dir/run"
+    if as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then exit 0; fi
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 start >/dev/null ||
+        { tail -n 20 "$dir/postgres.log" >&2; exit 1; }
+    ;;
+stop)
+    [ -f "$dir/data/PG_VERSION" ] || exit 0
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+    ;;
+url)
+    echo "host=$dir/run port=$3 dbname=$4 user=$5"
+    ;;
+*)
+    echo "usage: pg.sh start|stop|url DIR ..." >&2; exit 2
+    ;;
+esac

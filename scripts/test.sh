@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# `make test`: unit tests, then integration tests against a throwaway PostgreSQL cluster and a
+# real HTTPS server. Fails loudly (never skips) when anything it needs is missing.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+BUILD=${BUILD:-build}
+bin=$top/$BUILD/custos
+work=$top/.local/test-$$
+server_pid=
+passed=0; failed=0
+
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+    scripts/pg.sh stop "$work/pg" >/dev/null 2>&1
+    [ "${KEEP_TEST_DIR:-0}" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+die() { echo "test.sh: $*" >&2; exit 1; }
+
+# criterion prints "Synthesis: Tested: N | Passing: P | Failing: F | Crashing: C"
+run_suite() {
+    local name=$1; shift
+    local out; out=$(mktemp)
+    echo "== $name"
+    "$@" 2>&1 | tee "$out"
+    local rc=${PIPESTATUS[0]}
+    local line; line=$(grep -a 'Synthesis:' "$out" | tail -n 1)
+    rm -f "$out"
+    if [ -z "$line" ]; then
+        failed=$((failed + 1)); echo "test.sh: $name ran no tests or crashed (exit $rc)" >&2; return
+    fi
+    local p f c
+    p=$(sed -E 's/.*Passing: ([0-9]+).*/\1/' <<<"$line")
+    f=$(sed -E 's/.*Failing: ([0-9]+).*/\1/' <<<"$line")
+    c=$(sed -E 's/.*Crashing: ([0-9]+).*/\1/' <<<"$line")
+    passed=$((passed + p)); failed=$((failed + f + c))
+    [ "$rc" = 0 ] || [ $((f + c)) -gt 0 ] || { failed=$((failed + 1)); echo "test.sh: $name exited $rc" >&2; }
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# ---- unit tests: no database, no network ----
+for t in $(ls "$BUILD"/tests/unit/test_* 2>/dev/null | sort); do
+    run_suite "unit $(basename "$t")" "$t" --jobs=2
+done
+
+# ---- offline checks ----
+if command -v docker-compose >/dev/null; then
+    echo "== docker-compose config"
+    if docker-compose -f docker-compose.yml config -q; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1)); echo "test.sh: docker-compose.yml is invalid" >&2
+    fi
+else
+    die "docker-compose is missing (scripts/deps.sh installs it)"
+fi
+
+# ---- integration: throwaway cluster, migrations as in production, HTTPS server ----
+mkdir -p "$work"
+pg_port=$(( (RANDOM % 20000) + 30000 ))
+scripts/pg.sh start "$work/pg" "$pg_port" fast || die "could not start PostgreSQL"
+sock=$work/pg/run
+psql -X -q -h "$sock" -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE custos_test" ||
+    die "could not create the test database"
+scripts/dev-secrets.sh "$work/secrets" "$bin" || die "could not create test secrets"
+"$top/$BUILD/tests/tools/mkidp" "$work/idp" || die "could not create the test identity provider"
+
+export CUSTOS_TEST_WORKDIR=$work
+export CUSTOS_TEST_BIN=$bin
+export CUSTOS_TEST_PG_DIR=$work/pg
+export CUSTOS_TEST_PG_PORT=$pg_port
+export CUSTOS_TEST_ADMIN_DB_URL="host=$sock port=$pg_port dbname=custos_test user=postgres"
+export CUSTOS_TEST_IDP=$work/idp
+export CUSTOS_TEST_CA=$work/secrets/tls.crt
+export CUSTOS_DATABASE_URL="host=$sock port=$pg_port dbname=custos_test user=custos_app"
+export CUSTOS_MIGRATE_DATABASE_URL=$CUSTOS_TEST_ADMIN_DB_URL
+export CUSTOS_ROOT_KEY_FILE=$work/secrets/root.key
+export CUSTOS_JWKS_FILE=$work/idp/jwks.json
+export CUSTOS_JWT_ISSUER=https://idp.test.custos/
+export CUSTOS_JWT_AUDIENCE=custos-test
+export CUSTOS_TLS_CERT_FILE=$work/secrets/tls.crt
+export CUSTOS_TLS_KEY_FILE=$work/secrets/tls.key
+export CUSTOS_DEV=0
+export CUSTOS_DB_TIMEOUT_MS=2000
+export CUSTOS_SWEEP_INTERVAL=2
+unset CUSTOS_JWT_HS256_SECRET CUSTOS_JWT_HS256_SECRET_FILE
+
+"$bin" migrate >/dev/null || die "custos migrate failed"
+# a second run applies nothing and succeeds
+"$bin" migrate >/dev/null || die "custos migrate is not idempotent"
+
+api_port=$(( pg_port + 1 ))
+export CUSTOS_TEST_URL=https://127.0.0.1:$api_port
+export CUSTOS_TEST_SERVER_LOG=$work/server.log
+CUSTOS_LISTEN=127.0.0.1:$api_port "$bin" serve >"$CUSTOS_TEST_SERVER_LOG" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+    curl -fsS --cacert "$CUSTOS_TEST_CA" "$CUSTOS_TEST_URL/healthz" >/dev/null 2>&1 && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$CUSTOS_TEST_SERVER_LOG" >&2; die "the server did not start"; }
+    sleep 0.1
+done
+
+jobs=2
+[ "${SANITIZE:-0}" = 1 ] && jobs=1
+for t in $(ls "$BUILD"/tests/integration/test_* 2>/dev/null | grep -v '_serial$' | sort); do
+    run_suite "integration $(basename "$t")" "$t" --jobs=$jobs
+done
+
+# the shared server must stop cleanly on SIGTERM (exit 0, no sanitizer report)
+kill -TERM "$server_pid"
+wait "$server_pid"; rc=$?
+server_pid=
+if [ "$rc" != 0 ] || grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' "$CUSTOS_TEST_SERVER_LOG"; then
+    failed=$((failed + 1))
+    echo "test.sh: the shared server exited $rc or reported a sanitizer error:" >&2
+    grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error' "$CUSTOS_TEST_SERVER_LOG" | head -60 >&2
+else
+    passed=$((passed + 1))
+fi
+for f in "$work"/spawned-*.log; do
+    [ -f "$f" ] || continue
+    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' "$f"; then
+        failed=$((failed + 1)); echo "test.sh: sanitizer report in $f:" >&2; head -60 "$f" >&2
+    fi
+done
+
+# tests that stop and start PostgreSQL run alone, last
+for t in $(ls "$BUILD"/tests/integration/test_*_serial 2>/dev/null | sort); do
+    run_suite "integration $(basename "$t")" "$t" --jobs=1
+done
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,53 @@
+/* Operations endpoints: liveness, readiness and Prometheus metrics. Public, no customer data. */
+#include "http/http.h"
+
+#include "core/metrics.h"
+
+enum cu_err
+cu_h_healthz(struct cu_req *req)
+{
+    cu_resp_json(req, 200, json_pack("{s:s}", "status", "ok"));
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_readyz(struct cu_req *req)
+{
+    int version = 0;
+    enum cu_err rc = cu_db_schema_version(req->app->db, &version);
+    if (rc != CU_OK) {
+        return cu_req_fail(req, CU_ERR_UNAVAILABLE, "the database is not reachable");
+    }
+    if (version != req->app->schema_latest) {
+        return cu_req_fail(req, cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__,
+                                           "schema version %d, expected %d", version,
+                                           req->app->schema_latest),
+                           "the database schema is not current; run custos migrate");
+    }
+    if (!req->app->keys_loaded) {
+        return cu_req_fail(req, CU_ERR_UNAVAILABLE, "the keys are not loaded");
+    }
+    cu_resp_json(req, 200, json_pack("{s:s, s:i}", "status", "ready", "schema", version));
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_metrics(struct cu_req *req)
+{
+    struct cu_buf b;
+    cu_buf_init(&b);
+    cu_metrics_render(&b);
+    struct cu_db_stats st;
+    cu_db_stats(req->app->db, &st);
+    cu_buf_printf(&b,
+                  "# TYPE custos_db_pool_size gauge\ncustos_db_pool_size %d\n"
+                  "# TYPE custos_db_pool_in_use gauge\ncustos_db_pool_in_use %d\n"
+                  "# TYPE custos_db_pool_open gauge\ncustos_db_pool_open %d\n"
+                  "# TYPE custos_db_connect_failures_total counter\n"
+                  "custos_db_connect_failures_total %llu\n"
+                  "# TYPE custos_db_timeouts_total counter\ncustos_db_timeouts_total %llu\n",
+                  st.size, st.in_use, st.open, st.connect_failures, st.timeouts);
+    cu_resp_text(req, 200, "text/plain; version=0.0.4", (const char *)b.data, b.len);
+    cu_buf_cleanup(&b);
+    return CU_OK;
+}

@@ -1,0 +1,117 @@
+/* The HTTP layer's view of a request and its response, shared by the server, the router and
+ * the handlers. Invariant: everything reachable from a cu_req is owned by its arena and dies,
+ * wiped, with the request. */
+#ifndef CU_HTTP_HTTP_H
+#define CU_HTTP_HTTP_H
+
+#include "config/config.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "storage/db.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cu_auth;
+
+/* Process-scope objects the handlers use; created in main.c. */
+struct cu_app {
+    const struct cu_config *cfg;
+    struct cu_db *db;
+    struct cu_auth *auth;
+    int schema_latest;
+    volatile int keys_loaded;
+};
+
+enum { CU_MAX_PATH_PARAMS = 4 };
+
+struct cu_req {
+    struct cu_arena *arena;
+    struct cu_app *app;
+    void *conn; /* struct MHD_Connection *, for header and query look-ups */
+    const char *method;
+    const char *path;
+    const char *request_id;
+    const char *route; /* template, for logs and metrics */
+    int route_index;
+    const char *param_names[CU_MAX_PATH_PARAMS];
+    const char *param_values[CU_MAX_PATH_PARAMS];
+    int nparams;
+    const uint8_t *body;
+    size_t body_len;
+    json_t *json; /* parsed body for routes that take JSON (borrowed from the arena) */
+
+    /* set by the auth step for routes that need it */
+    struct cu_principal *principal;
+    const char *tenant;
+
+    /* the response */
+    int status;
+    json_t *resp_json;        /* owned: decref'd after sending */
+    const char *resp_text;    /* alternative body (arena) */
+    size_t resp_text_len;
+    const char *resp_type;    /* Content-Type for resp_text */
+    const char *retry_after;  /* seconds, for 429/503 */
+    const char *location;
+
+    /* problem details for an error return */
+    const char *problem_detail; /* fixed text, never request values */
+    json_t *problem_errors;     /* [{"pointer","detail"}] */
+};
+
+typedef enum cu_err (*cu_handler_fn)(struct cu_req *req);
+
+/* Path parameter by name (NULL if absent), query parameter (NULL if absent), header. */
+const char *cu_req_param(const struct cu_req *req, const char *name);
+const char *cu_req_query(const struct cu_req *req, const char *name);
+const char *cu_req_header(const struct cu_req *req, const char *name);
+
+/* Sets a JSON response (steals the reference). */
+void cu_resp_json(struct cu_req *req, int status, json_t *body);
+/* Sets a text response; body is copied into the arena. */
+void cu_resp_text(struct cu_req *req, int status, const char *type, const char *body, size_t len);
+/* Adds one validation problem (pointer is a JSON pointer, detail a fixed text). */
+void cu_req_add_error(struct cu_req *req, const char *pointer, const char *detail);
+/* Returns err after attaching a fixed detail text for the problem body. */
+enum cu_err cu_req_fail(struct cu_req *req, enum cu_err err, const char *detail);
+
+/* Parses a JSON body: UTF-8, no NUL, no duplicate keys, nesting at most CU_JSON_MAX_DEPTH.
+ * CU_ERR_BAD_JSON with a detail naming the position only (never the content). The result is
+ * owned by arena. */
+enum { CU_JSON_MAX_DEPTH = 32 };
+enum cu_err cu_json_parse(struct cu_arena *arena, const uint8_t *data, size_t len, json_t **out,
+                          const char **detail) CU_WUR;
+
+/* The route table and the server. */
+enum cu_route_flags {
+    CU_ROUTE_PUBLIC = 1 << 0,    /* no bearer token needed */
+    CU_ROUTE_JSON_BODY = 1 << 1, /* body must be application/json, parsed into req->json */
+    CU_ROUTE_OPTIONAL_BODY = 1 << 2,
+};
+
+struct cu_route {
+    const char *method;
+    const char *pattern; /* "/v1/tenants/{id}" */
+    cu_handler_fn handler;
+    unsigned flags;
+};
+
+extern const struct cu_route cu_routes[];
+extern const size_t cu_routes_count;
+
+/* Finds the route for method and path. Returns the index, or -1 with *method_mismatch set
+ * when the path exists under another method (405), or -1 with it clear (404). */
+int cu_router_match(const char *method, const char *path, struct cu_req *req, int *method_mismatch);
+
+struct cu_server;
+enum cu_err cu_server_start(struct cu_app *app, struct cu_server **out) CU_WUR;
+/* Stops accepting, lets in-flight requests finish (up to grace_ms), then stops. */
+void cu_server_stop(struct cu_server *s, int grace_ms);
+
+/* Handlers (http/handlers/) */
+enum cu_err cu_h_healthz(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_readyz(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_metrics(struct cu_req *req) CU_WUR;
+
+#endif

@@ -1,0 +1,100 @@
+/* PostgreSQL access: a bounded connection pool, tenant-scoped transactions, prepared
+ * statements and results. The only layer that includes libpq. Invariants: every wait is
+ * bounded by the pool's timeout (a dead or frozen server gives CU_ERR_UNAVAILABLE, never a
+ * hang); tenant context is set with SET LOCAL inside the transaction only, so nothing
+ * survives on a pooled connection; libpq messages are never logged (they can echo values),
+ * only SQLSTATEs. */
+#ifndef CU_STORAGE_DB_H
+#define CU_STORAGE_DB_H
+
+#include "core/err.h"
+#include "core/mem.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cu_db;
+struct cu_tx;
+struct cu_db_result;
+
+struct cu_db_opts {
+    const char *url;  /* libpq connection string */
+    const char *password; /* overrides the URL's, or NULL */
+    int pool_size;    /* connections at most */
+    int timeout_ms;   /* longest wait for a connection, a connect or a statement */
+};
+
+/* A prepared statement: declare one `static const struct cu_stmt` per query in storage/.
+ * It is prepared on each connection the first time it is used there. */
+struct cu_stmt {
+    const char *name;
+    const char *sql;
+};
+
+/* Creates the pool (connections are opened lazily). The caller frees it with cu_db_free. */
+enum cu_err cu_db_new(const struct cu_db_opts *opts, struct cu_db **out) CU_WUR;
+void cu_db_free(struct cu_db *db);
+
+/* Begins a transaction on a pooled connection. tenant: validated tenant id, set as
+ * custos.tenant for row-level security, or NULL for platform-level work (custos.platform=on).
+ * CU_ERR_UNAVAILABLE when no connection can be had in time. The caller must end the
+ * transaction with cu_tx_commit or cu_tx_abort, which also returns the connection. */
+enum cu_err cu_tx_begin(struct cu_db *db, const char *tenant, struct cu_tx **out) CU_WUR;
+enum cu_err cu_tx_commit(struct cu_tx *tx) CU_WUR;
+/* Rolls back (if still open) and releases; NULL is fine. Safe after a failed commit. */
+void cu_tx_abort(struct cu_tx *tx);
+
+/* Parameter lists: text values (NULL = SQL NULL) or binary (bytea) when lens[i] >= 0 and
+ * bin[i] is set. Results are owned by arena. Errors: CU_ERR_CONFLICT on unique violation,
+ * CU_ERR_UNAVAILABLE on a lost connection or timeout, CU_ERR_INTERNAL otherwise. */
+struct cu_params {
+    int n;
+    const char *values[32];
+    int lens[32];
+    int formats[32];
+};
+
+void cu_params_init(struct cu_params *p);
+void cu_params_text(struct cu_params *p, const char *value);
+void cu_params_bin(struct cu_params *p, const uint8_t *data, size_t len);
+void cu_params_int(struct cu_params *p, struct cu_arena *arena, long long v);
+
+enum cu_err cu_tx_exec(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
+                       struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+/* The same outside an explicit transaction (for readiness and migrations). */
+enum cu_err cu_db_exec_once(struct cu_db *db, const struct cu_stmt *stmt,
+                            const struct cu_params *p, struct cu_arena *arena,
+                            struct cu_db_result **out) CU_WUR;
+
+int cu_res_rows(const struct cu_db_result *r);
+int cu_res_isnull(const struct cu_db_result *r, int row, int col);
+/* Text of a column ("" for NULL); owned by the result. */
+const char *cu_res_text(const struct cu_db_result *r, int row, int col);
+long long cu_res_int(const struct cu_db_result *r, int row, int col);
+/* Decodes a bytea column in text form (\x...) into arena memory. */
+enum cu_err cu_res_bytea(const struct cu_db_result *r, int row, int col, struct cu_arena *arena,
+                         uint8_t **out, size_t *out_len) CU_WUR;
+/* Affected rows of an INSERT/UPDATE/DELETE. */
+long long cu_res_affected(const struct cu_db_result *r);
+
+struct cu_db_stats {
+    int size;
+    int in_use;
+    int open;
+    unsigned long long connect_failures;
+    unsigned long long timeouts;
+};
+void cu_db_stats(struct cu_db *db, struct cu_db_stats *out);
+
+/* Applies the embedded migrations in order, each once, in a transaction, under an advisory
+ * lock (several replicas may run it at once). url/password: the schema owner; app_password,
+ * when set, becomes the password of the custos_app role. Prints one line per migration
+ * applied to stdout. */
+enum cu_err cu_migrate(const char *url, const char *password, const char *app_password,
+                       int timeout_ms) CU_WUR;
+/* The newest migration version compiled into this binary. */
+int cu_migrate_latest(void);
+/* Reads max(version) from schema_migrations (0 when none). */
+enum cu_err cu_db_schema_version(struct cu_db *db, int *out) CU_WUR;
+
+#endif

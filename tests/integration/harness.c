@@ -1,0 +1,366 @@
+/* Integration-test harness: libcurl for HTTP(S), raw sockets for framing, fork/exec for
+ * extra servers. Everything here fails loudly: a missing environment aborts the test. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+const char *
+t_env(const char *name)
+{
+    const char *v = getenv(name);
+    if (v == NULL || v[0] == '\0') {
+        fprintf(stderr, "harness: %s is not set: run the tests with `make test`\n", name);
+        abort();
+    }
+    return v;
+}
+
+long long
+t_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const struct t_server *
+t_shared(void)
+{
+    static struct t_server s;
+    if (s.port == 0) {
+        snprintf(s.base, sizeof(s.base), "%s", t_env("CUSTOS_TEST_URL"));
+        const char *colon = strrchr(s.base, ':');
+        s.port = colon ? atoi(colon + 1) : 0;
+        s.tls = strncmp(s.base, "https:", 6) == 0;
+        snprintf(s.log_path, sizeof(s.log_path), "%s", t_env("CUSTOS_TEST_SERVER_LOG"));
+    }
+    return &s;
+}
+
+void
+t_resp_free(struct t_resp *r)
+{
+    free(r->body);
+    free(r->headers);
+    if (r->json != NULL) {
+        json_decref(r->json);
+    }
+    memset(r, 0, sizeof(*r));
+}
+
+struct growbuf {
+    char *data;
+    size_t len;
+};
+
+static size_t
+on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct growbuf *b = userdata;
+    size_t n = size * nmemb;
+    char *p = realloc(b->data, b->len + n + 1);
+    if (p == NULL) {
+        return 0;
+    }
+    memcpy(p + b->len, ptr, n);
+    b->data = p;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+int
+t_request(const struct t_server *s, const char *method, const char *path, const char *token,
+          const char *body, const char *const *headers, struct t_resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        return -1;
+    }
+    char url[2048];
+    snprintf(url, sizeof(url), "%s%s", s->base, path);
+    struct curl_slist *hl = NULL;
+    char auth[16384];
+    if (token != NULL) {
+        if (strncmp(token, "Basic ", 6) == 0 || strncmp(token, "Bearer ", 7) == 0) {
+            snprintf(auth, sizeof(auth), "Authorization: %s", token);
+        } else {
+            snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        }
+        hl = curl_slist_append(hl, auth);
+    }
+    for (int i = 0; headers != NULL && headers[i] != NULL; i++) {
+        hl = curl_slist_append(hl, headers[i]);
+    }
+    hl = curl_slist_append(hl, "Expect:");
+    struct growbuf b = {0}, h = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    }
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    if (s->tls) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, t_env("CUSTOS_TEST_CA"));
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    }
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    out->body = b.data ? b.data : calloc(1, 1);
+    out->body_len = b.len;
+    out->headers = h.data ? h.data : calloc(1, 1);
+    if (b.len > 0) {
+        out->json = json_loadb(out->body, out->body_len, 0, NULL);
+    }
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+int
+t_json(const struct t_server *s, const char *method, const char *path, const char *token,
+       const char *body, struct t_resp *out)
+{
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    return t_request(s, method, path, token, body, headers, out);
+}
+
+int
+t_header(const struct t_resp *r, const char *name, char *out, size_t out_len)
+{
+    size_t n = strlen(name);
+    for (const char *line = r->headers; line != NULL && *line != '\0';) {
+        const char *end = strstr(line, "\r\n");
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ') {
+                v++;
+            }
+            size_t vlen = len - (size_t)(v - line);
+            if (vlen >= out_len) {
+                vlen = out_len - 1;
+            }
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return 1;
+        }
+        line = end ? end + 2 : NULL;
+    }
+    return 0;
+}
+
+static int
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    int port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+int
+t_spawn(const char *const *env, int tls, struct t_server *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->port = free_port();
+    out->tls = tls;
+    snprintf(out->base, sizeof(out->base), "%s://127.0.0.1:%d", tls ? "https" : "http",
+             out->port);
+    snprintf(out->log_path, sizeof(out->log_path), "%s/spawned-%d.log",
+             t_env("CUSTOS_TEST_WORKDIR"), out->port);
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", out->port);
+    pid_t pid = fork();
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        setenv("CUSTOS_LISTEN", listen, 1);
+        if (!tls) {
+            unsetenv("CUSTOS_TLS_CERT_FILE");
+            unsetenv("CUSTOS_TLS_KEY_FILE");
+        }
+        for (int i = 0; env != NULL && env[i] != NULL; i++) {
+            const char *eq = strchr(env[i], '=');
+            char name[128];
+            size_t n = (size_t)(eq - env[i]);
+            snprintf(name, sizeof(name), "%.*s", (int)n, env[i]);
+            if (eq[1] == '\0') {
+                unsetenv(name);
+            } else {
+                setenv(name, eq + 1, 1);
+            }
+        }
+        FILE *log = fopen(out->log_path, "w");
+        if (log != NULL) {
+            dup2(fileno(log), STDERR_FILENO);
+            dup2(fileno(log), STDOUT_FILENO);
+        }
+        const char *bin = t_env("CUSTOS_TEST_BIN");
+        execl(bin, bin, "serve", (char *)NULL);
+        _exit(127);
+    }
+    out->pid = pid;
+    for (int i = 0; i < 300; i++) {
+        struct t_resp r;
+        if (t_request(out, "GET", "/healthz", NULL, NULL, NULL, &r) == 0 && r.status == 200) {
+            t_resp_free(&r);
+            return 0;
+        }
+        t_resp_free(&r);
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            out->pid = 0;
+            return -1;
+        }
+        usleep(50 * 1000);
+    }
+    t_stop(out);
+    return -1;
+}
+
+int
+t_stop(struct t_server *s)
+{
+    if (s->pid <= 0) {
+        return -1;
+    }
+    kill(s->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        usleep(50 * 1000);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &status, 0);
+    s->pid = 0;
+    return -1;
+}
+
+static int
+connect_from(int port, const char *src_ip)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (src_ip != NULL) {
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = 0};
+        inet_pton(AF_INET, src_ip, &src.sin_addr);
+        if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int
+t_open_idle(int port, const char *src_ip)
+{
+    return connect_from(port, src_ip);
+}
+
+char *
+t_raw(int port, const char *src_ip, const char *data, size_t len, int timeout_ms, int *closed)
+{
+    *closed = 0;
+    int fd = connect_from(port, src_ip);
+    if (fd < 0) {
+        return NULL;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, data + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0) {
+            break;
+        }
+        off += (size_t)n;
+    }
+    size_t cap = 4096, used = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, timeout_ms);
+        if (pr <= 0) {
+            break;
+        }
+        if (used + 1024 > cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        ssize_t n = recv(fd, buf + used, cap - used - 1, 0);
+        if (n <= 0) {
+            *closed = 1;
+            break;
+        }
+        used += (size_t)n;
+    }
+    buf[used] = '\0';
+    close(fd);
+    return buf;
+}
+
+void
+t_tenant_id(char out[32])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[6];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        abort();
+    }
+    out[0] = 't';
+    out[1] = '-';
+    for (int i = 0; i < 6; i++) {
+        out[2 + 2 * i] = hex[r[i] >> 4];
+        out[3 + 2 * i] = hex[r[i] & 15];
+    }
+    out[14] = '\0';
+}
