@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "service/svc.h"
 #include "storage/db.h"
 
 #include <jansson.h>
@@ -20,6 +21,7 @@ struct cu_app {
     const struct cu_config *cfg;
     struct cu_db *db;
     struct cu_auth *auth;
+    struct cu_svc *svc;
     int schema_latest;
     volatile int keys_loaded;
 };
@@ -109,9 +111,24 @@ enum cu_err cu_server_start(struct cu_app *app, struct cu_server **out) CU_WUR;
 /* Stops accepting, lets in-flight requests finish (up to grace_ms), then stops. */
 void cu_server_stop(struct cu_server *s, int grace_ms);
 
+/* Authorization steps for handlers: the principal holds scope (403 otherwise); the principal
+ * belongs to a tenant (403 otherwise). */
+enum cu_err cu_need_scope(struct cu_req *req, const char *scope) CU_WUR;
+enum cu_err cu_need_tenant(struct cu_req *req) CU_WUR;
+/* Validation problems from a service become the problem's "errors". */
+enum cu_err cu_req_problems(struct cu_req *req, enum cu_err rc, struct cu_problems *p) CU_WUR;
+/* limit (default 100, 1..1000) and cursor query parameters; 400 when malformed. */
+enum cu_err cu_req_page(struct cu_req *req, int *limit, const char **cursor) CU_WUR;
+
 /* Handlers (http/handlers/) */
 enum cu_err cu_h_healthz(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_readyz(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_metrics(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_tenant_create(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_tenant_list(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_tenant_get(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_tenant_delete(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_keys_rotate(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_keys_status(struct cu_req *req) CU_WUR;
 
 #endif

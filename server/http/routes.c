@@ -6,6 +6,12 @@ const struct cu_route cu_routes[] = {
     {"GET", "/healthz", cu_h_healthz, CU_ROUTE_PUBLIC},
     {"GET", "/readyz", cu_h_readyz, CU_ROUTE_PUBLIC},
     {"GET", "/metrics", cu_h_metrics, CU_ROUTE_PUBLIC},
+    {"POST", "/v1/tenants", cu_h_tenant_create, CU_ROUTE_JSON_BODY},
+    {"GET", "/v1/tenants", cu_h_tenant_list, 0},
+    {"GET", "/v1/tenants/{id}", cu_h_tenant_get, 0},
+    {"DELETE", "/v1/tenants/{id}", cu_h_tenant_delete, 0},
+    {"POST", "/v1/keys/rotate", cu_h_keys_rotate, CU_ROUTE_JSON_BODY | CU_ROUTE_OPTIONAL_BODY},
+    {"GET", "/v1/keys", cu_h_keys_status, 0},
 };
 
 const size_t cu_routes_count = sizeof(cu_routes) / sizeof(cu_routes[0]);

@@ -311,6 +311,10 @@ dispatch(struct req_state *st)
     const struct cu_route *route = &cu_routes[st->route_index];
     if (!(route->flags & CU_ROUTE_PUBLIC)) {
         CU_GUARD(authenticate(req));
+        if (!req->app->keys_loaded) {
+            req->problem_detail = "The keys are not loaded yet";
+            return cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "keys not loaded");
+        }
     }
     req->body = st->body.data;
     req->body_len = st->body.len;

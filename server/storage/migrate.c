@@ -80,8 +80,57 @@ set_app_password(PGconn *pg, const char *password)
     return CU_OK;
 }
 
+/* Compares the stored root key check value, if the table and a value exist yet. */
+static enum cu_err
+check_root(PGconn *pg, const uint8_t kcv[32])
+{
+    PGresult *r = PQexec(pg, "SELECT to_regclass('service_state') IS NOT NULL");
+    int has_table = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                    strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!has_table) {
+        return CU_OK;
+    }
+    r = PQexecParams(pg, "SELECT root_kcv FROM service_state WHERE singleton", 0, NULL, NULL,
+                     NULL, NULL, 1);
+    enum cu_err rc = CU_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "could not read service_state");
+    } else if (PQntuples(r) == 1) {
+        const uint8_t *stored = (const uint8_t *)PQgetvalue(r, 0, 0);
+        unsigned diff = PQgetlength(r, 0, 0) == 32 ? 0 : 1;
+        for (int i = 0; diff == 0 && i < 32; i++) {
+            diff |= (unsigned)(stored[i] ^ kcv[i]);
+        }
+        if (diff != 0) {
+            rc = cu_err_set(CU_ERR_CONFIG, __FILE__, __LINE__,
+                            "the root key (CUSTOS_ROOT_KEY_FILE) does not match the key this "
+                            "database was created with; nothing was changed");
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+static enum cu_err
+store_root(PGconn *pg, const uint8_t kcv[32])
+{
+    const char *values[] = {(const char *)kcv};
+    const int lens[] = {32};
+    const int formats[] = {1};
+    PGresult *r = PQexecParams(pg,
+                               "INSERT INTO service_state (root_kcv) VALUES ($1) "
+                               "ON CONFLICT DO NOTHING",
+                               1, NULL, values, lens, formats, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    CU_ENSURE(ok, CU_ERR_INTERNAL, "could not store the root key check value");
+    return CU_OK;
+}
+
 enum cu_err
-cu_migrate(const char *url, const char *password, const char *app_password, int timeout_ms)
+cu_migrate(const char *url, const char *password, const char *app_password,
+           const uint8_t root_kcv[32], int timeout_ms)
 {
     PGconn *pg = cu_db_connect(url, password, timeout_ms, "custos-migrate");
     enum cu_err rc = CU_OK;
@@ -92,6 +141,7 @@ cu_migrate(const char *url, const char *password, const char *app_password, int 
     CU_TRY(run(pg, "SET client_min_messages = warning", "settings"));
     CU_TRY(run(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", "advisory lock"));
     locked = 1;
+    CU_TRY(check_root(pg, root_kcv));
     CU_TRY(run(pg,
                "CREATE TABLE IF NOT EXISTS schema_migrations ("
                " version integer PRIMARY KEY, name text NOT NULL,"
@@ -124,6 +174,8 @@ cu_migrate(const char *url, const char *password, const char *app_password, int 
         CU_TRY(run(pg, "COMMIT", "commit"));
         printf("applied migration %s\n", m->name);
     }
+    CU_TRY(check_root(pg, root_kcv));
+    CU_TRY(store_root(pg, root_kcv));
     if (app_password != NULL) {
         CU_TRY(set_app_password(pg, app_password));
     }

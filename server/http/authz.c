@@ -1,0 +1,61 @@
+/* Authorization and request helpers shared by the handlers. */
+#include "http/http.h"
+
+#include "auth/jwt.h"
+#include "auth/scope.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+enum cu_err
+cu_need_scope(struct cu_req *req, const char *scope)
+{
+    const struct cu_principal *p = req->principal;
+    if (p == NULL || !cu_scope_has(p->scopes, p->nscopes, scope)) {
+        req->problem_detail = "The token does not grant this operation";
+        return cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "missing scope %s", scope);
+    }
+    return CU_OK;
+}
+
+enum cu_err
+cu_need_tenant(struct cu_req *req)
+{
+    if (req->principal == NULL || req->principal->tenant == NULL) {
+        req->problem_detail = "The token names no tenant";
+        return cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "no tenant in token");
+    }
+    return CU_OK;
+}
+
+enum cu_err
+cu_req_problems(struct cu_req *req, enum cu_err rc, struct cu_problems *p)
+{
+    if (p->errors != NULL) {
+        if (req->problem_errors != NULL) {
+            json_decref(req->problem_errors);
+        }
+        req->problem_errors = p->errors;
+        p->errors = NULL;
+    }
+    return rc;
+}
+
+enum cu_err
+cu_req_page(struct cu_req *req, int *limit, const char **cursor)
+{
+    *limit = 100;
+    *cursor = cu_req_query(req, "cursor");
+    const char *l = cu_req_query(req, "limit");
+    if (l == NULL) {
+        return CU_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(l, &end, 10);
+    if (errno != 0 || end == l || *end != '\0' || v < 1 || v > 1000) {
+        return cu_req_fail(req, CU_ERR_BAD_REQUEST, "limit must be an integer from 1 to 1000");
+    }
+    *limit = (int)v;
+    return CU_OK;
+}

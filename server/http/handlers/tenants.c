@@ -1,0 +1,84 @@
+/* Tenants (vault:admin) and tenant keys (tenant:admin). */
+#include "http/http.h"
+
+#include "auth/jwt.h"
+#include "service/tenants.h"
+
+enum cu_err
+cu_h_tenant_create(struct cu_req *req)
+{
+    CU_GUARD(cu_need_scope(req, "vault:admin"));
+    struct cu_problems p = {0};
+    json_t *out = NULL;
+    enum cu_err rc = cu_tenant_create(req->app->svc, req->json, &p, &out);
+    if (rc == CU_ERR_CONFLICT) {
+        return cu_req_fail(req, rc, "A tenant with this id exists");
+    }
+    CU_GUARD(cu_req_problems(req, rc, &p));
+    req->location = cu_arena_printf(req->arena, "/v1/tenants/%s",
+                                    json_string_value(json_object_get(out, "id")));
+    cu_resp_json(req, 201, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_tenant_list(struct cu_req *req)
+{
+    CU_GUARD(cu_need_scope(req, "vault:admin"));
+    int limit = 0;
+    const char *cursor = NULL;
+    CU_GUARD(cu_req_page(req, &limit, &cursor));
+    json_t *out = NULL;
+    CU_GUARD(cu_tenant_list(req->app->svc, cursor, limit, &out));
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_tenant_get(struct cu_req *req)
+{
+    CU_GUARD(cu_need_scope(req, "vault:admin"));
+    json_t *out = NULL;
+    CU_GUARD(cu_tenant_get(req->app->svc, cu_req_param(req, "id"), &out));
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_tenant_delete(struct cu_req *req)
+{
+    CU_GUARD(cu_need_scope(req, "vault:admin"));
+    CU_GUARD(cu_tenant_delete(req->app->svc, cu_req_param(req, "id")));
+    req->status = 204;
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_keys_rotate(struct cu_req *req)
+{
+    CU_GUARD(cu_need_tenant(req));
+    CU_GUARD(cu_need_scope(req, "tenant:admin"));
+    json_t *out = NULL;
+    enum cu_err rc = cu_keys_rotate(req->app->svc, req->tenant, &out);
+    if (rc == CU_ERR_NOT_FOUND) {
+        return cu_req_fail(req, rc, "The tenant of this token does not exist");
+    }
+    CU_GUARD(rc);
+    cu_resp_json(req, 202, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_keys_status(struct cu_req *req)
+{
+    CU_GUARD(cu_need_tenant(req));
+    CU_GUARD(cu_need_scope(req, "tenant:admin"));
+    json_t *out = NULL;
+    enum cu_err rc = cu_keys_status(req->app->svc, req->tenant, &out);
+    if (rc == CU_ERR_NOT_FOUND) {
+        return cu_req_fail(req, rc, "The tenant of this token does not exist");
+    }
+    CU_GUARD(rc);
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}

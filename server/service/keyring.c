@@ -1,0 +1,522 @@
+/* Key hierarchy: wrap/unwrap along root → KEK → data keys, with a cache of unwrapped keys.
+ * AAD strings name what a wrapped key belongs to, so a wrapped key moved to another tenant,
+ * subject, purpose or version does not unwrap. */
+#include "service/keyring.h"
+
+#include "core/log.h"
+#include "crypto/encode.h"
+#include "crypto/hmac.h"
+#include "crypto/keycache.h"
+#include "crypto/keys.h"
+#include "storage/keystore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const tkey_names[] = {"index", "token", "ff1", "audit"};
+
+struct cu_keyring {
+    struct cu_secret *root;
+    struct cu_keycache *cache;
+};
+
+static uint64_t
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec;
+}
+
+struct cu_keyring *
+cu_keyring_new(struct cu_secret *root, size_t cache_entries, int ttl_seconds)
+{
+    struct cu_keyring *kr = cu_xcalloc(1, sizeof(*kr));
+    kr->root = root;
+    kr->cache = cu_keycache_new(cache_entries, (uint64_t)ttl_seconds);
+    return kr;
+}
+
+void
+cu_keyring_free(struct cu_keyring *kr)
+{
+    if (kr == NULL) {
+        return;
+    }
+    cu_keycache_free(kr->cache);
+    cu_secret_free(kr->root);
+    free(kr);
+}
+
+/* ---- AAD and cache ids ---- */
+
+static void
+kek_aad(char *out, size_t n, const char *tenant, int version)
+{
+    snprintf(out, n, "custos:kek:v1|%s|%d", tenant, version);
+}
+
+static void
+tdk_aad(char *out, size_t n, const char *tenant, const char *purpose, int kek_version)
+{
+    snprintf(out, n, "custos:tdk:v1|%s|%s|%d", tenant, purpose, kek_version);
+}
+
+static void
+sk_aad(struct cu_arena *arena, char **out, const char *tenant, const char *subject, int version,
+       int kek_version)
+{
+    *out = cu_arena_printf(arena, "custos:sk:v1|%s|%s|%d|%d", tenant, subject, version,
+                           kek_version);
+}
+
+/* Subject ids can be long: cache ids carry a digest of the subject instead. Every version of
+ * a subject's key shares the prefix "<tenant>/s/<digest>/". */
+static void
+sk_cache_prefix(char *out, size_t n, const char *tenant, const char *subject)
+{
+    uint8_t d[CU_SHA256_LEN];
+    if (cu_sha256((const uint8_t *)subject, strlen(subject), d) != CU_OK) {
+        memset(d, 0, sizeof(d));
+    }
+    static const char digits[] = "0123456789abcdef";
+    char hex[2 * 20 + 1];
+    for (int i = 0; i < 20; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    hex[40] = '\0';
+    snprintf(out, n, "%s/s/%s/", tenant, hex);
+}
+
+static void
+sk_cache_id(char *out, size_t n, const char *tenant, const char *subject, int version,
+            int kek_version)
+{
+    char prefix[160];
+    sk_cache_prefix(prefix, sizeof(prefix), tenant, subject);
+    snprintf(out, n, "%s%d/%d", prefix, version, kek_version);
+}
+
+/* ---- root ---- */
+
+enum cu_err
+cu_keyring_verify_root(struct cu_keyring *kr, struct cu_db *db)
+{
+    uint8_t kcv[32];
+    CU_GUARD(cu_key_check_value(kr->root, kcv));
+    struct cu_tx *tx = NULL;
+    CU_GUARD(cu_tx_begin(db, NULL, &tx));
+    struct cu_arena *arena = cu_arena_new();
+    enum cu_err rc = CU_OK;
+    uint8_t *stored = NULL;
+    size_t len = 0;
+    int found = 0;
+    CU_TRY(cu_store_root_kcv(tx, arena, &stored, &len, &found));
+    if (!found) {
+        CU_TRY(cu_store_root_kcv_put(tx, kcv, sizeof(kcv)));
+        /* a concurrent first start may have stored another key's value: read it back */
+        CU_TRY(cu_store_root_kcv(tx, arena, &stored, &len, &found));
+    }
+    if (!found || len != sizeof(kcv) || !cu_ct_equal(stored, kcv, sizeof(kcv))) {
+        CU_FAIL(CU_ERR_CONFIG, "the root key (CUSTOS_ROOT_KEY_FILE) does not match the key this "
+                               "database was created with");
+    }
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    cu_cleanse(kcv, sizeof(kcv));
+    return rc;
+}
+
+/* ---- KEKs ---- */
+
+static enum cu_err
+kek_get(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, int version,
+        struct cu_secret **out)
+{
+    char id[160];
+    snprintf(id, sizeof(id), "%s/kek/%d", tenant, version);
+    struct cu_arena *arena = cu_arena_new();
+    uint8_t *wrapped = NULL;
+    size_t len = 0;
+    enum cu_err rc = CU_OK;
+    /* the row is read every time: a destroyed version must not be served from the cache */
+    CU_TRY(cu_store_kek_get(tx, tenant, version, arena, &wrapped, &len));
+    if (cu_keycache_get(kr->cache, id, now_s(), out) == CU_OK) {
+        goto out;
+    }
+    char aad[160];
+    kek_aad(aad, sizeof(aad), tenant, version);
+    CU_TRY(cu_key_unwrap(kr->root, aad, wrapped, len, out));
+    if (cu_keycache_put(kr->cache, id, *out, now_s()) != CU_OK) {
+        cu_log(CU_LOG_WARN, "could not cache a key", NULL);
+    }
+out:
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_keyring_create_tenant(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                         const char *name)
+{
+    struct cu_secret *kek = NULL;
+    struct cu_secret *tdk = NULL;
+    uint8_t *kek_wrapped = NULL;
+    size_t kek_len = 0;
+    uint8_t *wrapped[4] = {NULL, NULL, NULL, NULL};
+    size_t wrapped_len[4] = {0, 0, 0, 0};
+    enum cu_err rc = CU_OK;
+    char aad[160];
+
+    CU_TRY(cu_key_generate(32, &kek));
+    kek_aad(aad, sizeof(aad), tenant, 1);
+    CU_TRY(cu_key_wrap(kr->root, aad, kek, &kek_wrapped, &kek_len));
+    for (int i = 0; i < 4; i++) {
+        CU_TRY(cu_key_generate(32, &tdk));
+        tdk_aad(aad, sizeof(aad), tenant, tkey_names[i], 1);
+        CU_TRY(cu_key_wrap(kek, aad, tdk, &wrapped[i], &wrapped_len[i]));
+        cu_secret_free(tdk);
+        tdk = NULL;
+    }
+    CU_TRY(cu_store_tenant_insert(tx, tenant, name, kek_wrapped, kek_len,
+                                  (const uint8_t *const *)wrapped, wrapped_len));
+out:
+    cu_secret_free(kek);
+    cu_secret_free(tdk);
+    free(kek_wrapped);
+    for (int i = 0; i < 4; i++) {
+        free(wrapped[i]);
+    }
+    return rc;
+}
+
+enum cu_err
+cu_keyring_tenant_key(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                      enum cu_tkey which, struct cu_secret **out)
+{
+    const char *purpose = tkey_names[which];
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_secret *kek = NULL;
+    uint8_t *wrapped = NULL;
+    size_t len = 0;
+    int kek_version = 0;
+    enum cu_err rc = CU_OK;
+    CU_TRY(cu_store_tdk_get(tx, tenant, purpose, arena, &kek_version, &wrapped, &len));
+    char id[160];
+    snprintf(id, sizeof(id), "%s/tdk/%s/%d", tenant, purpose, kek_version);
+    if (cu_keycache_get(kr->cache, id, now_s(), out) == CU_OK) {
+        goto out;
+    }
+    CU_TRY(kek_get(kr, tx, tenant, kek_version, &kek));
+    char aad[160];
+    tdk_aad(aad, sizeof(aad), tenant, purpose, kek_version);
+    CU_TRY(cu_key_unwrap(kek, aad, wrapped, len, out));
+    if (cu_keycache_put(kr->cache, id, *out, now_s()) != CU_OK) {
+        cu_log(CU_LOG_WARN, "could not cache a key", NULL);
+    }
+out:
+    cu_secret_free(kek);
+    cu_arena_free(arena);
+    return rc;
+}
+
+/* ---- subject keys ---- */
+
+static enum cu_err
+subject_key_create(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                   const char *subject, int version, long long n, struct cu_secret **out)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_secret *kek = NULL;
+    struct cu_secret *key = NULL;
+    uint8_t *wrapped = NULL;
+    size_t len = 0;
+    int kek_version = 0;
+    enum cu_err rc = CU_OK;
+    /* a share lock on the tenant row: no rotation or KEK destruction commits until we do */
+    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 0, &kek_version));
+    CU_TRY(kek_get(kr, tx, tenant, kek_version, &kek));
+    CU_TRY(cu_key_generate(32, &key));
+    char *aad = NULL;
+    sk_aad(arena, &aad, tenant, subject, version, kek_version);
+    CU_TRY(cu_key_wrap(kek, aad, key, &wrapped, &len));
+    CU_TRY(cu_store_subject_key_insert(tx, tenant, subject, version, kek_version, wrapped, len, n));
+    char id[200];
+    sk_cache_id(id, sizeof(id), tenant, subject, version, kek_version);
+    if (cu_keycache_put(kr->cache, id, key, now_s()) != CU_OK) {
+        cu_log(CU_LOG_WARN, "could not cache a key", NULL);
+    }
+    *out = key;
+    key = NULL;
+out:
+    cu_secret_free(kek);
+    cu_secret_free(key);
+    free(wrapped);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_keyring_subject_key_for_write(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                                 const char *subject, long long n, struct cu_secret **out,
+                                 int *version)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_db_result *r = NULL;
+    enum cu_err rc = CU_OK;
+    CU_TRY(cu_store_subject_key_use(tx, tenant, subject, n, arena, &r));
+    if (cu_res_rows(r) == 0) {
+        *version = 1;
+        rc = subject_key_create(kr, tx, tenant, subject, 1, n, out);
+        goto out;
+    }
+    int v = (int)cu_res_int(r, 0, 0);
+    int kek_version = (int)cu_res_int(r, 0, 1);
+    long long count = cu_res_int(r, 0, 3);
+    if (count > CU_SUBJECT_KEY_MAX_ENCRYPTIONS) {
+        /* this key has done enough: later values go under a new version; older ones keep
+         * theirs, so nothing is re-encrypted */
+        *version = v + 1;
+        rc = subject_key_create(kr, tx, tenant, subject, v + 1, n, out);
+        goto out;
+    }
+    uint8_t *wrapped = NULL;
+    size_t len = 0;
+    CU_TRY(cu_res_bytea(r, 0, 2, arena, &wrapped, &len));
+    *version = v;
+    rc = cu_keyring_subject_key_unwrap(kr, tx, tenant, subject, v, kek_version, wrapped, len, out);
+out:
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_keyring_subject_key_unwrap(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                              const char *subject, int version, int kek_version,
+                              const uint8_t *wrapped, size_t len, struct cu_secret **out)
+{
+    char id[200];
+    sk_cache_id(id, sizeof(id), tenant, subject, version, kek_version);
+    if (cu_keycache_get(kr->cache, id, now_s(), out) == CU_OK) {
+        return CU_OK;
+    }
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_secret *kek = NULL;
+    enum cu_err rc = CU_OK;
+    CU_TRY(kek_get(kr, tx, tenant, kek_version, &kek));
+    char *aad = NULL;
+    sk_aad(arena, &aad, tenant, subject, version, kek_version);
+    CU_TRY(cu_key_unwrap(kek, aad, wrapped, len, out));
+    if (cu_keycache_put(kr->cache, id, *out, now_s()) != CU_OK) {
+        cu_log(CU_LOG_WARN, "could not cache a key", NULL);
+    }
+out:
+    cu_secret_free(kek);
+    cu_arena_free(arena);
+    return rc;
+}
+
+/* ---- rotation ---- */
+
+enum cu_err
+cu_keyring_rotate(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, int *version)
+{
+    struct cu_secret *old_kek = NULL;
+    struct cu_secret *new_kek = NULL;
+    struct cu_secret *tdk = NULL;
+    uint8_t *wrapped = NULL;
+    size_t len = 0;
+    int current = 0;
+    enum cu_err rc = CU_OK;
+    char aad[160];
+    /* an exclusive lock: writers creating subject keys under the old version finish first */
+    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 1, &current));
+    int next = current + 1;
+    CU_TRY(cu_key_generate(32, &new_kek));
+    kek_aad(aad, sizeof(aad), tenant, next);
+    CU_TRY(cu_key_wrap(kr->root, aad, new_kek, &wrapped, &len));
+    CU_TRY(cu_store_kek_add(tx, tenant, next, wrapped, len));
+    free(wrapped);
+    wrapped = NULL;
+    for (int i = 0; i < 4; i++) {
+        struct cu_arena *arena = cu_arena_new();
+        uint8_t *w = NULL;
+        size_t wl = 0;
+        int kv = 0;
+        rc = cu_store_tdk_get(tx, tenant, tkey_names[i], arena, &kv, &w, &wl);
+        if (rc == CU_OK) {
+            cu_secret_free(old_kek);
+            old_kek = NULL;
+            rc = kek_get(kr, tx, tenant, kv, &old_kek);
+        }
+        if (rc == CU_OK) {
+            tdk_aad(aad, sizeof(aad), tenant, tkey_names[i], kv);
+            rc = cu_key_unwrap(old_kek, aad, w, wl, &tdk);
+        }
+        cu_arena_free(arena);
+        CU_TRY(rc);
+        tdk_aad(aad, sizeof(aad), tenant, tkey_names[i], next);
+        CU_TRY(cu_key_wrap(new_kek, aad, tdk, &wrapped, &len));
+        CU_TRY(cu_store_tdk_rewrap(tx, tenant, tkey_names[i], next, wrapped, len));
+        free(wrapped);
+        wrapped = NULL;
+        cu_secret_free(tdk);
+        tdk = NULL;
+    }
+    *version = next;
+out:
+    cu_secret_free(old_kek);
+    cu_secret_free(new_kek);
+    cu_secret_free(tdk);
+    free(wrapped);
+    return rc;
+}
+
+enum cu_err
+cu_keyring_rewrap(struct cu_keyring *kr, struct cu_db *db, const char *tenant, int limit,
+                  int *rewrapped, int *destroyed)
+{
+    *rewrapped = 0;
+    *destroyed = 0;
+    struct cu_tx *tx = NULL;
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_secret *new_kek = NULL;
+    struct cu_secret *old_kek = NULL;
+    struct cu_secret *key = NULL;
+    uint8_t *wrapped = NULL;
+    enum cu_err rc = CU_OK;
+    int current = 0;
+    CU_TRY(cu_tx_begin(db, tenant, &tx));
+    /* exclusive: destruction below must not race a writer still wrapping under an old version */
+    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 1, &current));
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_subject_keys_stale(tx, tenant, current, limit, arena, &r));
+    if (cu_res_rows(r) > 0) {
+        CU_TRY(kek_get(kr, tx, tenant, current, &new_kek));
+    }
+    int old_version = -1;
+    for (int i = 0; i < cu_res_rows(r); i++) {
+        const char *subject = cu_res_text(r, i, 0);
+        int version = (int)cu_res_int(r, i, 1);
+        int kv = (int)cu_res_int(r, i, 2);
+        uint8_t *w = NULL;
+        size_t wl = 0;
+        CU_TRY(cu_res_bytea(r, i, 3, arena, &w, &wl));
+        if (kv != old_version) {
+            cu_secret_free(old_kek);
+            old_kek = NULL;
+            CU_TRY(kek_get(kr, tx, tenant, kv, &old_kek));
+            old_version = kv;
+        }
+        char *aad = NULL;
+        sk_aad(arena, &aad, tenant, subject, version, kv);
+        CU_TRY(cu_key_unwrap(old_kek, aad, w, wl, &key));
+        sk_aad(arena, &aad, tenant, subject, version, current);
+        size_t len = 0;
+        CU_TRY(cu_key_wrap(new_kek, aad, key, &wrapped, &len));
+        CU_TRY(cu_store_subject_key_rewrap(tx, tenant, subject, version, current, wrapped, len));
+        free(wrapped);
+        wrapped = NULL;
+        cu_secret_free(key);
+        key = NULL;
+        (*rewrapped)++;
+    }
+    CU_TRY(cu_store_kek_destroy_unused(tx, tenant, destroyed));
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+    if (rc == CU_OK && *destroyed > 0) {
+        char prefix[160];
+        snprintf(prefix, sizeof(prefix), "%s/kek/", tenant);
+        cu_keycache_remove_prefix(kr->cache, prefix);
+    }
+out:
+    cu_tx_abort(tx);
+    cu_secret_free(new_kek);
+    cu_secret_free(old_kek);
+    cu_secret_free(key);
+    free(wrapped);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_keyring_rotate_root(struct cu_keyring *kr, struct cu_db *db, const struct cu_secret *new_root,
+                       int *tenants)
+{
+    *tenants = 0;
+    struct cu_tx *tx = NULL;
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_secret *kek = NULL;
+    uint8_t *wrapped = NULL;
+    enum cu_err rc = CU_OK;
+    uint8_t kcv[32];
+    CU_TRY(cu_keyring_verify_root(kr, db));
+    CU_TRY(cu_tx_begin(db, NULL, &tx));
+    const char *after = "";
+    for (;;) {
+        struct cu_db_result *list = NULL;
+        CU_TRY(cu_tx_set_tenant(tx, ""));
+        CU_TRY(cu_store_tenant_list(tx, after, 500, arena, &list));
+        if (cu_res_rows(list) == 0) {
+            break;
+        }
+        for (int t = 0; t < cu_res_rows(list); t++) {
+            const char *tenant = cu_res_text(list, t, 0);
+            CU_TRY(cu_tx_set_tenant(tx, tenant));
+            struct cu_db_result *keks = NULL;
+            CU_TRY(cu_store_kek_all(tx, tenant, arena, &keks));
+            for (int k = 0; k < cu_res_rows(keks); k++) {
+                int version = (int)cu_res_int(keks, k, 0);
+                uint8_t *w = NULL;
+                size_t wl = 0;
+                CU_TRY(cu_res_bytea(keks, k, 2, arena, &w, &wl));
+                char aad[160];
+                kek_aad(aad, sizeof(aad), tenant, version);
+                CU_TRY(cu_key_unwrap(kr->root, aad, w, wl, &kek));
+                size_t len = 0;
+                CU_TRY(cu_key_wrap(new_root, aad, kek, &wrapped, &len));
+                CU_TRY(cu_store_kek_rewrap(tx, tenant, version, wrapped, len));
+                free(wrapped);
+                wrapped = NULL;
+                cu_secret_free(kek);
+                kek = NULL;
+            }
+            (*tenants)++;
+        }
+        after = cu_res_text(list, cu_res_rows(list) - 1, 0);
+    }
+    CU_TRY(cu_tx_set_tenant(tx, ""));
+    CU_TRY(cu_key_check_value(new_root, kcv));
+    CU_TRY(cu_store_root_kcv_replace(tx, kcv, sizeof(kcv)));
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+out:
+    cu_tx_abort(tx);
+    cu_secret_free(kek);
+    free(wrapped);
+    cu_cleanse(kcv, sizeof(kcv));
+    cu_arena_free(arena);
+    return rc;
+}
+
+void
+cu_keyring_forget_tenant(struct cu_keyring *kr, const char *tenant)
+{
+    char prefix[80];
+    snprintf(prefix, sizeof(prefix), "%s/", tenant);
+    cu_keycache_remove_prefix(kr->cache, prefix);
+}
+
+void
+cu_keyring_forget_subject(struct cu_keyring *kr, const char *tenant, const char *subject)
+{
+    char prefix[160];
+    sk_cache_prefix(prefix, sizeof(prefix), tenant, subject);
+    cu_keycache_remove_prefix(kr->cache, prefix);
+}

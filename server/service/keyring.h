@@ -1,0 +1,72 @@
+/* The key hierarchy at run time: root key → tenant KEK versions → subject keys and tenant data
+ * keys, with unwrapped keys cached (bounded, short TTL, wiped on eviction) so the hot path does
+ * not unwrap per request. Invariant: a cached key is only ever used after the same transaction
+ * has seen its wrapped row still present, so a key destroyed on another node is unusable here
+ * at once; the cache saves the unwrap, never the existence check. */
+#ifndef CU_SERVICE_KEYRING_H
+#define CU_SERVICE_KEYRING_H
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "crypto/secret.h"
+#include "storage/db.h"
+
+#include <stdint.h>
+
+/* A subject key is replaced by a new version after this many GCM encryptions, far below the
+ * 2^32 limit of SP 800-38D §8.3 for random 96-bit nonces. */
+#define CU_SUBJECT_KEY_MAX_ENCRYPTIONS (1LL << 30)
+
+enum cu_tkey { CU_TKEY_INDEX, CU_TKEY_TOKEN, CU_TKEY_FF1, CU_TKEY_AUDIT };
+
+struct cu_keyring;
+
+/* Takes ownership of root. cache_entries/ttl_seconds bound the unwrapped-key cache. */
+struct cu_keyring *cu_keyring_new(struct cu_secret *root, size_t cache_entries, int ttl_seconds);
+void cu_keyring_free(struct cu_keyring *kr);
+
+/* Compares the root key with the check value stored at first start (storing it if none is).
+ * CU_ERR_CONFIG ("the root key does not match...") when it differs: nothing was written;
+ * CU_ERR_UNAVAILABLE when the database cannot be reached. */
+enum cu_err cu_keyring_verify_root(struct cu_keyring *kr, struct cu_db *db) CU_WUR;
+
+/* Creates a tenant with fresh KEK v1 and data keys. CU_ERR_CONFLICT if it exists. */
+enum cu_err cu_keyring_create_tenant(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                                     const char *name) CU_WUR;
+
+/* A tenant data key (index, token, ff1, audit). *out is the caller's; CU_ERR_NOT_FOUND when the
+ * tenant or its keys are gone. */
+enum cu_err cu_keyring_tenant_key(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                                  enum cu_tkey which, struct cu_secret **out) CU_WUR;
+
+/* The subject's current data key for n new encryptions, created (wrapped by the current KEK)
+ * when the subject has none, and replaced by a new version once its count passes the limit.
+ * *version is the key version to put in the ciphertext's AAD. */
+enum cu_err cu_keyring_subject_key_for_write(struct cu_keyring *kr, struct cu_tx *tx,
+                                             const char *tenant, const char *subject, long long n,
+                                             struct cu_secret **out, int *version) CU_WUR;
+/* Unwraps a subject key whose wrapped row the caller has just read in tx (a join on
+ * subject_keys): a cache hit skips the unwrap. CU_ERR_CRYPTO when it does not unwrap. */
+enum cu_err cu_keyring_subject_key_unwrap(struct cu_keyring *kr, struct cu_tx *tx,
+                                          const char *tenant, const char *subject, int version,
+                                          int kek_version, const uint8_t *wrapped, size_t len,
+                                          struct cu_secret **out) CU_WUR;
+
+/* Rotation: a new KEK version becomes current; the tenant's data keys are re-wrapped with it at
+ * once; subject keys follow in cu_keyring_rewrap. *version = the new version. */
+enum cu_err cu_keyring_rotate(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                              int *version) CU_WUR;
+/* Re-wraps up to limit subject keys of tenant wrapped by an older KEK, then destroys retired
+ * versions nothing references. Own transaction. *rewrapped = keys done. */
+enum cu_err cu_keyring_rewrap(struct cu_keyring *kr, struct cu_db *db, const char *tenant,
+                              int limit, int *rewrapped, int *destroyed) CU_WUR;
+/* Re-wraps every KEK of every tenant under new_root in one transaction and stores the new
+ * check value. The keyring keeps using its own root (the caller restarts). */
+enum cu_err cu_keyring_rotate_root(struct cu_keyring *kr, struct cu_db *db,
+                                   const struct cu_secret *new_root, int *tenants) CU_WUR;
+
+/* Drops cached keys of a tenant (deleted) or a subject (erased) on this node. */
+void cu_keyring_forget_tenant(struct cu_keyring *kr, const char *tenant);
+void cu_keyring_forget_subject(struct cu_keyring *kr, const char *tenant, const char *subject);
+
+#endif

@@ -1,0 +1,290 @@
+/* Tenant and key use cases. Each runs in one transaction; tenant transactions set the tenant
+ * for row-level security and name it in every statement. */
+#include "service/tenants.h"
+
+#include "core/log.h"
+#include "storage/keystore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+cu_problem_add(struct cu_problems *p, const char *pointer, const char *detail)
+{
+    if (p->errors == NULL) {
+        p->errors = json_array();
+    }
+    json_array_append_new(p->errors, json_pack("{s:s, s:s}", "pointer", pointer, "detail", detail));
+}
+
+int
+cu_tenant_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 2 || n > 63) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-');
+        if (!ok) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static json_t *
+tenant_json(const struct cu_db_result *r, int row)
+{
+    return json_pack("{s:s, s:s, s:I, s:s}", "id", cu_res_text(r, row, 0), "name",
+                     cu_res_text(r, row, 1), "kek_version", (json_int_t)cu_res_int(r, row, 2),
+                     "created_at", cu_res_text(r, row, 3));
+}
+
+static int
+printable_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 200) {
+        return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+enum cu_err
+cu_tenant_create(struct cu_svc *s, json_t *body, struct cu_problems *problems, json_t **out)
+{
+    if (!json_is_object(body)) {
+        cu_problem_add(problems, "", "must be an object");
+        return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "body not an object");
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(body, key, value)
+    {
+        if (strcmp(key, "id") != 0 && strcmp(key, "name") != 0) {
+            cu_problem_add(problems, "", "unknown member");
+        }
+    }
+    json_t *jid = json_object_get(body, "id");
+    json_t *jname = json_object_get(body, "name");
+    const char *id = json_string_value(jid);
+    if (id == NULL || !cu_tenant_id_ok(id)) {
+        cu_problem_add(problems, "/id", "must match ^[a-z0-9][a-z0-9-]{1,62}$");
+    }
+    const char *name = jname == NULL ? id : json_string_value(jname);
+    if (jname != NULL && (name == NULL || !printable_name(name))) {
+        cu_problem_add(problems, "/name", "must be a string of 1 to 200 printable characters");
+    }
+    if (problems->errors != NULL) {
+        return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "invalid tenant");
+    }
+    struct cu_tx *tx = NULL;
+    struct cu_arena *arena = cu_arena_new();
+    enum cu_err rc = CU_OK;
+    CU_TRY(cu_tx_begin(s->db, id, &tx));
+    CU_TRY(cu_keyring_create_tenant(s->keyring, tx, id, name));
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_tenant_get(tx, id, arena, &r));
+    CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "tenant vanished");
+    *out = tenant_json(r, 0);
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+    if (rc != CU_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_tenant_get(struct cu_svc *s, const char *id, json_t **out)
+{
+    if (!cu_tenant_id_ok(id)) {
+        return cu_err_set(CU_ERR_NOT_FOUND, __FILE__, __LINE__, "malformed tenant id");
+    }
+    struct cu_tx *tx = NULL;
+    struct cu_arena *arena = cu_arena_new();
+    enum cu_err rc = CU_OK;
+    CU_TRY(cu_tx_begin(s->db, id, &tx));
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_tenant_get(tx, id, arena, &r));
+    CU_CHECK(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such tenant");
+    *out = tenant_json(r, 0);
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_tenant_list(struct cu_svc *s, const char *cursor, int limit, json_t **out)
+{
+    struct cu_tx *tx = NULL;
+    struct cu_arena *arena = cu_arena_new();
+    enum cu_err rc = CU_OK;
+    CU_TRY(cu_tx_begin(s->db, NULL, &tx));
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_tenant_list(tx, cursor ? cursor : "", limit + 1, arena, &r));
+    json_t *list = json_array();
+    int n = cu_res_rows(r);
+    for (int i = 0; i < n && i < limit; i++) {
+        json_array_append_new(list, tenant_json(r, i));
+    }
+    *out = json_pack("{s:o}", "tenants", list);
+    if (n > limit) {
+        json_object_set_new(*out, "next_cursor", json_string(cu_res_text(r, limit - 1, 0)));
+    } else {
+        json_object_set_new(*out, "next_cursor", json_null());
+    }
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_tenant_delete(struct cu_svc *s, const char *id)
+{
+    if (!cu_tenant_id_ok(id)) {
+        return cu_err_set(CU_ERR_NOT_FOUND, __FILE__, __LINE__, "malformed tenant id");
+    }
+    struct cu_tx *tx = NULL;
+    enum cu_err rc = CU_OK;
+    int deleted = 0;
+    CU_TRY(cu_tx_begin(s->db, id, &tx));
+    CU_TRY(cu_store_tenant_delete(tx, id, &deleted));
+    CU_CHECK(deleted == 1, CU_ERR_NOT_FOUND, "no such tenant");
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+    if (rc == CU_OK) {
+        cu_keyring_forget_tenant(s->keyring, id);
+    }
+out:
+    cu_tx_abort(tx);
+    return rc;
+}
+
+enum cu_err
+cu_keys_rotate(struct cu_svc *s, const char *tenant, json_t **out)
+{
+    struct cu_tx *tx = NULL;
+    enum cu_err rc = CU_OK;
+    int version = 0;
+    CU_TRY(cu_tx_begin(s->db, tenant, &tx));
+    CU_TRY(cu_keyring_rotate(s->keyring, tx, tenant, &version));
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+    if (rc == CU_OK) {
+        *out = json_pack("{s:I, s:s}", "version", (json_int_t)version, "status", "rewrapping");
+    }
+out:
+    cu_tx_abort(tx);
+    return rc;
+}
+
+enum cu_err
+cu_keys_status(struct cu_svc *s, const char *tenant, json_t **out)
+{
+    struct cu_tx *tx = NULL;
+    struct cu_arena *arena = cu_arena_new();
+    enum cu_err rc = CU_OK;
+    CU_TRY(cu_tx_begin(s->db, tenant, &tx));
+    int current = 0;
+    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 0, &current));
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_kek_status(tx, tenant, arena, &r));
+    json_t *versions = json_array();
+    long long pending = 0, done = 0;
+    for (int i = 0; i < cu_res_rows(r); i++) {
+        int v = (int)cu_res_int(r, i, 0);
+        long long subjects = cu_res_int(r, i, 5);
+        json_t *o = json_pack("{s:i, s:s, s:s, s:I, s:I}", "version", v, "state",
+                              cu_res_text(r, i, 1), "created_at", cu_res_text(r, i, 2),
+                              "subject_keys", (json_int_t)subjects, "data_keys",
+                              (json_int_t)cu_res_int(r, i, 6));
+        if (cu_res_text(r, i, 3)[0] != '\0') {
+            json_object_set_new(o, "retired_at", json_string(cu_res_text(r, i, 3)));
+        }
+        if (cu_res_text(r, i, 4)[0] != '\0') {
+            json_object_set_new(o, "destroyed_at", json_string(cu_res_text(r, i, 4)));
+        }
+        json_array_append_new(versions, o);
+        if (v == current) {
+            done += subjects;
+        } else {
+            pending += subjects;
+        }
+    }
+    *out = json_pack("{s:i, s:o, s:{s:I, s:I, s:b}}", "current_version", current, "versions",
+                     versions, "rewrap", "pending", (json_int_t)pending, "done", (json_int_t)done,
+                     "complete", pending == 0);
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
+{
+    *rewrapped = 0;
+    *destroyed = 0;
+    char after[64] = "";
+    for (;;) {
+        struct cu_tx *tx = NULL;
+        struct cu_arena *arena = cu_arena_new();
+        struct cu_db_result *r = NULL;
+        enum cu_err rc = cu_tx_begin(s->db, NULL, &tx);
+        if (rc == CU_OK) {
+            rc = cu_store_tenant_list(tx, after, 200, arena, &r);
+        }
+        cu_tx_abort(tx);
+        if (rc != CU_OK) {
+            cu_arena_free(arena);
+            return rc;
+        }
+        int n = cu_res_rows(r);
+        for (int i = 0; i < n; i++) {
+            const char *tenant = cu_res_text(r, i, 0);
+            /* batches of 500 until the tenant has nothing stale */
+            for (;;) {
+                int done = 0, gone = 0;
+                rc = cu_keyring_rewrap(s->keyring, s->db, tenant, 500, &done, &gone);
+                if (rc != CU_OK) {
+                    cu_log(CU_LOG_WARN, "key re-wrap failed", "tenant", tenant, "reason",
+                           cu_err_reason(), NULL);
+                    break;
+                }
+                *rewrapped += done;
+                *destroyed += gone;
+                if (done < 500) {
+                    break;
+                }
+            }
+        }
+        if (n > 0) {
+            snprintf(after, sizeof(after), "%s", cu_res_text(r, n - 1, 0));
+        }
+        cu_arena_free(arena);
+        if (n < 200) {
+            return CU_OK;
+        }
+    }
+}

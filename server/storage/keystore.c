@@ -1,0 +1,446 @@
+/* SQL for tenants and the key hierarchy. Each statement names tenant_id explicitly even though
+ * row-level security would filter it too. */
+#include "storage/keystore.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct cu_stmt q_set_tenant = {
+    "set_tenant", "SELECT set_config('custos.tenant', $1, true)"};
+static const struct cu_stmt q_kcv_get = {
+    "kcv_get", "SELECT root_kcv FROM service_state WHERE singleton"};
+static const struct cu_stmt q_kcv_put = {
+    "kcv_put", "INSERT INTO service_state (root_kcv) VALUES ($1) ON CONFLICT DO NOTHING"};
+static const struct cu_stmt q_kcv_replace = {
+    "kcv_replace",
+    "UPDATE service_state SET root_kcv = $1, rotated_at = now() WHERE singleton"};
+static const struct cu_stmt q_tenant_insert = {
+    "tenant_insert", "INSERT INTO tenants (tenant_id, name) VALUES ($1, $2)"};
+static const struct cu_stmt q_kek_insert1 = {
+    "kek_insert1", "INSERT INTO tenant_keys (tenant_id, version, wrapped) VALUES ($1, 1, $2)"};
+static const struct cu_stmt q_tdk_insert = {
+    "tdk_insert",
+    "INSERT INTO tenant_data_keys (tenant_id, purpose, kek_version, wrapped)"
+    " VALUES ($1, 'index', 1, $2), ($1, 'token', 1, $3), ($1, 'ff1', 1, $4), ($1, 'audit', 1, $5)"};
+static const struct cu_stmt q_tenant_get = {
+    "tenant_get",
+    "SELECT tenant_id, name, current_kek_version,"
+    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    " FROM tenants WHERE tenant_id = $1"};
+static const struct cu_stmt q_tenant_list = {
+    "tenant_list",
+    "SELECT tenant_id, name, current_kek_version,"
+    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    " FROM tenants WHERE tenant_id > $1 ORDER BY tenant_id LIMIT $2"};
+static const struct cu_stmt q_keys_destroy = {
+    "keys_destroy",
+    "WITH k AS (DELETE FROM tenant_keys WHERE tenant_id = $1),"
+    " d AS (DELETE FROM tenant_data_keys WHERE tenant_id = $1),"
+    " s AS (DELETE FROM subject_keys WHERE tenant_id = $1)"
+    " SELECT 1"};
+static const struct cu_stmt q_tenant_delete = {
+    "tenant_delete", "DELETE FROM tenants WHERE tenant_id = $1"};
+static const struct cu_stmt q_tenant_lock_share = {
+    "tenant_lock_share",
+    "SELECT current_kek_version FROM tenants WHERE tenant_id = $1 FOR SHARE"};
+static const struct cu_stmt q_tenant_lock_update = {
+    "tenant_lock_update",
+    "SELECT current_kek_version FROM tenants WHERE tenant_id = $1 FOR UPDATE"};
+static const struct cu_stmt q_kek_get = {
+    "kek_get",
+    "SELECT wrapped FROM tenant_keys"
+    " WHERE tenant_id = $1 AND version = $2 AND state <> 'destroyed'"};
+static const struct cu_stmt q_kek_all = {
+    "kek_all",
+    "SELECT version, state, wrapped FROM tenant_keys"
+    " WHERE tenant_id = $1 AND state <> 'destroyed' ORDER BY version"};
+static const struct cu_stmt q_kek_rewrap = {
+    "kek_rewrap",
+    "UPDATE tenant_keys SET wrapped = $3 WHERE tenant_id = $1 AND version = $2"
+    " AND state <> 'destroyed'"};
+static const struct cu_stmt q_kek_add = {
+    "kek_add",
+    "WITH r AS (UPDATE tenant_keys SET state = 'retired', retired_at = now()"
+    "           WHERE tenant_id = $1 AND state = 'active'),"
+    " i AS (INSERT INTO tenant_keys (tenant_id, version, wrapped) VALUES ($1, $2, $3))"
+    " UPDATE tenants SET current_kek_version = $2 WHERE tenant_id = $1"};
+static const struct cu_stmt q_kek_destroy_unused = {
+    "kek_destroy_unused",
+    "UPDATE tenant_keys k SET state = 'destroyed', wrapped = NULL, destroyed_at = now()"
+    " WHERE k.tenant_id = $1 AND k.state = 'retired'"
+    " AND NOT EXISTS (SELECT 1 FROM subject_keys s"
+    "                 WHERE s.tenant_id = $1 AND s.kek_version = k.version)"
+    " AND NOT EXISTS (SELECT 1 FROM tenant_data_keys d"
+    "                 WHERE d.tenant_id = $1 AND d.kek_version = k.version)"};
+static const struct cu_stmt q_kek_status = {
+    "kek_status",
+    "SELECT k.version, k.state,"
+    " to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    " coalesce(to_char(k.retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''),"
+    " coalesce(to_char(k.destroyed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''),"
+    " (SELECT count(*) FROM subject_keys s WHERE s.tenant_id = $1 AND s.kek_version = k.version),"
+    " (SELECT count(*) FROM tenant_data_keys d WHERE d.tenant_id = $1"
+    "  AND d.kek_version = k.version)"
+    " FROM tenant_keys k WHERE k.tenant_id = $1 ORDER BY k.version"};
+static const struct cu_stmt q_tdk_get = {
+    "tdk_get",
+    "SELECT kek_version, wrapped FROM tenant_data_keys WHERE tenant_id = $1 AND purpose = $2"};
+static const struct cu_stmt q_tdk_rewrap = {
+    "tdk_rewrap",
+    "UPDATE tenant_data_keys SET kek_version = $3, wrapped = $4"
+    " WHERE tenant_id = $1 AND purpose = $2"};
+static const struct cu_stmt q_sk_use = {
+    "sk_use",
+    "UPDATE subject_keys SET encryptions = encryptions + $3"
+    " WHERE tenant_id = $1 AND subject_id = $2 AND version ="
+    "   (SELECT max(version) FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2)"
+    " RETURNING version, kek_version, wrapped, encryptions"};
+static const struct cu_stmt q_sk_insert = {
+    "sk_insert",
+    "INSERT INTO subject_keys (tenant_id, subject_id, version, kek_version, wrapped, encryptions)"
+    " VALUES ($1, $2, $3, $4, $5, $6)"};
+static const struct cu_stmt q_sk_get = {
+    "sk_get",
+    "SELECT kek_version, wrapped FROM subject_keys"
+    " WHERE tenant_id = $1 AND subject_id = $2 AND version = $3"};
+static const struct cu_stmt q_sk_stale = {
+    "sk_stale",
+    "SELECT subject_id, version, kek_version, wrapped FROM subject_keys"
+    " WHERE tenant_id = $1 AND kek_version < $2 ORDER BY subject_id, version LIMIT $3"
+    " FOR UPDATE SKIP LOCKED"};
+static const struct cu_stmt q_sk_rewrap = {
+    "sk_rewrap",
+    "UPDATE subject_keys SET kek_version = $4, wrapped = $5"
+    " WHERE tenant_id = $1 AND subject_id = $2 AND version = $3"};
+static const struct cu_stmt q_sk_delete = {
+    "sk_delete", "DELETE FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2"};
+
+static enum cu_err
+exec_tmp(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
+         long long *affected)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_db_result *r = NULL;
+    enum cu_err rc = cu_tx_exec(tx, stmt, p, arena, &r);
+    if (rc == CU_OK && affected != NULL) {
+        *affected = cu_res_affected(r);
+    }
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_tx_set_tenant(struct cu_tx *tx, const char *tenant)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    return exec_tmp(tx, &q_set_tenant, &p, NULL);
+}
+
+enum cu_err
+cu_store_root_kcv(struct cu_tx *tx, struct cu_arena *arena, uint8_t **kcv, size_t *len,
+                  int *found)
+{
+    struct cu_db_result *r = NULL;
+    CU_GUARD(cu_tx_exec(tx, &q_kcv_get, NULL, arena, &r));
+    *found = cu_res_rows(r) == 1;
+    if (!*found) {
+        return CU_OK;
+    }
+    return cu_res_bytea(r, 0, 0, arena, kcv, len);
+}
+
+enum cu_err
+cu_store_root_kcv_put(struct cu_tx *tx, const uint8_t *kcv, size_t len)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_bin(&p, kcv, len);
+    return exec_tmp(tx, &q_kcv_put, &p, NULL);
+}
+
+enum cu_err
+cu_store_root_kcv_replace(struct cu_tx *tx, const uint8_t *kcv, size_t len)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_bin(&p, kcv, len);
+    long long n = 0;
+    CU_GUARD(exec_tmp(tx, &q_kcv_replace, &p, &n));
+    CU_ENSURE(n == 1, CU_ERR_CONFLICT, "no root key check value stored");
+    return CU_OK;
+}
+
+enum cu_err
+cu_store_tenant_insert(struct cu_tx *tx, const char *tenant, const char *name, const uint8_t *kek,
+                       size_t kek_len, const uint8_t *const tdk[4], const size_t tdk_len[4])
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, name);
+    CU_GUARD(exec_tmp(tx, &q_tenant_insert, &p, NULL));
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_bin(&p, kek, kek_len);
+    CU_GUARD(exec_tmp(tx, &q_kek_insert1, &p, NULL));
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    for (int i = 0; i < 4; i++) {
+        cu_params_bin(&p, tdk[i], tdk_len[i]);
+    }
+    return exec_tmp(tx, &q_tdk_insert, &p, NULL);
+}
+
+enum cu_err
+cu_store_tenant_get(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
+                    struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    return cu_tx_exec(tx, &q_tenant_get, &p, arena, out);
+}
+
+enum cu_err
+cu_store_tenant_list(struct cu_tx *tx, const char *after, int limit, struct cu_arena *arena,
+                     struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, after);
+    cu_params_int(&p, arena, limit);
+    return cu_tx_exec(tx, &q_tenant_list, &p, arena, out);
+}
+
+enum cu_err
+cu_store_tenant_delete(struct cu_tx *tx, const char *tenant, int *deleted)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    /* keys first: once they are gone nothing of the tenant can be decrypted, whatever the
+     * rest of the deletion does */
+    CU_GUARD(exec_tmp(tx, &q_keys_destroy, &p, NULL));
+    long long n = 0;
+    CU_GUARD(exec_tmp(tx, &q_tenant_delete, &p, &n));
+    *deleted = (int)n;
+    return CU_OK;
+}
+
+enum cu_err
+cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive, int *version)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_db_result *r = NULL;
+    enum cu_err rc =
+        cu_tx_exec(tx, exclusive ? &q_tenant_lock_update : &q_tenant_lock_share, &p, arena, &r);
+    if (rc == CU_OK) {
+        if (cu_res_rows(r) == 1) {
+            *version = (int)cu_res_int(r, 0, 0);
+        } else {
+            rc = cu_err_set(CU_ERR_NOT_FOUND, __FILE__, __LINE__, "no such tenant");
+        }
+    }
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_store_kek_get(struct cu_tx *tx, const char *tenant, int version, struct cu_arena *arena,
+                 uint8_t **wrapped, size_t *len)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_int(&p, arena, version);
+    struct cu_db_result *r = NULL;
+    CU_GUARD(cu_tx_exec(tx, &q_kek_get, &p, arena, &r));
+    CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no usable key version %d", version);
+    return cu_res_bytea(r, 0, 0, arena, wrapped, len);
+}
+
+enum cu_err
+cu_store_kek_all(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
+                 struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    return cu_tx_exec(tx, &q_kek_all, &p, arena, out);
+}
+
+enum cu_err
+cu_store_kek_rewrap(struct cu_tx *tx, const char *tenant, int version, const uint8_t *wrapped,
+                    size_t len)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", version);
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, v);
+    cu_params_bin(&p, wrapped, len);
+    return exec_tmp(tx, &q_kek_rewrap, &p, NULL);
+}
+
+enum cu_err
+cu_store_kek_add(struct cu_tx *tx, const char *tenant, int version, const uint8_t *wrapped,
+                 size_t len)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", version);
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, v);
+    cu_params_bin(&p, wrapped, len);
+    return exec_tmp(tx, &q_kek_add, &p, NULL);
+}
+
+enum cu_err
+cu_store_kek_destroy_unused(struct cu_tx *tx, const char *tenant, int *destroyed)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    long long n = 0;
+    CU_GUARD(exec_tmp(tx, &q_kek_destroy_unused, &p, &n));
+    *destroyed = (int)n;
+    return CU_OK;
+}
+
+enum cu_err
+cu_store_kek_status(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
+                    struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    return cu_tx_exec(tx, &q_kek_status, &p, arena, out);
+}
+
+enum cu_err
+cu_store_tdk_get(struct cu_tx *tx, const char *tenant, const char *purpose,
+                 struct cu_arena *arena, int *kek_version, uint8_t **wrapped, size_t *len)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, purpose);
+    struct cu_db_result *r = NULL;
+    CU_GUARD(cu_tx_exec(tx, &q_tdk_get, &p, arena, &r));
+    CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no %s key", purpose);
+    *kek_version = (int)cu_res_int(r, 0, 0);
+    return cu_res_bytea(r, 0, 1, arena, wrapped, len);
+}
+
+enum cu_err
+cu_store_tdk_rewrap(struct cu_tx *tx, const char *tenant, const char *purpose, int kek_version,
+                    const uint8_t *wrapped, size_t len)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", kek_version);
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, purpose);
+    cu_params_text(&p, v);
+    cu_params_bin(&p, wrapped, len);
+    return exec_tmp(tx, &q_tdk_rewrap, &p, NULL);
+}
+
+enum cu_err
+cu_store_subject_key_use(struct cu_tx *tx, const char *tenant, const char *subject, long long n,
+                         struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, subject);
+    cu_params_int(&p, arena, n);
+    return cu_tx_exec(tx, &q_sk_use, &p, arena, out);
+}
+
+enum cu_err
+cu_store_subject_key_insert(struct cu_tx *tx, const char *tenant, const char *subject,
+                            int version, int kek_version, const uint8_t *wrapped, size_t len,
+                            long long encryptions)
+{
+    char v[16], kv[16], n[24];
+    snprintf(v, sizeof(v), "%d", version);
+    snprintf(kv, sizeof(kv), "%d", kek_version);
+    snprintf(n, sizeof(n), "%lld", encryptions);
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, subject);
+    cu_params_text(&p, v);
+    cu_params_text(&p, kv);
+    cu_params_bin(&p, wrapped, len);
+    cu_params_text(&p, n);
+    return exec_tmp(tx, &q_sk_insert, &p, NULL);
+}
+
+enum cu_err
+cu_store_subject_key_get(struct cu_tx *tx, const char *tenant, const char *subject, int version,
+                         struct cu_arena *arena, int *kek_version, uint8_t **wrapped, size_t *len)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, subject);
+    cu_params_int(&p, arena, version);
+    struct cu_db_result *r = NULL;
+    CU_GUARD(cu_tx_exec(tx, &q_sk_get, &p, arena, &r));
+    CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "subject key erased");
+    *kek_version = (int)cu_res_int(r, 0, 0);
+    return cu_res_bytea(r, 0, 1, arena, wrapped, len);
+}
+
+enum cu_err
+cu_store_subject_keys_stale(struct cu_tx *tx, const char *tenant, int current, int limit,
+                            struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_int(&p, arena, current);
+    cu_params_int(&p, arena, limit);
+    return cu_tx_exec(tx, &q_sk_stale, &p, arena, out);
+}
+
+enum cu_err
+cu_store_subject_key_rewrap(struct cu_tx *tx, const char *tenant, const char *subject,
+                            int version, int kek_version, const uint8_t *wrapped, size_t len)
+{
+    char v[16], kv[16];
+    snprintf(v, sizeof(v), "%d", version);
+    snprintf(kv, sizeof(kv), "%d", kek_version);
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, subject);
+    cu_params_text(&p, v);
+    cu_params_text(&p, kv);
+    cu_params_bin(&p, wrapped, len);
+    return exec_tmp(tx, &q_sk_rewrap, &p, NULL);
+}
+
+enum cu_err
+cu_store_subject_key_delete(struct cu_tx *tx, const char *tenant, const char *subject,
+                            int *deleted)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, subject);
+    long long n = 0;
+    CU_GUARD(exec_tmp(tx, &q_sk_delete, &p, &n));
+    *deleted = (int)n;
+    return CU_OK;
+}

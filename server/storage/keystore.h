@@ -1,0 +1,89 @@
+/* Tenants and wrapped keys in PostgreSQL. Every function runs inside the caller's transaction
+ * (cu_tx_begin with the tenant set), names its tenant in the WHERE clause as well (row-level
+ * security is the second line), and returns rows owned by arena with the documented columns. */
+#ifndef CU_STORAGE_KEYSTORE_H
+#define CU_STORAGE_KEYSTORE_H
+
+#include "storage/db.h"
+
+/* Switches the tenant of an open transaction (SET LOCAL), for work that spans tenants in one
+ * atomic transaction (root key rotation). */
+enum cu_err cu_tx_set_tenant(struct cu_tx *tx, const char *tenant) CU_WUR;
+
+/* Root key check value: *found = 0 when none is stored yet. */
+enum cu_err cu_store_root_kcv(struct cu_tx *tx, struct cu_arena *arena, uint8_t **kcv,
+                              size_t *len, int *found) CU_WUR;
+enum cu_err cu_store_root_kcv_put(struct cu_tx *tx, const uint8_t *kcv, size_t len) CU_WUR;
+/* Replaces the stored value (root rotation); CU_ERR_CONFLICT when none was stored. */
+enum cu_err cu_store_root_kcv_replace(struct cu_tx *tx, const uint8_t *kcv, size_t len) CU_WUR;
+
+/* Creates tenant with KEK version 1 (wrapped) and its four data keys (wrapped by that KEK),
+ * purposes in the order index, token, ff1, audit. CU_ERR_CONFLICT if it exists. */
+enum cu_err cu_store_tenant_insert(struct cu_tx *tx, const char *tenant, const char *name,
+                                   const uint8_t *kek, size_t kek_len,
+                                   const uint8_t *const tdk[4], const size_t tdk_len[4]) CU_WUR;
+/* Columns: tenant_id, name, current_kek_version, created_at (ISO 8601). 0 or 1 row. */
+enum cu_err cu_store_tenant_get(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
+                                struct cu_db_result **out) CU_WUR;
+/* Platform transaction only. Same columns, ordered by tenant_id, after `after` ("" = start). */
+enum cu_err cu_store_tenant_list(struct cu_tx *tx, const char *after, int limit,
+                                 struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+/* Destroys the tenant's keys, then removes every row of it. *deleted = 0 if it did not exist. */
+enum cu_err cu_store_tenant_delete(struct cu_tx *tx, const char *tenant, int *deleted) CU_WUR;
+/* The current KEK version, with a share lock on the tenant row so that no rotation or
+ * destruction of a version can commit in between. CU_ERR_NOT_FOUND for no tenant. */
+enum cu_err cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive,
+                                     int *version) CU_WUR;
+
+/* Wrapped KEK of a version that is not destroyed; CU_ERR_NOT_FOUND otherwise. */
+enum cu_err cu_store_kek_get(struct cu_tx *tx, const char *tenant, int version,
+                             struct cu_arena *arena, uint8_t **wrapped, size_t *len) CU_WUR;
+/* Columns: version, state, wrapped. Every KEK row of the tenant that is not destroyed. */
+enum cu_err cu_store_kek_all(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
+                             struct cu_db_result **out) CU_WUR;
+enum cu_err cu_store_kek_rewrap(struct cu_tx *tx, const char *tenant, int version,
+                                const uint8_t *wrapped, size_t len) CU_WUR;
+/* Adds version (active), retires the others, makes it current. */
+enum cu_err cu_store_kek_add(struct cu_tx *tx, const char *tenant, int version,
+                             const uint8_t *wrapped, size_t len) CU_WUR;
+/* Destroys retired versions that no key references any more; *destroyed = how many. */
+enum cu_err cu_store_kek_destroy_unused(struct cu_tx *tx, const char *tenant,
+                                        int *destroyed) CU_WUR;
+/* Columns: version, state, created_at, retired_at, destroyed_at, subject_keys (count wrapped
+ * by it), data_keys (count). */
+enum cu_err cu_store_kek_status(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
+                                struct cu_db_result **out) CU_WUR;
+
+/* Tenant data keys. Columns: kek_version, wrapped. CU_ERR_NOT_FOUND when absent. */
+enum cu_err cu_store_tdk_get(struct cu_tx *tx, const char *tenant, const char *purpose,
+                             struct cu_arena *arena, int *kek_version, uint8_t **wrapped,
+                             size_t *len) CU_WUR;
+enum cu_err cu_store_tdk_rewrap(struct cu_tx *tx, const char *tenant, const char *purpose,
+                                int kek_version, const uint8_t *wrapped, size_t len) CU_WUR;
+
+/* Subject keys. The newest version of a subject's key, counting n encryptions against it.
+ * Columns: version, kek_version, wrapped, encryptions (after counting). 0 rows: none yet. */
+enum cu_err cu_store_subject_key_use(struct cu_tx *tx, const char *tenant, const char *subject,
+                                     long long n, struct cu_arena *arena,
+                                     struct cu_db_result **out) CU_WUR;
+/* Inserts a version; CU_ERR_CONFLICT when a concurrent transaction made it first. */
+enum cu_err cu_store_subject_key_insert(struct cu_tx *tx, const char *tenant, const char *subject,
+                                        int version, int kek_version, const uint8_t *wrapped,
+                                        size_t len, long long encryptions) CU_WUR;
+/* Columns: kek_version, wrapped of one version; CU_ERR_NOT_FOUND when erased. */
+enum cu_err cu_store_subject_key_get(struct cu_tx *tx, const char *tenant, const char *subject,
+                                     int version, struct cu_arena *arena, int *kek_version,
+                                     uint8_t **wrapped, size_t *len) CU_WUR;
+/* Up to limit subject keys wrapped by a KEK older than current, locked (SKIP LOCKED).
+ * Columns: subject_id, version, kek_version, wrapped. */
+enum cu_err cu_store_subject_keys_stale(struct cu_tx *tx, const char *tenant, int current,
+                                        int limit, struct cu_arena *arena,
+                                        struct cu_db_result **out) CU_WUR;
+enum cu_err cu_store_subject_key_rewrap(struct cu_tx *tx, const char *tenant, const char *subject,
+                                        int version, int kek_version, const uint8_t *wrapped,
+                                        size_t len) CU_WUR;
+/* Deletes every version of the subject's key; *deleted = rows. */
+enum cu_err cu_store_subject_key_delete(struct cu_tx *tx, const char *tenant, const char *subject,
+                                        int *deleted) CU_WUR;
+
+#endif
