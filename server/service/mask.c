@@ -7,7 +7,7 @@
 typedef char *(*mask_fn)(const char *s, size_t n, struct cu_arena *arena);
 
 enum {
-    KEEP = 4,      /* digits or code points left visible at the end */
+    KEEP = 4,       /* digits or code points left visible at the end */
     GENERIC_MIN = 8 /* fewer code points than this and nothing is left visible */
 };
 

@@ -471,8 +471,8 @@ check_date(const char *in, size_t len, struct cu_arena *arena, char **out, size_
 }
 
 enum cu_err
-cu_value_normalize(enum cu_ftype t, const char *in, size_t len, struct cu_arena *arena,
-                   char **out, size_t *out_len, const char **problem)
+cu_value_normalize(enum cu_ftype t, const char *in, size_t len, struct cu_arena *arena, char **out,
+                   size_t *out_len, const char **problem)
 {
     *out = NULL;
     *out_len = 0;

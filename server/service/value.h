@@ -63,9 +63,8 @@ int cu_ftype_digits(enum cu_ftype t);
  * arena (wiped with it) and *out_len its length without the NUL. Returns CU_ERR_INVALID for an
  * invalid value, with *problem (when problem is not NULL) set to a fixed English text that
  * never contains the value, and *out NULL; CU_ERR_INTERNAL when t is out of range. */
-enum cu_err cu_value_normalize(enum cu_ftype t, const char *in, size_t len,
-                               struct cu_arena *arena, char **out, size_t *out_len,
-                               const char **problem) CU_WUR;
+enum cu_err cu_value_normalize(enum cu_ftype t, const char *in, size_t len, struct cu_arena *arena,
+                               char **out, size_t *out_len, const char **problem) CU_WUR;
 
 /* 1 when digits[0..n) is a non-empty string of ASCII digits whose last digit is a correct
  * Luhn (ISO/IEC 7812-1) check digit, else 0. Borrows digits. */
