@@ -11,6 +11,8 @@
 #include "storage/db.h"
 
 #include <getopt.h>
+#include <jansson.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -458,6 +460,16 @@ cmd_dev_token(int argc, char **argv)
     return status;
 }
 
+/* jansson holds request values (plaintext PII) in its own strings: wipe them when freed. */
+static void
+json_free_wiped(void *p)
+{
+    if (p != NULL) {
+        explicit_bzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -467,6 +479,7 @@ main(int argc, char **argv)
     }
     harden_process();
     cu_secure_heap_init(1 << 20);
+    json_set_alloc_funcs(malloc, json_free_wiped);
     const char *verb = argv[1];
     if (strcmp(verb, "serve") == 0) {
         return cmd_serve();

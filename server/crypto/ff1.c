@@ -170,7 +170,7 @@ expand(EVP_CIPHER_CTX *c, const uint8_t r[BLOCK], size_t d, uint8_t *s)
 
 static enum cu_err
 ff1(bool encrypt, const uint8_t *key, size_t key_len, const uint8_t *tweak, size_t tweak_len,
-    unsigned radix, const uint8_t *in, size_t n, uint8_t *out)
+    unsigned radix, const uint8_t *in, size_t n, uint8_t *out, bool small)
 {
     enum cu_err rc = CU_OK;
     BN_CTX *bn = NULL;
@@ -185,6 +185,10 @@ ff1(bool encrypt, const uint8_t *key, size_t key_len, const uint8_t *tweak, size
 
     size_t min_len = cu_ff1_min_len(radix);
     CU_CHECK(min_len != 0, CU_ERR_INVALID, "could not run FF1: radix %u out of range", radix);
+    if (small) {
+        /* the 2016 edition's floor, radix^minlen >= 100 (see cu_ff1_encrypt_small_digits) */
+        min_len = 2;
+    }
     CU_CHECK(n >= min_len && n <= CU_FF1_MAX_LEN, CU_ERR_INVALID,
              "could not run FF1: length %zu outside %zu..%d for radix %u", n, min_len,
              CU_FF1_MAX_LEN, radix);
@@ -306,19 +310,19 @@ enum cu_err
 cu_ff1_encrypt(const uint8_t *key, size_t key_len, const uint8_t *tweak, size_t tweak_len,
                unsigned radix, const uint8_t *in, size_t n, uint8_t *out)
 {
-    return ff1(true, key, key_len, tweak, tweak_len, radix, in, n, out);
+    return ff1(true, key, key_len, tweak, tweak_len, radix, in, n, out, false);
 }
 
 enum cu_err
 cu_ff1_decrypt(const uint8_t *key, size_t key_len, const uint8_t *tweak, size_t tweak_len,
                unsigned radix, const uint8_t *in, size_t n, uint8_t *out)
 {
-    return ff1(false, key, key_len, tweak, tweak_len, radix, in, n, out);
+    return ff1(false, key, key_len, tweak, tweak_len, radix, in, n, out, false);
 }
 
 static enum cu_err
 ff1_digits(bool encrypt, const uint8_t key[32], const uint8_t *tweak, size_t tweak_len,
-           const char *digits, char *out)
+           const char *digits, char *out, bool small)
 {
     enum cu_err rc = CU_OK;
     uint8_t num[CU_FF1_MAX_LEN] = {0};
@@ -330,7 +334,7 @@ ff1_digits(bool encrypt, const uint8_t key[32], const uint8_t *tweak, size_t twe
                  "could not run FF1: non-digit at offset %zu", i);
         num[i] = (uint8_t)(digits[i] - '0');
     }
-    CU_TRY(ff1(encrypt, key, 32, tweak, tweak_len, 10, num, n, num));
+    CU_TRY(ff1(encrypt, key, 32, tweak, tweak_len, 10, num, n, num, small));
     for (size_t i = 0; i < n; i++) {
         out[i] = (char)('0' + num[i]);
     }
@@ -347,12 +351,26 @@ enum cu_err
 cu_ff1_encrypt_digits(const uint8_t key[32], const uint8_t *tweak, size_t tweak_len,
                       const char *digits, char *out)
 {
-    return ff1_digits(true, key, tweak, tweak_len, digits, out);
+    return ff1_digits(true, key, tweak, tweak_len, digits, out, false);
 }
 
 enum cu_err
 cu_ff1_decrypt_digits(const uint8_t key[32], const uint8_t *tweak, size_t tweak_len,
                       const char *digits, char *out)
 {
-    return ff1_digits(false, key, tweak, tweak_len, digits, out);
+    return ff1_digits(false, key, tweak, tweak_len, digits, out, false);
+}
+
+enum cu_err
+cu_ff1_encrypt_small_digits(const uint8_t key[32], const uint8_t *tweak, size_t tweak_len,
+                            const char *digits, char *out)
+{
+    return ff1_digits(true, key, tweak, tweak_len, digits, out, true);
+}
+
+enum cu_err
+cu_ff1_decrypt_small_digits(const uint8_t key[32], const uint8_t *tweak, size_t tweak_len,
+                            const char *digits, char *out)
+{
+    return ff1_digits(false, key, tweak, tweak_len, digits, out, true);
 }

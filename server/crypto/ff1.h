@@ -42,4 +42,13 @@ enum cu_err cu_ff1_encrypt_digits(const uint8_t key[32], const uint8_t *tweak, s
 enum cu_err cu_ff1_decrypt_digits(const uint8_t key[32], const uint8_t *tweak, size_t tweak_len,
                                   const char *digits, char *out) CU_WUR;
 
+/* The same over 2..5 digits too: below rev. 1's one-million floor, at the 2016 edition's
+ * radix^minlen >= 100. Only for the free middle digits of a card token, whose domain is fixed by
+ * the product (first 6 and last 4 digits kept, one digit spent to fail the Luhn check): no
+ * construction that keeps those digits can have a larger domain. */
+enum cu_err cu_ff1_encrypt_small_digits(const uint8_t key[32], const uint8_t *tweak,
+                                        size_t tweak_len, const char *digits, char *out) CU_WUR;
+enum cu_err cu_ff1_decrypt_small_digits(const uint8_t key[32], const uint8_t *tweak,
+                                        size_t tweak_len, const char *digits, char *out) CU_WUR;
+
 #endif

@@ -130,5 +130,17 @@ enum cu_err cu_h_tenant_get(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_tenant_delete(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_keys_rotate(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_keys_status(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_collection_put(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_collection_get(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_collection_list(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_purpose_put(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_purpose_get(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_purpose_list(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_records_create(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_record_get(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_record_patch(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_record_delete(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_records_search(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_detokenize(struct cu_req *req) CU_WUR;
 
 #endif

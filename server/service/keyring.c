@@ -9,6 +9,9 @@
 #include "crypto/keycache.h"
 #include "crypto/keys.h"
 #include "storage/keystore.h"
+#include "storage/vaultstore.h"
+
+#include <jansson.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +320,167 @@ cu_keyring_subject_key_unwrap(struct cu_keyring *kr, struct cu_tx *tx, const cha
         cu_log(CU_LOG_WARN, "could not cache a key", NULL);
     }
 out:
+    cu_secret_free(kek);
+    cu_arena_free(arena);
+    return rc;
+}
+
+static struct cu_subject_key_req *
+find_req(struct cu_subject_key_req *reqs, size_t n, const char *subject)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(reqs[mid].subject, subject);
+        if (c == 0) {
+            return &reqs[mid];
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+/* Counts n encryptions against the existing keys of the listed subjects (those whose key is
+ * not set yet and need == 1) and unwraps them; marks the ones without a key (or over their
+ * limit) with version 0 / next version. */
+static enum cu_err
+use_existing(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+             struct cu_subject_key_req *reqs, size_t n, const int *need)
+{
+    struct cu_arena *arena = cu_arena_new();
+    enum cu_err rc = CU_OK;
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (need[i]) {
+            json_array_append_new(list, json_pack("{s:s, s:I}", "subject_id", reqs[i].subject,
+                                                  "n", (json_int_t)reqs[i].n));
+        }
+    }
+    char *js = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_subject_keys_use(tx, tenant, js, arena, &r));
+    for (int i = 0; i < cu_res_rows(r); i++) {
+        struct cu_subject_key_req *q = find_req(reqs, n, cu_res_text(r, i, 0));
+        CU_CHECK(q != NULL, CU_ERR_INTERNAL, "subject key for an unknown subject");
+        int version = (int)cu_res_int(r, i, 1);
+        if (cu_res_int(r, i, 4) > CU_SUBJECT_KEY_MAX_ENCRYPTIONS) {
+            /* enough under this key: the next version takes the new values */
+            q->version = -(version + 1);
+            continue;
+        }
+        uint8_t *wrapped = NULL;
+        size_t len = 0;
+        CU_TRY(cu_res_bytea(r, i, 3, arena, &wrapped, &len));
+        CU_TRY(cu_keyring_subject_key_unwrap(kr, tx, tenant, q->subject, version,
+                                             (int)cu_res_int(r, i, 2), wrapped, len, &q->key));
+        q->version = version;
+    }
+out:
+    free(js);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                                  struct cu_subject_key_req *reqs, size_t n)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_secret *kek = NULL;
+    struct cu_secret **fresh = cu_xcalloc(n ? n : 1, sizeof(*fresh));
+    int *need = cu_xcalloc(n ? n : 1, sizeof(*need));
+    char *js = NULL;
+    enum cu_err rc = CU_OK;
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].key = NULL;
+        reqs[i].version = 0;
+        need[i] = 1;
+    }
+    CU_TRY(use_existing(kr, tx, tenant, reqs, n, need));
+
+    /* subjects without a usable key: create them in one statement */
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        need[i] = reqs[i].key == NULL;
+        missing += (size_t)need[i];
+    }
+    if (missing == 0) {
+        goto out;
+    }
+    int kek_version = 0;
+    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 0, &kek_version));
+    CU_TRY(kek_get(kr, tx, tenant, kek_version, &kek));
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (!need[i]) {
+            continue;
+        }
+        int version = reqs[i].version < 0 ? -reqs[i].version : 1;
+        CU_TRY(cu_key_generate(32, &fresh[i]));
+        char *aad = NULL;
+        sk_aad(arena, &aad, tenant, reqs[i].subject, version, kek_version);
+        uint8_t *wrapped = NULL;
+        size_t len = 0;
+        CU_TRY(cu_key_wrap(kek, aad, fresh[i], &wrapped, &len));
+        size_t hex_len = 0;
+        char *hex = cu_hex_encode(wrapped, len, &hex_len);
+        free(wrapped);
+        json_array_append_new(list, json_pack("{s:s, s:i, s:i, s:s, s:I}", "subject_id",
+                                              reqs[i].subject, "version", version, "kek_version",
+                                              kek_version, "wrapped", hex, "n",
+                                              (json_int_t)reqs[i].n));
+        free(hex);
+        reqs[i].version = version;
+        char id[200];
+        sk_cache_id(id, sizeof(id), tenant, reqs[i].subject, version, kek_version);
+        if (cu_keycache_put(kr->cache, id, fresh[i], now_s()) != CU_OK) {
+            cu_log(CU_LOG_WARN, "could not cache a key", NULL);
+        }
+    }
+    js = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_subject_keys_insert(tx, tenant, js, arena, &r));
+    for (int i = 0; i < cu_res_rows(r); i++) {
+        struct cu_subject_key_req *q = find_req(reqs, n, cu_res_text(r, i, 0));
+        CU_CHECK(q != NULL, CU_ERR_INTERNAL, "inserted key for an unknown subject");
+        size_t at = (size_t)(q - reqs);
+        q->key = fresh[at];
+        fresh[at] = NULL;
+        need[at] = 0;
+    }
+    /* a concurrent transaction created some of them first: use theirs */
+    size_t raced = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (need[i]) {
+            raced++;
+            reqs[i].version = 0;
+        }
+    }
+    if (raced > 0) {
+        CU_TRY(use_existing(kr, tx, tenant, reqs, n, need));
+        for (size_t i = 0; i < n; i++) {
+            CU_CHECK(reqs[i].key != NULL, CU_ERR_CONFLICT, "subject key creation raced");
+        }
+    }
+out:
+    if (rc != CU_OK) {
+        for (size_t i = 0; i < n; i++) {
+            cu_secret_free(reqs[i].key);
+            reqs[i].key = NULL;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        cu_secret_free(fresh[i]);
+    }
+    free(fresh);
+    free(need);
+    free(js);
     cu_secret_free(kek);
     cu_arena_free(arena);
     return rc;

@@ -45,6 +45,18 @@ enum cu_err cu_keyring_tenant_key(struct cu_keyring *kr, struct cu_tx *tx, const
 enum cu_err cu_keyring_subject_key_for_write(struct cu_keyring *kr, struct cu_tx *tx,
                                              const char *tenant, const char *subject, long long n,
                                              struct cu_secret **out, int *version) CU_WUR;
+/* The batch form for a write of many records: reqs sorted by subject, no duplicates; on
+ * success each req's key (the caller frees it) and version are set. Existing keys are counted
+ * in one statement, missing ones created in another. */
+struct cu_subject_key_req {
+    const char *subject;
+    long long n;
+    struct cu_secret *key;
+    int version;
+};
+enum cu_err cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx,
+                                              const char *tenant, struct cu_subject_key_req *reqs,
+                                              size_t n) CU_WUR;
 /* Unwraps a subject key whose wrapped row the caller has just read in tx (a join on
  * subject_keys): a cache hit skips the unwrap. CU_ERR_CRYPTO when it does not unwrap. */
 enum cu_err cu_keyring_subject_key_unwrap(struct cu_keyring *kr, struct cu_tx *tx,

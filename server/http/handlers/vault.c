@@ -1,0 +1,287 @@
+/* Collections, purposes, records, search and detokenize: decode → service → encode. */
+#include "http/http.h"
+
+#include "auth/jwt.h"
+#include "crypto/hmac.h"
+#include "service/vault.h"
+
+#include <string.h>
+
+static void
+actor_of(const struct cu_req *req, struct cu_actor *a)
+{
+    a->tenant = req->tenant;
+    a->principal = req->principal->sub;
+    a->scopes = req->principal->scopes;
+    a->nscopes = req->principal->nscopes;
+    a->request_id = req->request_id;
+}
+
+/* Tenant and scope, with the refusal written to the tenant's audit trail. */
+static enum cu_err
+authorize(struct cu_req *req, const char *scope, const char *action, struct cu_actor *a)
+{
+    CU_GUARD(cu_need_tenant(req));
+    actor_of(req, a);
+    if (scope == NULL) {
+        return CU_OK;
+    }
+    enum cu_err rc = cu_need_scope(req, scope);
+    if (rc != CU_OK) {
+        cu_audit_denial(req->app->svc, a, action, cu_req_param(req, "c"));
+    }
+    return rc;
+}
+
+static enum cu_err
+not_found_detail(struct cu_req *req, enum cu_err rc)
+{
+    if (rc == CU_ERR_NOT_FOUND) {
+        req->problem_detail = "No such resource in this tenant";
+    } else if (rc == CU_ERR_GONE) {
+        req->problem_detail = "The record has been erased";
+    }
+    return rc;
+}
+
+enum cu_err
+cu_h_collection_put(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, "tenant:admin", "collection.put", &a));
+    struct cu_problems p = {0};
+    json_t *out = NULL;
+    int created = 0;
+    enum cu_err rc =
+        cu_collection_put(req->app->svc, &a, cu_req_param(req, "name"), req->json, &p, &out,
+                          &created);
+    if (rc == CU_ERR_CONFLICT) {
+        req->problem_detail = "The change would alter fields that hold data";
+    }
+    CU_GUARD(cu_req_problems(req, rc, &p));
+    cu_resp_json(req, created ? 201 : 200, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_collection_get(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, "tenant:admin", "collection.get", &a));
+    json_t *out = NULL;
+    CU_GUARD(not_found_detail(req, cu_collection_get(req->app->svc, &a,
+                                                     cu_req_param(req, "name"), &out)));
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_collection_list(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, "tenant:admin", "collection.list", &a));
+    int limit = 0;
+    const char *cursor = NULL;
+    CU_GUARD(cu_req_page(req, &limit, &cursor));
+    json_t *out = NULL;
+    CU_GUARD(cu_collection_list(req->app->svc, &a, cursor, limit, &out));
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_purpose_put(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, "tenant:admin", "purpose.put", &a));
+    struct cu_problems p = {0};
+    json_t *out = NULL;
+    int created = 0;
+    enum cu_err rc =
+        cu_purpose_put(req->app->svc, &a, cu_req_param(req, "name"), req->json, &p, &out, &created);
+    CU_GUARD(cu_req_problems(req, rc, &p));
+    cu_resp_json(req, created ? 201 : 200, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_purpose_get(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, "tenant:admin", "purpose.get", &a));
+    json_t *out = NULL;
+    CU_GUARD(not_found_detail(req,
+                              cu_purpose_get(req->app->svc, &a, cu_req_param(req, "name"), &out)));
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_purpose_list(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, "tenant:admin", "purpose.list", &a));
+    int limit = 0;
+    const char *cursor = NULL;
+    CU_GUARD(cu_req_page(req, &limit, &cursor));
+    json_t *out = NULL;
+    CU_GUARD(cu_purpose_list(req->app->svc, &a, cursor, limit, &out));
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}
+
+/* SHA-256 over method, path and body: what an Idempotency-Key stands for. */
+static enum cu_err
+request_hash(const struct cu_req *req, uint8_t out[32])
+{
+    struct cu_sha256_ctx c = {0};
+    enum cu_err rc = cu_sha256_init(&c);
+    if (rc == CU_OK) {
+        rc = cu_sha256_update(&c, req->method, strlen(req->method) + 1);
+    }
+    if (rc == CU_OK) {
+        rc = cu_sha256_update(&c, req->path, strlen(req->path) + 1);
+    }
+    if (rc == CU_OK) {
+        rc = cu_sha256_update(&c, req->body, req->body_len);
+    }
+    if (rc == CU_OK) {
+        rc = cu_sha256_final(&c, out);
+    }
+    cu_sha256_cleanup(&c);
+    return rc;
+}
+
+static int
+idem_key_ok(const char *k)
+{
+    size_t n = strlen(k);
+    if (n < 1 || n > 255) {
+        return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++) {
+        if (*p < 0x21 || *p > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+enum cu_err
+cu_h_records_create(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, "records:write", "tokenize", &a));
+    const char *idem = cu_req_header(req, "Idempotency-Key");
+    uint8_t hash[32];
+    if (idem != NULL) {
+        if (!idem_key_ok(idem)) {
+            return cu_req_fail(req, CU_ERR_BAD_REQUEST,
+                               "Idempotency-Key must be 1 to 255 printable characters");
+        }
+        CU_GUARD(request_hash(req, hash));
+    }
+    struct cu_problems p = {0};
+    json_t *out = NULL;
+    int status = 0;
+    enum cu_err rc = cu_records_create(req->app->svc, &a, cu_req_param(req, "c"), req->json, idem,
+                                       idem ? hash : NULL, &p, &status, &out);
+    if (rc == CU_ERR_CONFLICT) {
+        req->problem_detail = "This Idempotency-Key was used with another request";
+    }
+    CU_GUARD(not_found_detail(req, cu_req_problems(req, rc, &p)));
+    cu_resp_json(req, status, out);
+    return CU_OK;
+}
+
+static enum cu_err
+level_param(struct cu_req *req, enum cu_level *out)
+{
+    *out = CU_LEVEL_PLAIN;
+    const char *r = cu_req_query(req, "redaction");
+    if (r != NULL && (cu_level_parse(r, out) != CU_OK || *out == CU_LEVEL_NONE)) {
+        return cu_req_fail(req, CU_ERR_BAD_REQUEST, "redaction must be plain, masked or redacted");
+    }
+    return CU_OK;
+}
+
+static enum cu_err
+purpose_detail(struct cu_req *req, enum cu_err rc)
+{
+    const char *why = cu_err_reason();
+    if (rc == CU_ERR_BAD_REQUEST && strstr(why, "X-Purpose") != NULL) {
+        req->problem_detail = "The X-Purpose header is required to read personal data";
+    } else if (rc == CU_ERR_FORBIDDEN && strstr(why, "purpose") != NULL) {
+        req->problem_detail = "The X-Purpose is not a declared purpose of this tenant";
+    }
+    return not_found_detail(req, rc);
+}
+
+enum cu_err
+cu_h_record_get(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, NULL, "record.read", &a));
+    enum cu_level level;
+    CU_GUARD(level_param(req, &level));
+    json_t *out = NULL;
+    enum cu_err rc = cu_record_read(req->app->svc, &a, cu_req_param(req, "c"),
+                                    cu_req_param(req, "id"), cu_req_header(req, "X-Purpose"),
+                                    level, cu_req_query(req, "fields"), &out);
+    CU_GUARD(purpose_detail(req, rc));
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_record_patch(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, "records:write", "record.rectify", &a));
+    struct cu_problems p = {0};
+    json_t *out = NULL;
+    enum cu_err rc = cu_record_rectify(req->app->svc, &a, cu_req_param(req, "c"),
+                                       cu_req_param(req, "id"), req->json, &p, &out);
+    CU_GUARD(not_found_detail(req, cu_req_problems(req, rc, &p)));
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_record_delete(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, "records:delete", "record.delete", &a));
+    CU_GUARD(not_found_detail(req, cu_record_delete(req->app->svc, &a, cu_req_param(req, "c"),
+                                                    cu_req_param(req, "id"))));
+    req->status = 204;
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_records_search(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, "records:search", "records.search", &a));
+    struct cu_problems p = {0};
+    json_t *out = NULL;
+    enum cu_err rc = cu_records_search(req->app->svc, &a, cu_req_param(req, "c"), req->json, &p,
+                                       &out);
+    CU_GUARD(not_found_detail(req, cu_req_problems(req, rc, &p)));
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_detokenize(struct cu_req *req)
+{
+    struct cu_actor a;
+    CU_GUARD(authorize(req, NULL, "detokenize", &a));
+    struct cu_problems p = {0};
+    json_t *out = NULL;
+    enum cu_err rc =
+        cu_detokenize(req->app->svc, &a, cu_req_header(req, "X-Purpose"), req->json, &p, &out);
+    CU_GUARD(purpose_detail(req, cu_req_problems(req, rc, &p)));
+    cu_resp_json(req, 200, out);
+    return CU_OK;
+}

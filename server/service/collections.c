@@ -1,0 +1,279 @@
+/* Tenant set-up: collections (typed fields, tokenization kinds) and declared purposes. */
+#include "service/vault_internal.h"
+
+#include "storage/vaultstore.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const lawful_bases[] = {"consent",         "contract",    "legal_obligation",
+                                           "vital_interests", "public_task", "legitimate_interests"};
+
+/* A field that holds data may gain searchability, type or kind changes never. */
+static int
+compatible(const struct cu_coll_spec *old, const struct cu_coll_spec *next,
+           struct cu_problems *problems, struct cu_arena *arena)
+{
+    int ok = 1;
+    for (size_t i = 0; i < old->nfields; i++) {
+        const struct cu_field_spec *o = &old->fields[i];
+        const struct cu_field_spec *n = cu_spec_field(next, o->name);
+        const char *ptr = cu_arena_printf(arena, "/fields/%s", o->name);
+        if (n == NULL) {
+            cu_problem_add(problems, ptr, "cannot be removed while the collection holds data");
+            ok = 0;
+        } else if (n->type != o->type || n->kind != o->kind) {
+            cu_problem_add(problems, ptr,
+                           "type and tokenization cannot change while the collection holds data");
+            ok = 0;
+        } else if (n->searchable != o->searchable) {
+            cu_problem_add(problems, ptr,
+                           "searchable cannot change while the collection holds data");
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+enum cu_err
+cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, json_t *body,
+                  struct cu_problems *problems, json_t **out, int *created)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_tx *tx = NULL;
+    enum cu_err rc = CU_OK;
+    struct cu_coll_spec spec = {0};
+    CU_CHECK(cu_ident_ok(name), CU_ERR_INVALID, "bad collection name");
+    if (!json_is_object(body)) {
+        cu_problem_add(problems, "", "must be an object");
+        CU_FAIL(CU_ERR_INVALID, "body not an object");
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "fields") != 0 && strcmp(key, "retention_days") != 0) {
+            cu_problem_add(problems, "", "unknown member");
+        }
+    }
+    json_t *ret = json_object_get(body, "retention_days");
+    int retention = 0;
+    if (ret != NULL && !json_is_null(ret)) {
+        if (!json_is_integer(ret) || json_integer_value(ret) < 1 ||
+            json_integer_value(ret) > 36500) {
+            cu_problem_add(problems, "/retention_days", "must be an integer from 1 to 36500");
+        } else {
+            retention = (int)json_integer_value(ret);
+        }
+    }
+    enum cu_err prc = cu_spec_parse(json_object_get(body, "fields"), arena, &spec, problems);
+    if (prc != CU_OK || problems->errors != NULL) {
+        CU_FAIL(CU_ERR_INVALID, "invalid collection");
+    }
+    spec.name = name;
+    spec.retention_days = retention;
+    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
+    struct cu_coll_spec old;
+    rc = cu_spec_load(tx, a->tenant, name, arena, &old);
+    if (rc == CU_OK && old.has_data && !compatible(&old, &spec, problems, arena)) {
+        CU_FAIL(CU_ERR_CONFLICT, "incompatible change to a collection with data");
+    }
+    if (rc != CU_OK && rc != CU_ERR_NOT_FOUND) {
+        goto out;
+    }
+    json_t *stored = cu_spec_json(&spec);
+    char *fields_json = json_dumps(json_object_get(stored, "fields"), JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(stored);
+    rc = cu_store_collection_put(tx, a->tenant, name, fields_json, retention, created);
+    free(fields_json);
+    CU_TRY(rc);
+    json_t *entries = json_array();
+    json_array_append_new(entries, cu_audit_entry(a, "collection.put", name, NULL, NULL, NULL,
+                                                  NULL, NULL, "allowed"));
+    CU_TRY(cu_audit_write(tx, a->tenant, entries));
+    struct cu_coll_spec now;
+    CU_TRY(cu_spec_load(tx, a->tenant, name, arena, &now));
+    *out = cu_spec_json(&now);
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+    if (rc != CU_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_collection_get(struct cu_svc *s, const struct cu_actor *a, const char *name, json_t **out)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_tx *tx = NULL;
+    enum cu_err rc = CU_OK;
+    struct cu_coll_spec spec;
+    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
+    CU_TRY(cu_spec_load(tx, a->tenant, name, arena, &spec));
+    *out = cu_spec_json(&spec);
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_collection_list(struct cu_svc *s, const struct cu_actor *a, const char *cursor, int limit,
+                   json_t **out)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_tx *tx = NULL;
+    enum cu_err rc = CU_OK;
+    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_collection_list(tx, a->tenant, cursor, limit + 1, arena, &r));
+    json_t *list = json_array();
+    int n = cu_res_rows(r);
+    for (int i = 0; i < n && i < limit; i++) {
+        struct cu_coll_spec spec = {0};
+        struct cu_problems p = {0};
+        json_t *fields = json_loads(cu_res_text(r, i, 1), 0, NULL);
+        if (fields != NULL && cu_spec_parse(fields, arena, &spec, &p) == CU_OK) {
+            spec.name = cu_res_text(r, i, 0);
+            spec.retention_days = atoi(cu_res_text(r, i, 2));
+            spec.created_at = cu_res_text(r, i, 3);
+            spec.updated_at = cu_res_text(r, i, 4);
+            json_array_append_new(list, cu_spec_json(&spec));
+        }
+        json_decref(fields);
+        json_decref(p.errors);
+    }
+    *out = json_pack("{s:o, s:o}", "collections", list, "next_cursor",
+                     n > limit ? json_string(cu_res_text(r, limit - 1, 0)) : json_null());
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    return rc;
+}
+
+static json_t *
+purpose_json(const struct cu_db_result *r, int row)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", cu_res_text(r, row, 0), "description",
+                     cu_res_text(r, row, 1), "lawful_basis", cu_res_text(r, row, 2), "created_at",
+                     cu_res_text(r, row, 3), "updated_at", cu_res_text(r, row, 4));
+}
+
+enum cu_err
+cu_purpose_put(struct cu_svc *s, const struct cu_actor *a, const char *name, json_t *body,
+               struct cu_problems *problems, json_t **out, int *created)
+{
+    if (!cu_purpose_name_ok(name)) {
+        cu_problem_add(problems, "", "purpose names must match ^[a-z][a-z0-9_-]{0,62}$");
+        return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "bad purpose name");
+    }
+    if (!json_is_object(body)) {
+        cu_problem_add(problems, "", "must be an object");
+        return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "body not an object");
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "description") != 0 && strcmp(key, "lawful_basis") != 0) {
+            cu_problem_add(problems, "", "unknown member");
+        }
+    }
+    json_t *jd = json_object_get(body, "description");
+    const char *description = "";
+    if (jd != NULL && (!json_is_string(jd) || json_string_length(jd) > 1000)) {
+        cu_problem_add(problems, "/description", "must be a string of at most 1000 bytes");
+    } else if (jd != NULL) {
+        description = json_string_value(jd);
+    }
+    const char *basis = json_string_value(json_object_get(body, "lawful_basis"));
+    int basis_ok = 0;
+    for (size_t i = 0; basis != NULL && i < sizeof(lawful_bases) / sizeof(lawful_bases[0]); i++) {
+        basis_ok |= strcmp(basis, lawful_bases[i]) == 0;
+    }
+    if (!basis_ok) {
+        cu_problem_add(problems, "/lawful_basis",
+                       "must be consent, contract, legal_obligation, vital_interests, "
+                       "public_task or legitimate_interests");
+    }
+    if (problems->errors != NULL) {
+        return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "invalid purpose");
+    }
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_tx *tx = NULL;
+    enum cu_err rc = CU_OK;
+    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
+    CU_TRY(cu_store_purpose_put(tx, a->tenant, name, description, basis, created));
+    json_t *entries = json_array();
+    json_array_append_new(entries, cu_audit_entry(a, "purpose.put", NULL, NULL, NULL, NULL, name,
+                                                  NULL, "allowed"));
+    CU_TRY(cu_audit_write(tx, a->tenant, entries));
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_purpose_get(tx, a->tenant, name, arena, &r));
+    CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "purpose vanished");
+    *out = purpose_json(r, 0);
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+    if (rc != CU_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_purpose_get(struct cu_svc *s, const struct cu_actor *a, const char *name, json_t **out)
+{
+    CU_ENSURE(cu_purpose_name_ok(name), CU_ERR_NOT_FOUND, "malformed purpose name");
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_tx *tx = NULL;
+    enum cu_err rc = CU_OK;
+    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_purpose_get(tx, a->tenant, name, arena, &r));
+    CU_CHECK(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such purpose");
+    *out = purpose_json(r, 0);
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_purpose_list(struct cu_svc *s, const struct cu_actor *a, const char *cursor, int limit,
+                json_t **out)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_tx *tx = NULL;
+    enum cu_err rc = CU_OK;
+    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
+    struct cu_db_result *r = NULL;
+    CU_TRY(cu_store_purpose_list(tx, a->tenant, cursor, limit + 1, arena, &r));
+    json_t *list = json_array();
+    int n = cu_res_rows(r);
+    for (int i = 0; i < n && i < limit; i++) {
+        json_array_append_new(list, purpose_json(r, i));
+    }
+    *out = json_pack("{s:o, s:o}", "purposes", list, "next_cursor",
+                     n > limit ? json_string(cu_res_text(r, limit - 1, 0)) : json_null());
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+out:
+    cu_tx_abort(tx);
+    cu_arena_free(arena);
+    return rc;
+}

@@ -1,0 +1,238 @@
+/* Detokenize: up to 1000 tokens in one query; per item the lower of the level asked and the
+ * level granted, or a per-item problem. Unknown, foreign and undecryptable tokens all answer 404
+ * alike; erased ones 410. Every item is audited in the same transaction (fail closed). */
+#include "service/vault_internal.h"
+
+#include "core/metrics.h"
+#include "service/mask.h"
+#include "storage/vaultstore.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    C_ORD,
+    C_TOKEN,
+    C_COLLECTION,
+    C_FIELD,
+    C_RECORD,
+    C_SUBJECT,
+    C_STATE,
+    C_KEY_VERSION,
+    C_CIPHERTEXT,
+    C_KEK_VERSION,
+    C_WRAPPED,
+    C_TYPE
+};
+
+static void
+count_reveal(enum cu_level level)
+{
+    static const char *const names[] = {"reveals_none", "reveals_redacted", "reveals_masked",
+                                        "reveals_plain"};
+    cu_metrics_count(names[level], 1);
+}
+
+/* Decrypts (and masks) one live row into *value (arena). */
+static enum cu_err
+reveal(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const struct cu_db_result *r,
+       int row, enum cu_level level, struct cu_arena *arena, json_t **value)
+{
+    if (level == CU_LEVEL_REDACTED) {
+        *value = json_string(cu_redacted());
+        return CU_OK;
+    }
+    enum cu_ftype type;
+    CU_GUARD(cu_ftype_parse(cu_res_text(r, row, C_TYPE), &type));
+    uint8_t *wrapped = NULL, *ct = NULL;
+    size_t wl = 0, cl = 0;
+    CU_GUARD(cu_res_bytea(r, row, C_WRAPPED, arena, &wrapped, &wl));
+    CU_GUARD(cu_res_bytea(r, row, C_CIPHERTEXT, arena, &ct, &cl));
+    int version = (int)cu_res_int(r, row, C_KEY_VERSION);
+    struct cu_secret *key = NULL;
+    CU_GUARD(cu_keyring_subject_key_unwrap(s->keyring, tx, tenant, cu_res_text(r, row, C_SUBJECT),
+                                           version, (int)cu_res_int(r, row, C_KEK_VERSION),
+                                           wrapped, wl, &key));
+    char *pt = NULL;
+    size_t len = 0;
+    enum cu_err rc = cu_value_open(key, tenant, cu_res_text(r, row, C_COLLECTION),
+                                   cu_res_text(r, row, C_RECORD), cu_res_text(r, row, C_FIELD),
+                                   version, ct, cl, arena, &pt, &len);
+    cu_secret_free(key);
+    CU_GUARD(rc);
+    if (level == CU_LEVEL_MASKED) {
+        char *masked = NULL;
+        CU_GUARD(cu_mask(type, pt, len, arena, &masked));
+        *value = json_string(masked);
+    } else {
+        *value = json_stringn(pt, len);
+    }
+    return *value != NULL ? CU_OK : CU_ERR_INTERNAL;
+}
+
+static json_t *
+item_err(const char *token, enum cu_err e, const char *detail)
+{
+    return json_pack("{s:s, s:o}", "token", token, "error", cu_item_error(e, detail, NULL));
+}
+
+enum cu_err
+cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, json_t *body,
+              struct cu_problems *problems, json_t **out)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_tx *tx = NULL;
+    json_t *results = NULL, *audit = NULL;
+    enum cu_err rc = CU_OK;
+    enum cu_level asked = CU_LEVEL_PLAIN;
+
+    json_t *tokens = json_object_get(body, "tokens");
+    if (!json_is_object(body)) {
+        cu_problem_add(problems, "", "must be an object");
+        CU_FAIL(CU_ERR_INVALID, "bad detokenize body");
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "tokens") != 0 && strcmp(key, "redaction") != 0) {
+            cu_problem_add(problems, "", "unknown member");
+        }
+    }
+    if (!json_is_array(tokens) || json_array_size(tokens) < 1 ||
+        json_array_size(tokens) > CU_MAX_BATCH) {
+        cu_problem_add(problems, "/tokens", "must be an array of 1 to 1000 strings");
+    } else {
+        for (size_t i = 0; i < json_array_size(tokens); i++) {
+            json_t *t = json_array_get(tokens, i);
+            if (!json_is_string(t) || json_string_length(t) < 1 || json_string_length(t) > 128) {
+                cu_problem_add(problems, cu_arena_printf(arena, "/tokens/%zu", i),
+                               "must be a string of 1 to 128 bytes");
+            }
+        }
+    }
+    json_t *jr = json_object_get(body, "redaction");
+    if (jr != NULL && (!json_is_string(jr) || cu_level_parse(json_string_value(jr), &asked) !=
+                                                  CU_OK || asked == CU_LEVEL_NONE)) {
+        cu_problem_add(problems, "/redaction", "must be plain, masked or redacted");
+    }
+    CU_CHECK(problems->errors == NULL, CU_ERR_INVALID, "invalid detokenize body");
+
+    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
+    const char *basis = NULL;
+    rc = cu_purpose_check(tx, a->tenant, purpose, arena, &basis);
+    if (rc == CU_ERR_FORBIDDEN) {
+        /* the refusal is audited before the transaction goes */
+        audit = json_array();
+        json_array_append_new(audit, cu_audit_entry(a, "detokenize", NULL, NULL, NULL, NULL,
+                                                    NULL, NULL, "denied_purpose"));
+        enum cu_err arc = cu_audit_write(tx, a->tenant, audit);
+        audit = NULL;
+        if (arc == CU_OK) {
+            enum cu_err crc = cu_tx_commit(tx);
+            tx = NULL;
+            (void)crc;
+        }
+        CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
+    }
+    CU_TRY(rc);
+    char *js = json_dumps(tokens, JSON_COMPACT);
+    struct cu_db_result *r = NULL;
+    rc = cu_store_detokenize(tx, a->tenant, js, arena, &r);
+    free(js);
+    CU_TRY(rc);
+
+    results = json_array();
+    audit = json_array();
+    int rows = cu_res_rows(r);
+    int row = 0;
+    for (size_t i = 0; i < json_array_size(tokens); i++) {
+        const char *token = json_string_value(json_array_get(tokens, i));
+        long long ord = (long long)i + 1;
+        /* rows of this item: the first is the best (live first) */
+        int first = -1, last = -1;
+        while (row < rows && cu_res_int(r, row, C_ORD) == ord) {
+            if (first < 0) {
+                first = row;
+            }
+            last = row;
+            row++;
+        }
+        if (first < 0) {
+            json_array_append_new(results, item_err(token, CU_ERR_NOT_FOUND, "No such token"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", NULL, NULL, NULL, NULL,
+                                                        purpose, NULL, "not_found"));
+            continue;
+        }
+        const char *collection = cu_res_text(r, first, C_COLLECTION);
+        const char *field = cu_res_text(r, first, C_FIELD);
+        const char *record = cu_res_text(r, first, C_RECORD);
+        const char *subject = cu_res_text(r, first, C_SUBJECT);
+        const char *state = cu_res_text(r, first, C_STATE);
+        int ambiguous = 0;
+        for (int k = first + 1; k <= last; k++) {
+            if (strcmp(cu_res_text(r, k, C_STATE), "live") == 0 &&
+                (strcmp(cu_res_text(r, k, C_COLLECTION), collection) != 0 ||
+                 strcmp(cu_res_text(r, k, C_FIELD), field) != 0)) {
+                ambiguous = 1;
+            }
+        }
+        json_t *fields = json_pack("[s]", field);
+        enum cu_level granted = cu_scope_level(a->scopes, a->nscopes, collection, field);
+        if (granted == CU_LEVEL_NONE) {
+            json_array_append_new(results, item_err(token, CU_ERR_FORBIDDEN,
+                                                    "The token does not grant this field"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
+                                                        record, subject, purpose, NULL,
+                                                        "denied"));
+            continue;
+        }
+        if (strcmp(state, "live") != 0) {
+            json_array_append_new(results,
+                                  item_err(token, CU_ERR_GONE, "The value has been erased"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
+                                                        record, subject, purpose, NULL, "gone"));
+            continue;
+        }
+        if (ambiguous) {
+            json_array_append_new(results,
+                                  item_err(token, CU_ERR_CONFLICT,
+                                           "The token stands for values of several fields; read "
+                                           "the record instead"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
+                                                        record, subject, purpose, NULL,
+                                                        "ambiguous"));
+            continue;
+        }
+        enum cu_level level = cu_level_min(asked, granted);
+        json_t *value = NULL;
+        if (reveal(s, tx, a->tenant, r, first, level, arena, &value) != CU_OK) {
+            /* a value that does not open looks like an unknown token */
+            json_array_append_new(results, item_err(token, CU_ERR_NOT_FOUND, "No such token"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
+                                                        record, subject, purpose, NULL,
+                                                        "not_found"));
+            continue;
+        }
+        count_reveal(level);
+        json_array_append_new(results,
+                              json_pack("{s:s, s:s, s:s, s:o, s:s}", "token", token,
+                                        "collection", collection, "field", field, "value", value,
+                                        "redaction", cu_level_name(level)));
+        json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                    subject, purpose, cu_level_name(level),
+                                                    "allowed"));
+    }
+    CU_TRY(cu_audit_write(tx, a->tenant, audit));
+    audit = NULL;
+    rc = cu_tx_commit(tx);
+    tx = NULL;
+    CU_TRY(rc);
+    *out = json_pack("{s:O}", "results", results);
+out:
+    cu_tx_abort(tx);
+    json_decref(results);
+    json_decref(audit);
+    cu_arena_free(arena);
+    return rc;
+}

@@ -1,0 +1,399 @@
+/* SQL of the vault. Batches are JSON arrays expanded by json_to_recordset. */
+#include "storage/vaultstore.h"
+
+#include <stdio.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+static const struct cu_stmt q_coll_get = {
+    "coll_get",
+    "SELECT name, fields::text, coalesce(retention_days::text, ''), " TS("created_at") ", "
+    TS("updated_at") ","
+    " EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.collection = $2)"
+    " FROM collections WHERE tenant_id = $1 AND name = $2"};
+static const struct cu_stmt q_coll_list = {
+    "coll_list",
+    "SELECT name, fields::text, coalesce(retention_days::text, ''), " TS("created_at") ", "
+    TS("updated_at") ", false"
+    " FROM collections WHERE tenant_id = $1 AND name > $2 ORDER BY name LIMIT $3"};
+static const struct cu_stmt q_coll_put = {
+    "coll_put",
+    "INSERT INTO collections (tenant_id, name, fields, retention_days)"
+    " VALUES ($1, $2, $3::jsonb, nullif($4::int, 0))"
+    " ON CONFLICT (tenant_id, name) DO UPDATE SET fields = EXCLUDED.fields,"
+    " retention_days = EXCLUDED.retention_days, updated_at = now()"
+    " RETURNING (xmax = 0)"};
+static const struct cu_stmt q_purpose_get = {
+    "purpose_get",
+    "SELECT name, description, lawful_basis, " TS("created_at") ", " TS("updated_at")
+    " FROM purposes WHERE tenant_id = $1 AND name = $2"};
+static const struct cu_stmt q_purpose_list = {
+    "purpose_list",
+    "SELECT name, description, lawful_basis, " TS("created_at") ", " TS("updated_at")
+    " FROM purposes WHERE tenant_id = $1 AND name > $2 ORDER BY name LIMIT $3"};
+static const struct cu_stmt q_purpose_put = {
+    "purpose_put",
+    "INSERT INTO purposes (tenant_id, name, description, lawful_basis) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (tenant_id, name) DO UPDATE SET description = EXCLUDED.description,"
+    " lawful_basis = EXCLUDED.lawful_basis, updated_at = now()"
+    " RETURNING (xmax = 0)"};
+static const struct cu_stmt q_records_insert = {
+    "records_insert",
+    "INSERT INTO records (tenant_id, id, collection, subject_id)"
+    " SELECT $1, x.id, x.collection, x.subject_id"
+    " FROM json_to_recordset($2::json) AS x(id text, collection text, subject_id text)"};
+static const struct cu_stmt q_values_insert = {
+    "values_insert",
+    "INSERT INTO record_values (tenant_id, record_id, collection, field, key_version, ciphertext,"
+    " blind_index, token)"
+    " SELECT $1, x.record_id, x.collection, x.field, x.key_version, decode(x.ct, 'hex'),"
+    " decode(x.bi, 'hex'), x.token"
+    " FROM json_to_recordset($2::json) AS x(record_id text, collection text, field text,"
+    " key_version int, ct text, bi text, token text)"};
+static const struct cu_stmt q_values_upsert = {
+    "values_upsert",
+    "INSERT INTO record_values (tenant_id, record_id, collection, field, key_version, ciphertext,"
+    " blind_index, token)"
+    " SELECT $1, x.record_id, x.collection, x.field, x.key_version, decode(x.ct, 'hex'),"
+    " decode(x.bi, 'hex'), x.token"
+    " FROM json_to_recordset($2::json) AS x(record_id text, collection text, field text,"
+    " key_version int, ct text, bi text, token text)"
+    " ON CONFLICT (tenant_id, record_id, field) DO UPDATE SET key_version = EXCLUDED.key_version,"
+    " ciphertext = EXCLUDED.ciphertext, blind_index = EXCLUDED.blind_index,"
+    " token = EXCLUDED.token"};
+static const struct cu_stmt q_tokens_insert = {
+    "tokens_insert",
+    "INSERT INTO tokens (tenant_id, token, record_id, collection, field)"
+    " SELECT $1, x.token, x.record_id, x.collection, x.field"
+    " FROM json_to_recordset($2::json) AS x(token text, record_id text, collection text,"
+    " field text)"
+    " ON CONFLICT (tenant_id, token, record_id, field) DO UPDATE SET revoked = false"};
+static const struct cu_stmt q_tokens_revoke = {
+    "tokens_revoke",
+    "UPDATE tokens t SET revoked = true"
+    " FROM json_to_recordset($2::json) AS x(token text, record_id text, field text)"
+    " WHERE t.tenant_id = $1 AND t.token = x.token AND t.record_id = x.record_id"
+    " AND t.field = x.field"};
+static const struct cu_stmt q_audit_insert = {
+    "audit_insert",
+    "INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id,"
+    " subject_id, purpose, redaction, outcome, request_id)"
+    " SELECT $1, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id,"
+    " x.purpose, x.redaction, x.outcome, x.request_id"
+    " FROM json_to_recordset($2::json) AS x(principal text, action text, collection text,"
+    " fields text[], record_id text, subject_id text, purpose text, redaction text,"
+    " outcome text, request_id text)"};
+static const struct cu_stmt q_detokenize = {
+    "detokenize",
+    "SELECT q.ord, q.token, t.collection, t.field, t.record_id, r.subject_id,"
+    " CASE WHEN t.revoked THEN 'revoked' WHEN r.deleted_at IS NOT NULL THEN 'deleted'"
+    "      WHEN v.ciphertext IS NULL OR sk.wrapped IS NULL THEN 'erased' ELSE 'live' END,"
+    " coalesce(v.key_version, 0), v.ciphertext, coalesce(sk.kek_version, 0), sk.wrapped,"
+    " coalesce(c.fields -> t.field ->> 'type', '')"
+    " FROM json_array_elements_text($2::json) WITH ORDINALITY AS q(token, ord)"
+    " JOIN tokens t ON t.tenant_id = $1 AND t.token = q.token"
+    " JOIN records r ON r.tenant_id = $1 AND r.id = t.record_id"
+    " LEFT JOIN record_values v ON v.tenant_id = $1 AND v.record_id = t.record_id"
+    "      AND v.field = t.field AND NOT t.revoked"
+    " LEFT JOIN subject_keys sk ON sk.tenant_id = $1 AND sk.subject_id = r.subject_id"
+    "      AND sk.version = v.key_version"
+    " LEFT JOIN collections c ON c.tenant_id = $1 AND c.name = t.collection"
+    " ORDER BY q.ord, (NOT t.revoked AND r.deleted_at IS NULL AND sk.wrapped IS NOT NULL) DESC,"
+    " r.created_at"};
+static const struct cu_stmt q_record_get = {
+    "record_get",
+    "SELECT id, collection, subject_id, deleted_at IS NOT NULL, " TS("created_at") ", "
+    TS("updated_at")
+    " FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3"};
+static const struct cu_stmt q_record_get_lock = {
+    "record_get_lock",
+    "SELECT id, collection, subject_id, deleted_at IS NOT NULL, " TS("created_at") ", "
+    TS("updated_at")
+    " FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3 FOR UPDATE"};
+static const struct cu_stmt q_record_values = {
+    "record_values",
+    "SELECT v.field, v.key_version, v.ciphertext, v.token, coalesce(sk.kek_version, 0),"
+    " sk.wrapped"
+    " FROM record_values v JOIN records r ON r.tenant_id = $1 AND r.id = v.record_id"
+    " LEFT JOIN subject_keys sk ON sk.tenant_id = $1 AND sk.subject_id = r.subject_id"
+    "      AND sk.version = v.key_version"
+    " WHERE v.tenant_id = $1 AND v.record_id = $2 ORDER BY v.field"};
+static const struct cu_stmt q_record_delete = {
+    "record_delete",
+    "WITH d AS (UPDATE records SET deleted_at = now(), updated_at = now()"
+    "           WHERE tenant_id = $1 AND collection = $2 AND id = $3 AND deleted_at IS NULL"
+    "           RETURNING id),"
+    " v AS (DELETE FROM record_values WHERE tenant_id = $1 AND record_id IN (SELECT id FROM d))"
+    " SELECT count(*) FROM d"};
+static const struct cu_stmt q_record_touch = {
+    "record_touch", "UPDATE records SET updated_at = now() WHERE tenant_id = $1 AND id = $2"};
+static const struct cu_stmt q_search = {
+    "search",
+    "SELECT r.id, r.subject_id,"
+    " (SELECT json_object_agg(v2.field, v2.token ORDER BY v2.field) FROM record_values v2"
+    "  WHERE v2.tenant_id = $1 AND v2.record_id = r.id)::text"
+    " FROM record_values v JOIN records r ON r.tenant_id = $1 AND r.id = v.record_id"
+    "      AND r.deleted_at IS NULL"
+    " WHERE v.tenant_id = $1 AND v.collection = $2 AND v.field = $3 AND v.blind_index = $4"
+    " ORDER BY r.created_at, r.id LIMIT $5"};
+static const struct cu_stmt q_idem_get = {
+    "idem_get",
+    "SELECT request_hash, status, response FROM idempotency_keys"
+    " WHERE tenant_id = $1 AND key = $2"};
+static const struct cu_stmt q_idem_put = {
+    "idem_put",
+    "INSERT INTO idempotency_keys (tenant_id, key, request_hash, status, response)"
+    " VALUES ($1, $2, $3, $4, $5)"};
+static const struct cu_stmt q_sk_use_batch = {
+    "sk_use_batch",
+    "UPDATE subject_keys k SET encryptions = k.encryptions + x.n"
+    " FROM json_to_recordset($2::json) AS x(subject_id text, n bigint)"
+    " WHERE k.tenant_id = $1 AND k.subject_id = x.subject_id AND k.version ="
+    "   (SELECT max(m.version) FROM subject_keys m"
+    "    WHERE m.tenant_id = $1 AND m.subject_id = x.subject_id)"
+    " RETURNING k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions"};
+static const struct cu_stmt q_sk_insert_batch = {
+    "sk_insert_batch",
+    "INSERT INTO subject_keys (tenant_id, subject_id, version, kek_version, wrapped,"
+    " encryptions)"
+    " SELECT $1, x.subject_id, x.version, x.kek_version, decode(x.wrapped, 'hex'), x.n"
+    " FROM json_to_recordset($2::json) AS x(subject_id text, version int, kek_version int,"
+    " wrapped text, n bigint)"
+    " ON CONFLICT DO NOTHING RETURNING subject_id"};
+
+static enum cu_err
+run2(struct cu_tx *tx, const struct cu_stmt *stmt, const char *a, const char *b,
+     struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, a);
+    cu_params_text(&p, b);
+    if (out != NULL) {
+        return cu_tx_exec(tx, stmt, &p, arena, out);
+    }
+    struct cu_arena *tmp = cu_arena_new();
+    enum cu_err rc = cu_tx_exec(tx, stmt, &p, tmp, NULL);
+    cu_arena_free(tmp);
+    return rc;
+}
+
+static enum cu_err
+run_list(struct cu_tx *tx, const struct cu_stmt *stmt, const char *tenant, const char *after,
+         int limit, struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, after ? after : "");
+    cu_params_int(&p, arena, limit);
+    return cu_tx_exec(tx, stmt, &p, arena, out);
+}
+
+enum cu_err
+cu_store_collection_get(struct cu_tx *tx, const char *tenant, const char *name,
+                        struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run2(tx, &q_coll_get, tenant, name, arena, out);
+}
+
+enum cu_err
+cu_store_collection_list(struct cu_tx *tx, const char *tenant, const char *after, int limit,
+                         struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run_list(tx, &q_coll_list, tenant, after, limit, arena, out);
+}
+
+enum cu_err
+cu_store_collection_put(struct cu_tx *tx, const char *tenant, const char *name,
+                        const char *fields_json, int retention_days, int *created)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, name);
+    cu_params_text(&p, fields_json);
+    cu_params_int(&p, arena, retention_days > 0 ? retention_days : 0);
+    struct cu_db_result *r = NULL;
+    enum cu_err rc = cu_tx_exec(tx, &q_coll_put, &p, arena, &r);
+    if (rc == CU_OK) {
+        *created = cu_res_rows(r) == 1 && cu_res_text(r, 0, 0)[0] == 't';
+    }
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_store_purpose_get(struct cu_tx *tx, const char *tenant, const char *name,
+                     struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run2(tx, &q_purpose_get, tenant, name, arena, out);
+}
+
+enum cu_err
+cu_store_purpose_list(struct cu_tx *tx, const char *tenant, const char *after, int limit,
+                      struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run_list(tx, &q_purpose_list, tenant, after, limit, arena, out);
+}
+
+enum cu_err
+cu_store_purpose_put(struct cu_tx *tx, const char *tenant, const char *name,
+                     const char *description, const char *lawful_basis, int *created)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, name);
+    cu_params_text(&p, description);
+    cu_params_text(&p, lawful_basis);
+    struct cu_db_result *r = NULL;
+    enum cu_err rc = cu_tx_exec(tx, &q_purpose_put, &p, arena, &r);
+    if (rc == CU_OK) {
+        *created = cu_res_rows(r) == 1 && cu_res_text(r, 0, 0)[0] == 't';
+    }
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_store_records_insert(struct cu_tx *tx, const char *tenant, const char *records_json)
+{
+    return run2(tx, &q_records_insert, tenant, records_json, NULL, NULL);
+}
+
+enum cu_err
+cu_store_values_insert(struct cu_tx *tx, const char *tenant, const char *values_json)
+{
+    return run2(tx, &q_values_insert, tenant, values_json, NULL, NULL);
+}
+
+enum cu_err
+cu_store_values_upsert(struct cu_tx *tx, const char *tenant, const char *values_json)
+{
+    return run2(tx, &q_values_upsert, tenant, values_json, NULL, NULL);
+}
+
+enum cu_err
+cu_store_tokens_insert(struct cu_tx *tx, const char *tenant, const char *tokens_json)
+{
+    return run2(tx, &q_tokens_insert, tenant, tokens_json, NULL, NULL);
+}
+
+enum cu_err
+cu_store_tokens_revoke(struct cu_tx *tx, const char *tenant, const char *tokens_json)
+{
+    return run2(tx, &q_tokens_revoke, tenant, tokens_json, NULL, NULL);
+}
+
+enum cu_err
+cu_store_audit_insert(struct cu_tx *tx, const char *tenant, const char *audit_json)
+{
+    return run2(tx, &q_audit_insert, tenant, audit_json, NULL, NULL);
+}
+
+enum cu_err
+cu_store_detokenize(struct cu_tx *tx, const char *tenant, const char *tokens_json,
+                    struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run2(tx, &q_detokenize, tenant, tokens_json, arena, out);
+}
+
+enum cu_err
+cu_store_record_get(struct cu_tx *tx, const char *tenant, const char *collection, const char *id,
+                    int for_update, struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, collection);
+    cu_params_text(&p, id);
+    return cu_tx_exec(tx, for_update ? &q_record_get_lock : &q_record_get, &p, arena, out);
+}
+
+enum cu_err
+cu_store_record_values(struct cu_tx *tx, const char *tenant, const char *id,
+                       struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run2(tx, &q_record_values, tenant, id, arena, out);
+}
+
+enum cu_err
+cu_store_record_delete(struct cu_tx *tx, const char *tenant, const char *collection,
+                       const char *id, int *deleted)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, collection);
+    cu_params_text(&p, id);
+    struct cu_db_result *r = NULL;
+    enum cu_err rc = cu_tx_exec(tx, &q_record_delete, &p, arena, &r);
+    if (rc == CU_OK) {
+        *deleted = (int)cu_res_int(r, 0, 0);
+    }
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_store_record_touch(struct cu_tx *tx, const char *tenant, const char *id)
+{
+    return run2(tx, &q_record_touch, tenant, id, NULL, NULL);
+}
+
+enum cu_err
+cu_store_search(struct cu_tx *tx, const char *tenant, const char *collection, const char *field,
+                const uint8_t *blind_index, size_t len, int limit, struct cu_arena *arena,
+                struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, collection);
+    cu_params_text(&p, field);
+    cu_params_bin(&p, blind_index, len);
+    cu_params_int(&p, arena, limit);
+    return cu_tx_exec(tx, &q_search, &p, arena, out);
+}
+
+enum cu_err
+cu_store_idem_get(struct cu_tx *tx, const char *tenant, const char *key, struct cu_arena *arena,
+                  struct cu_db_result **out)
+{
+    return run2(tx, &q_idem_get, tenant, key, arena, out);
+}
+
+enum cu_err
+cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *key, const uint8_t *hash,
+                  size_t hash_len, int status, const char *response)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, key);
+    cu_params_bin(&p, hash, hash_len);
+    cu_params_int(&p, arena, status);
+    cu_params_text(&p, response);
+    enum cu_err rc = cu_tx_exec(tx, &q_idem_put, &p, arena, NULL);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_store_subject_keys_use(struct cu_tx *tx, const char *tenant, const char *subjects_json,
+                          struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run2(tx, &q_sk_use_batch, tenant, subjects_json, arena, out);
+}
+
+enum cu_err
+cu_store_subject_keys_insert(struct cu_tx *tx, const char *tenant, const char *keys_json,
+                             struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run2(tx, &q_sk_insert_batch, tenant, keys_json, arena, out);
+}

@@ -1,0 +1,100 @@
+/* Collections, purposes, records, values, tokens, audit entries and idempotency keys in
+ * PostgreSQL. Batches travel as one JSON parameter expanded by json_to_recordset, so a request
+ * of 1000 records costs a fixed number of statements, not one per value. Every statement names
+ * its tenant; row-level security is the second line. Results are owned by the arena. */
+#ifndef CU_STORAGE_VAULTSTORE_H
+#define CU_STORAGE_VAULTSTORE_H
+
+#include "storage/db.h"
+
+/* Collections. Columns: name, fields (jsonb text), retention_days ("" when none), created_at,
+ * updated_at, has_data ("t"/"f"). */
+enum cu_err cu_store_collection_get(struct cu_tx *tx, const char *tenant, const char *name,
+                                    struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+enum cu_err cu_store_collection_list(struct cu_tx *tx, const char *tenant, const char *after,
+                                     int limit, struct cu_arena *arena,
+                                     struct cu_db_result **out) CU_WUR;
+/* Inserts or replaces; *created = 1 when it was new. retention_days <= 0: none. */
+enum cu_err cu_store_collection_put(struct cu_tx *tx, const char *tenant, const char *name,
+                                    const char *fields_json, int retention_days,
+                                    int *created) CU_WUR;
+
+/* Purposes. Columns: name, description, lawful_basis, created_at, updated_at. */
+enum cu_err cu_store_purpose_get(struct cu_tx *tx, const char *tenant, const char *name,
+                                 struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+enum cu_err cu_store_purpose_list(struct cu_tx *tx, const char *tenant, const char *after,
+                                  int limit, struct cu_arena *arena,
+                                  struct cu_db_result **out) CU_WUR;
+enum cu_err cu_store_purpose_put(struct cu_tx *tx, const char *tenant, const char *name,
+                                 const char *description, const char *lawful_basis,
+                                 int *created) CU_WUR;
+
+/* Batches (JSON arrays of objects with the listed members):
+ * records: [{"id","collection","subject_id"}]
+ * values:  [{"record_id","collection","field","key_version","ct" (hex),"bi" (hex or null),
+ *            "token"}]
+ * tokens:  [{"token","record_id","collection","field"}]
+ * audit:   [{"principal","action","collection","fields":[...],"record_id","subject_id",
+ *            "purpose","redaction","outcome","request_id"}] */
+enum cu_err cu_store_records_insert(struct cu_tx *tx, const char *tenant,
+                                    const char *records_json) CU_WUR;
+enum cu_err cu_store_values_insert(struct cu_tx *tx, const char *tenant,
+                                   const char *values_json) CU_WUR;
+/* Replaces values of existing (record, field) pairs (rectification). */
+enum cu_err cu_store_values_upsert(struct cu_tx *tx, const char *tenant,
+                                   const char *values_json) CU_WUR;
+enum cu_err cu_store_tokens_insert(struct cu_tx *tx, const char *tenant,
+                                   const char *tokens_json) CU_WUR;
+/* Marks tokens no longer standing for a record's field: [{"token","record_id","field"}]. */
+enum cu_err cu_store_tokens_revoke(struct cu_tx *tx, const char *tenant,
+                                   const char *tokens_json) CU_WUR;
+enum cu_err cu_store_audit_insert(struct cu_tx *tx, const char *tenant,
+                                  const char *audit_json) CU_WUR;
+
+/* Detokenize lookup for a list of tokens (JSON array of strings), one row per (token, record)
+ * match, live ones first per token. Columns: ord (1-based position in the list), token,
+ * collection, field, record_id, subject_id,
+ * state ("live", "deleted", "revoked", "erased"), key_version, ciphertext, kek_version, wrapped,
+ * field type. Tokens with no row are unknown. */
+enum cu_err cu_store_detokenize(struct cu_tx *tx, const char *tenant, const char *tokens_json,
+                                struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+
+/* One record. Row 0 columns: id, collection, subject_id, deleted ("t"/"f"), created_at,
+ * updated_at. 0 rows: unknown. */
+enum cu_err cu_store_record_get(struct cu_tx *tx, const char *tenant, const char *collection,
+                                const char *id, int for_update, struct cu_arena *arena,
+                                struct cu_db_result **out) CU_WUR;
+/* Its values. Columns: field, key_version, ciphertext, token, kek_version, wrapped (the last
+ * two empty when the subject's key is gone). */
+enum cu_err cu_store_record_values(struct cu_tx *tx, const char *tenant, const char *id,
+                                   struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+/* Marks deleted and drops its ciphertexts; *deleted = 0 when unknown or already deleted. */
+enum cu_err cu_store_record_delete(struct cu_tx *tx, const char *tenant, const char *collection,
+                                   const char *id, int *deleted) CU_WUR;
+enum cu_err cu_store_record_touch(struct cu_tx *tx, const char *tenant, const char *id) CU_WUR;
+
+/* Exact-match search by blind index. Columns: id, subject_id, tokens (json object text). */
+enum cu_err cu_store_search(struct cu_tx *tx, const char *tenant, const char *collection,
+                            const char *field, const uint8_t *blind_index, size_t len, int limit,
+                            struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+
+/* Idempotency. Columns: request_hash, status, response. 0 rows: unused key. */
+enum cu_err cu_store_idem_get(struct cu_tx *tx, const char *tenant, const char *key,
+                              struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+enum cu_err cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *key,
+                              const uint8_t *hash, size_t hash_len, int status,
+                              const char *response) CU_WUR;
+
+/* Subject keys in batches: the newest version of each subject's key, counting n encryptions.
+ * subjects_json: [{"subject_id","n"}]. Columns: subject_id, version, kek_version, wrapped,
+ * encryptions. Subjects without a key get no row. */
+enum cu_err cu_store_subject_keys_use(struct cu_tx *tx, const char *tenant,
+                                      const char *subjects_json, struct cu_arena *arena,
+                                      struct cu_db_result **out) CU_WUR;
+/* [{"subject_id","version","kek_version","wrapped" (hex),"n"}]; rows that already exist are
+ * skipped. Columns of the result: subject_id of the rows inserted. */
+enum cu_err cu_store_subject_keys_insert(struct cu_tx *tx, const char *tenant,
+                                         const char *keys_json, struct cu_arena *arena,
+                                         struct cu_db_result **out) CU_WUR;
+
+#endif
