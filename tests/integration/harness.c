@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <libpq-fe.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -363,4 +364,25 @@ t_tenant_id(char out[32])
         out[3 + 2 * i] = hex[r[i] & 15];
     }
     out[14] = '\0';
+}
+
+char *
+t_sql(const char *sql)
+{
+    PGconn *pg = PQconnectdb(t_env("CUSTOS_TEST_ADMIN_DB_URL"));
+    if (PQstatus(pg) != CONNECTION_OK) {
+        PQfinish(pg);
+        return NULL;
+    }
+    PGresult *r = PQexec(pg, sql);
+    char *out = NULL;
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK) {
+        out = strdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    } else if (st == PGRES_COMMAND_OK) {
+        out = strdup(PQcmdTuples(r));
+    }
+    PQclear(r);
+    PQfinish(pg);
+    return out;
 }

@@ -58,6 +58,10 @@ int t_open_idle(int port, const char *src_ip);
 /* A fresh random tenant id for a test ("t-" + 12 hex). */
 void t_tenant_id(char out[32]);
 
+/* Runs sql as the database superuser (CUSTOS_TEST_ADMIN_DB_URL) and returns the first column
+ * of the first row (heap; "" when no row), or NULL on error. */
+char *t_sql(const char *sql);
+
 /* Environment helpers. */
 const char *t_env(const char *name);
 /* Milliseconds of a monotonic clock. */

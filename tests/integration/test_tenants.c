@@ -1,0 +1,500 @@
+/* Tenants and the key hierarchy through HTTPS: tenant lifecycle, rotation and re-wrap, rotation
+ * under concurrent writes, crypto-shredding on tenant deletion, ciphertext bound to its place,
+ * and a second node that sees deletions at once. */
+#include "harness.h"
+#include "idp.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ALL_SCOPES                                                                                 \
+    "tenant:admin records:write records:delete records:search detokenize:*.*:plain"
+
+static void
+fini(void)
+{
+    mint_free_all();
+}
+
+static char *
+admin(void)
+{
+    return t_token(NULL, "vault:admin");
+}
+
+static void
+create_tenant(const char *id)
+{
+    char body[128];
+    snprintf(body, sizeof(body), "{\"id\":\"%s\",\"name\":\"Tenant %s\"}", id, id);
+    struct t_resp r;
+    cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", admin(), body, &r), 0);
+    cr_assert_eq(r.status, 201, "create tenant: %s", r.body);
+    t_resp_free(&r);
+}
+
+/* A tenant with collection "c" (name random, phone deterministic) and purpose "support". */
+static char *
+setup_vault(char id[32])
+{
+    t_tenant_id(id);
+    create_tenant(id);
+    char *tok = t_token(id, ALL_SCOPES);
+    struct t_resp r;
+    cr_assert_eq(t_json(t_shared(), "PUT", "/v1/collections/c", tok,
+                        "{\"fields\":{\"name\":{\"type\":\"name\"},"
+                        "\"phone\":{\"type\":\"phone\",\"tokenization\":\"deterministic\"}}}",
+                        &r),
+                 0);
+    cr_assert_eq(r.status, 201, "collection: %s", r.body);
+    t_resp_free(&r);
+    cr_assert_eq(t_json(t_shared(), "PUT", "/v1/purposes/support", tok,
+                        "{\"description\":\"support\",\"lawful_basis\":\"contract\"}", &r),
+                 0);
+    cr_assert_eq(r.status, 201, "purpose: %s", r.body);
+    t_resp_free(&r);
+    return tok;
+}
+
+/* Stores one record and returns its name token (heap) and record id (heap). */
+static void
+store(const struct t_server *s, const char *tok, const char *subject, const char *name,
+      char **token, char **record_id)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"records\":[{\"subject_id\":\"%s\",\"fields\":{\"name\":\"%s\"}}]}", subject,
+             name);
+    struct t_resp r;
+    cr_assert_eq(t_json(s, "POST", "/v1/collections/c/records", tok, body, &r), 0);
+    cr_assert_eq(r.status, 201, "store: %s", r.body);
+    json_t *rec = json_array_get(json_object_get(r.json, "records"), 0);
+    *token = strdup(json_string_value(json_object_get(json_object_get(rec, "tokens"), "name")));
+    if (record_id != NULL) {
+        *record_id = strdup(json_string_value(json_object_get(rec, "id")));
+    }
+    t_resp_free(&r);
+}
+
+/* Detokenizes one token: returns the HTTP status of the item (200 with the value copied to
+ * value, or the per-item error status). */
+static long
+reveal(const struct t_server *s, const char *tok, const char *token, char *value, size_t n)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"tokens\":[\"%s\"]}", token);
+    const char *headers[] = {"Content-Type: application/json", "X-Purpose: support", NULL};
+    struct t_resp r;
+    cr_assert_eq(t_request(s, "POST", "/v1/detokenize", tok, body, headers, &r), 0);
+    long status = r.status;
+    if (status == 200) {
+        json_t *item = json_array_get(json_object_get(r.json, "results"), 0);
+        json_t *err = json_object_get(item, "error");
+        if (err != NULL) {
+            status = (long)json_integer_value(json_object_get(err, "status"));
+        } else if (value != NULL) {
+            snprintf(value, n, "%s", json_string_value(json_object_get(item, "value")));
+        }
+    }
+    t_resp_free(&r);
+    return status;
+}
+
+static json_t *
+get_keys(const char *tok)
+{
+    struct t_resp r;
+    cr_assert_eq(t_request(t_shared(), "GET", "/v1/keys", tok, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "keys: %s", r.body);
+    json_t *j = json_incref(r.json);
+    t_resp_free(&r);
+    return j;
+}
+
+static const char *
+version_state(json_t *keys, int version)
+{
+    json_t *versions = json_object_get(keys, "versions");
+    for (size_t i = 0; i < json_array_size(versions); i++) {
+        json_t *v = json_array_get(versions, i);
+        if (json_integer_value(json_object_get(v, "version")) == version) {
+            return json_string_value(json_object_get(v, "state"));
+        }
+    }
+    return "";
+}
+
+TestSuite(tenants, .fini = fini);
+
+Test(tenants, a_tenant_is_created_read_listed_and_deleted)
+{
+    char id[32];
+    t_tenant_id(id);
+    create_tenant(id);
+    struct t_resp r;
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/tenants/%s", id);
+    cr_assert_eq(t_request(t_shared(), "GET", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "id")), id);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "kek_version")), 1);
+    t_resp_free(&r);
+
+    /* the list pages through every tenant; ours is on some page */
+    int found = 0;
+    char cursor[128] = "";
+    for (int page = 0; page < 1000 && !found; page++) {
+        char lp[256];
+        snprintf(lp, sizeof(lp), "/v1/tenants?limit=50%s%s", cursor[0] ? "&cursor=" : "", cursor);
+        cr_assert_eq(t_request(t_shared(), "GET", lp, admin(), NULL, NULL, &r), 0);
+        cr_assert_eq(r.status, 200);
+        json_t *list = json_object_get(r.json, "tenants");
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            found |= strcmp(json_string_value(json_object_get(json_array_get(list, i), "id")),
+                            id) == 0;
+        }
+        json_t *next = json_object_get(r.json, "next_cursor");
+        int more = json_is_string(next);
+        if (more) {
+            snprintf(cursor, sizeof(cursor), "%s", json_string_value(next));
+        }
+        t_resp_free(&r);
+        if (!more) {
+            break;
+        }
+    }
+    cr_assert(found, "the new tenant is not listed");
+
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 204);
+    t_resp_free(&r);
+    cr_assert_eq(t_request(t_shared(), "GET", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 404);
+    t_resp_free(&r);
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 404);
+    t_resp_free(&r);
+}
+
+Test(tenants, a_duplicate_id_is_409_and_bad_bodies_are_422)
+{
+    char id[32];
+    t_tenant_id(id);
+    create_tenant(id);
+    char body[128];
+    snprintf(body, sizeof(body), "{\"id\":\"%s\",\"name\":\"again\"}", id);
+    struct t_resp r;
+    cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", admin(), body, &r), 0);
+    cr_assert_eq(r.status, 409);
+    t_resp_free(&r);
+    const char *bad[] = {"{\"id\":\"A-upper\"}",
+                         "{\"id\":\"-lead\"}",
+                         "{\"id\":\"x\"}",
+                         "{\"id\":42}",
+                         "{\"id\":\"ok-id-1\",\"tenant_id\":\"other\"}",
+                         "{\"id\":\"ok-id-2\",\"name\":\"\"}",
+                         "[]",
+                         "{\"id\":\"x'; DROP TABLE tenants; --\"}",
+                         NULL};
+    for (int i = 0; bad[i] != NULL; i++) {
+        cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", admin(), bad[i], &r), 0);
+        cr_assert_eq(r.status, 422, "%s gave %ld", bad[i], r.status);
+        cr_assert(json_array_size(json_object_get(r.json, "errors")) > 0, "%s", r.body);
+        t_resp_free(&r);
+    }
+    char *count = t_sql("SELECT count(*) FROM tenants WHERE tenant_id IN ('ok-id-1','ok-id-2')");
+    cr_assert_str_eq(count, "0");
+    free(count);
+}
+
+Test(tenants, only_the_platform_operator_manages_tenants)
+{
+    char id[32];
+    t_tenant_id(id);
+    create_tenant(id);
+    char *tok = t_token(id, ALL_SCOPES);
+    struct t_resp r;
+    cr_assert_eq(t_request(t_shared(), "GET", "/v1/tenants", tok, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 403);
+    t_resp_free(&r);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/tenants/%s", id);
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, tok, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 403);
+    t_resp_free(&r);
+    /* and the operator has no tenant to act in */
+    cr_assert_eq(t_request(t_shared(), "GET", "/v1/keys", admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 403);
+    t_resp_free(&r);
+}
+
+Test(keys, rotation_rewraps_subject_keys_and_destroys_the_old_version, .timeout = 60)
+{
+    char id[32];
+    char *tok = setup_vault(id);
+    char *tokens[5];
+    for (int i = 0; i < 5; i++) {
+        char subject[32], name[32];
+        snprintf(subject, sizeof(subject), "crm-%d", i);
+        snprintf(name, sizeof(name), "Customer Number %d", i);
+        store(t_shared(), tok, subject, name, &tokens[i], NULL);
+    }
+    struct t_resp r;
+    cr_assert_eq(t_json(t_shared(), "POST", "/v1/keys/rotate", tok, NULL, &r), 0);
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "version")), 2);
+    t_resp_free(&r);
+    json_t *k = get_keys(tok);
+    cr_assert_eq(json_integer_value(json_object_get(k, "current_version")), 2);
+    cr_assert_str_eq(version_state(k, 1), "retired");
+    cr_assert_str_eq(version_state(k, 2), "active");
+    json_decref(k);
+    /* new material goes under v2 at once */
+    char *t6 = NULL;
+    store(t_shared(), tok, "crm-new", "Newcomer Person", &t6, NULL);
+    /* the server's sweep (every 2 s in tests) re-wraps and then destroys v1 */
+    int done = 0;
+    for (int i = 0; i < 100 && !done; i++) {
+        k = get_keys(tok);
+        done = strcmp(version_state(k, 1), "destroyed") == 0;
+        if (done) {
+            json_t *rewrap = json_object_get(k, "rewrap");
+            cr_assert_eq(json_integer_value(json_object_get(rewrap, "pending")), 0);
+            cr_assert(json_is_true(json_object_get(rewrap, "complete")));
+        }
+        json_decref(k);
+        usleep(200 * 1000);
+    }
+    cr_assert(done, "version 1 was not destroyed");
+    char *wrapped = t_sql("SELECT count(*) FROM tenant_keys WHERE state = 'destroyed' "
+                          "AND wrapped IS NOT NULL");
+    cr_assert_str_eq(wrapped, "0");
+    free(wrapped);
+    for (int i = 0; i < 5; i++) {
+        char value[64], want[64];
+        snprintf(want, sizeof(want), "Customer Number %d", i);
+        cr_assert_eq(reveal(t_shared(), tok, tokens[i], value, sizeof(value)), 200);
+        cr_assert_str_eq(value, want);
+        free(tokens[i]);
+    }
+    free(t6);
+}
+
+struct writer {
+    char tok[4096];
+    char tenant[32];
+    int id;
+    atomic_int *stop;
+    int stored;
+    char tokens[400][40];
+    char names[400][40];
+};
+
+static void *
+write_loop(void *arg)
+{
+    struct writer *w = arg;
+    while (!atomic_load(w->stop) && w->stored < 400) {
+        char name[40];
+        snprintf(name, sizeof(name), "Writer %d Value %d", w->id, w->stored);
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"records\":[{\"subject_id\":\"w%d-s%d\",\"fields\":{\"name\":\"%s\"}}]}",
+                 w->id, w->stored % 7, name);
+        struct t_resp r;
+        if (t_json(t_shared(), "POST", "/v1/collections/c/records", w->tok, body, &r) == 0 &&
+            r.status == 201) {
+            json_t *rec = json_array_get(json_object_get(r.json, "records"), 0);
+            snprintf(w->tokens[w->stored], 40, "%s",
+                     json_string_value(json_object_get(json_object_get(rec, "tokens"), "name")));
+            snprintf(w->names[w->stored], 40, "%s", name);
+            w->stored++;
+        }
+        t_resp_free(&r);
+    }
+    return NULL;
+}
+
+Test(keys, rotation_under_concurrent_writes_loses_nothing, .timeout = 120)
+{
+    char id[32];
+    char *tok = setup_vault(id);
+    atomic_int stop = 0;
+    struct writer *w = calloc(4, sizeof(*w));
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(w[i].tok, sizeof(w[i].tok), "%s", tok);
+        w[i].id = i;
+        w[i].stop = &stop;
+        pthread_create(&th[i], NULL, write_loop, &w[i]);
+    }
+    for (int round = 0; round < 3; round++) {
+        usleep(300 * 1000);
+        struct t_resp r;
+        cr_assert_eq(t_json(t_shared(), "POST", "/v1/keys/rotate", tok, NULL, &r), 0);
+        cr_assert_eq(r.status, 202, "%s", r.body);
+        t_resp_free(&r);
+    }
+    usleep(300 * 1000);
+    atomic_store(&stop, 1);
+    int total = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        total += w[i].stored;
+    }
+    cr_assert_gt(total, 0);
+    /* wait for the re-wrap to finish, then every value must still be there */
+    int complete = 0;
+    for (int i = 0; i < 150 && !complete; i++) {
+        json_t *k = get_keys(tok);
+        complete = json_is_true(json_object_get(json_object_get(k, "rewrap"), "complete")) &&
+                   strcmp(version_state(k, 1), "destroyed") == 0;
+        json_decref(k);
+        usleep(200 * 1000);
+    }
+    cr_assert(complete, "the re-wrap did not complete");
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < w[i].stored; j++) {
+            char value[64];
+            cr_assert_eq(reveal(t_shared(), tok, w[i].tokens[j], value, sizeof(value)), 200,
+                         "writer %d value %d lost", i, j);
+            cr_assert_str_eq(value, w[i].names[j]);
+        }
+    }
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM records WHERE tenant_id = '%s'", id);
+    char *count = t_sql(sql);
+    cr_assert_eq(atoi(count), total);
+    free(count);
+    free(w);
+}
+
+Test(tenants, deleting_a_tenant_destroys_its_keys_and_every_row)
+{
+    char id[32];
+    char *tok = setup_vault(id);
+    char *token = NULL;
+    store(t_shared(), tok, "crm-1", "Doomed Customer", &token, NULL);
+    char value[64];
+    cr_assert_eq(reveal(t_shared(), tok, token, value, sizeof(value)), 200);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/tenants/%s", id);
+    struct t_resp r;
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 204);
+    t_resp_free(&r);
+    const char *tables[] = {"tenants",      "tenant_keys", "tenant_data_keys", "subject_keys",
+                            "collections",  "purposes",    "records",          "record_values",
+                            "tokens",       NULL};
+    for (int i = 0; tables[i] != NULL; i++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE tenant_id = '%s'", tables[i],
+                 id);
+        char *count = t_sql(sql);
+        cr_assert_str_eq(count, "0", "%s still holds rows of the deleted tenant", tables[i]);
+        free(count);
+    }
+    /* the same id created anew gets new keys; the old token means nothing there */
+    create_tenant(id);
+    cr_assert_eq(t_json(t_shared(), "PUT", "/v1/purposes/support", tok,
+                        "{\"description\":\"s\",\"lawful_basis\":\"contract\"}", &r),
+                 0);
+    t_resp_free(&r);
+    cr_assert_eq(reveal(t_shared(), tok, token, value, sizeof(value)), 404);
+    free(token);
+}
+
+Test(keys, a_ciphertext_moved_to_another_record_or_field_does_not_decrypt)
+{
+    char id[32];
+    char *tok = setup_vault(id);
+    char *t1 = NULL, *t2 = NULL, *r1 = NULL, *r2 = NULL;
+    store(t_shared(), tok, "crm-1", "Alice Anderson", &t1, &r1);
+    store(t_shared(), tok, "crm-1", "Bobby Brownson", &t2, &r2);
+    char sql[512];
+    /* record 2's name ciphertext into record 1 (same subject key: only the AAD stops it) */
+    snprintf(sql, sizeof(sql),
+             "UPDATE record_values SET ciphertext = (SELECT ciphertext FROM record_values "
+             "WHERE tenant_id = '%s' AND record_id = '%s' AND field = 'name') "
+             "WHERE tenant_id = '%s' AND record_id = '%s' AND field = 'name'",
+             id, r2, id, r1);
+    char *n = t_sql(sql);
+    cr_assert_str_eq(n, "1");
+    free(n);
+    char value[64] = "";
+    cr_assert_eq(reveal(t_shared(), tok, t1, value, sizeof(value)), 404);
+    cr_assert_str_eq(value, "");
+    cr_assert_eq(reveal(t_shared(), tok, t2, value, sizeof(value)), 200);
+    cr_assert_str_eq(value, "Bobby Brownson");
+    free(t1);
+    free(t2);
+    free(r1);
+    free(r2);
+}
+
+Test(keys, a_ciphertext_moved_to_another_tenant_does_not_decrypt)
+{
+    char a[32], b[32];
+    char *ta = setup_vault(a);
+    char *tb = setup_vault(b);
+    char *tok_a = NULL, *tok_b = NULL, *ra = NULL, *rb = NULL;
+    store(t_shared(), ta, "crm-1", "Secret Of Tenant A", &tok_a, &ra);
+    store(t_shared(), tb, "crm-1", "Tenant B Own Value", &tok_b, &rb);
+    char sql[640];
+    snprintf(sql, sizeof(sql),
+             "UPDATE record_values SET ciphertext = (SELECT ciphertext FROM record_values "
+             "WHERE tenant_id = '%s' AND record_id = '%s' AND field = 'name') "
+             "WHERE tenant_id = '%s' AND record_id = '%s' AND field = 'name'",
+             a, ra, b, rb);
+    char *n = t_sql(sql);
+    cr_assert_str_eq(n, "1");
+    free(n);
+    char value[64] = "";
+    cr_assert_eq(reveal(t_shared(), tb, tok_b, value, sizeof(value)), 404);
+    cr_assert_str_eq(value, "");
+    /* and A's token means nothing to B */
+    cr_assert_eq(reveal(t_shared(), tb, tok_a, value, sizeof(value)), 404);
+    free(tok_a);
+    free(tok_b);
+    free(ra);
+    free(rb);
+}
+
+Test(keys, a_second_node_sees_deletions_at_once, .timeout = 60)
+{
+    struct t_server b;
+    cr_assert_eq(t_spawn(NULL, 0, &b), 0);
+    char id[32];
+    char *tok = setup_vault(id);
+    char *t1 = NULL, *r1 = NULL, *t2 = NULL;
+    store(t_shared(), tok, "crm-1", "Cached On Node B", &t1, &r1);
+    store(t_shared(), tok, "crm-2", "Tenant Wide Value", &t2, NULL);
+    char value[64];
+    /* warm node B's key cache */
+    cr_assert_eq(reveal(&b, tok, t1, value, sizeof(value)), 200);
+    cr_assert_eq(reveal(&b, tok, t2, value, sizeof(value)), 200);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/collections/c/records/%s", r1);
+    struct t_resp r;
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, tok, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 204);
+    t_resp_free(&r);
+    cr_assert_eq(reveal(&b, tok, t1, value, sizeof(value)), 410);
+    snprintf(path, sizeof(path), "/v1/tenants/%s", id);
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 204);
+    t_resp_free(&r);
+    value[0] = '\0';
+    long st = reveal(&b, tok, t2, value, sizeof(value));
+    cr_assert_neq(st, 200, "node B revealed a value of a deleted tenant");
+    cr_assert_str_eq(value, "");
+    cr_assert_eq(t_stop(&b), 0);
+    free(t1);
+    free(r1);
+    free(t2);
+}
