@@ -60,6 +60,8 @@ static const struct var vars[] = {
     {"CUSTOS_JWT_CACHE_ENTRIES", V_INT, OFF(jwt_cache_entries), "10000", 0, 10000000, 0,
      "verified-token cache capacity (0 disables)"},
     {"CUSTOS_LOG_LEVEL", V_STR, OFF(log_level), "info", 0, 0, 0, "debug, info, warn or error"},
+    {"CUSTOS_HTTP_MODE", V_STR, OFF(http_mode), "epoll", 0, 0, 0,
+     "epoll (a pool of CUSTOS_THREADS) or threads (one per connection)"},
 };
 
 static int
@@ -251,6 +253,10 @@ cu_config_load(struct cu_config *cfg, unsigned need)
         strcmp(cfg->log_level, "info") != 0 && strcmp(cfg->log_level, "warn") != 0 &&
         strcmp(cfg->log_level, "error") != 0) {
         problems += problem("CUSTOS_LOG_LEVEL", "must be debug, info, warn or error");
+    }
+    if (cfg->http_mode != NULL && strcmp(cfg->http_mode, "epoll") != 0 &&
+        strcmp(cfg->http_mode, "threads") != 0) {
+        problems += problem("CUSTOS_HTTP_MODE", "must be epoll or threads");
     }
     if (problems > 0) {
         return cu_err_set(CU_ERR_CONFIG, __FILE__, __LINE__, "%d configuration problems",

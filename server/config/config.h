@@ -36,6 +36,7 @@ struct cu_config {
     int sweep_interval_s;
     int jwt_cache_entries;
     char *log_level;
+    char *http_mode; /* "epoll" (thread pool) or "threads" (one per connection) */
 };
 
 /* What a verb needs: serve checks everything, migrate only the database and root key. */
