@@ -59,3 +59,13 @@ cu_req_page(struct cu_req *req, int *limit, const char **cursor)
     *limit = (int)v;
     return CU_OK;
 }
+
+void
+cu_req_actor(const struct cu_req *req, struct cu_actor *a)
+{
+    a->tenant = req->tenant;
+    a->principal = req->principal->sub;
+    a->scopes = req->principal->scopes;
+    a->nscopes = req->principal->nscopes;
+    a->request_id = req->request_id;
+}

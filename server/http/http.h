@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "service/svc.h"
+#include "service/vault.h"
 #include "storage/db.h"
 
 #include <jansson.h>
@@ -115,6 +116,8 @@ void cu_server_stop(struct cu_server *s, int grace_ms);
  * belongs to a tenant (403 otherwise). */
 enum cu_err cu_need_scope(struct cu_req *req, const char *scope) CU_WUR;
 enum cu_err cu_need_tenant(struct cu_req *req) CU_WUR;
+/* The acting principal for a service call (the request must be authenticated). */
+void cu_req_actor(const struct cu_req *req, struct cu_actor *a);
 /* Validation problems from a service become the problem's "errors". */
 enum cu_err cu_req_problems(struct cu_req *req, enum cu_err rc, struct cu_problems *p) CU_WUR;
 /* limit (default 100, 1..1000) and cursor query parameters; 400 when malformed. */

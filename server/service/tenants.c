@@ -3,6 +3,7 @@
 #include "service/tenants.h"
 
 #include "core/log.h"
+#include "service/vault_internal.h"
 #include "storage/keystore.h"
 
 #include <stdio.h>
@@ -58,8 +59,18 @@ printable_name(const char *s)
     return 1;
 }
 
+static enum cu_err
+audit_one(struct cu_tx *tx, const struct cu_actor *a, const char *tenant, const char *action)
+{
+    json_t *entries = json_array();
+    json_array_append_new(entries, cu_audit_entry(a, action, NULL, NULL, NULL, NULL, NULL, NULL,
+                                                  "allowed"));
+    return cu_audit_write(tx, tenant, entries);
+}
+
 enum cu_err
-cu_tenant_create(struct cu_svc *s, json_t *body, struct cu_problems *problems, json_t **out)
+cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
+                 struct cu_problems *problems, json_t **out)
 {
     if (!json_is_object(body)) {
         cu_problem_add(problems, "", "must be an object");
@@ -91,6 +102,7 @@ cu_tenant_create(struct cu_svc *s, json_t *body, struct cu_problems *problems, j
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, id, &tx));
     CU_TRY(cu_keyring_create_tenant(s->keyring, tx, id, name));
+    CU_TRY(audit_one(tx, a, id, "tenant.create"));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_tenant_get(tx, id, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "tenant vanished");
@@ -158,7 +170,7 @@ out:
 }
 
 enum cu_err
-cu_tenant_delete(struct cu_svc *s, const char *id)
+cu_tenant_delete(struct cu_svc *s, const struct cu_actor *a, const char *id)
 {
     if (!cu_tenant_id_ok(id)) {
         return cu_err_set(CU_ERR_NOT_FOUND, __FILE__, __LINE__, "malformed tenant id");
@@ -169,6 +181,7 @@ cu_tenant_delete(struct cu_svc *s, const char *id)
     CU_TRY(cu_tx_begin(s->db, id, &tx));
     CU_TRY(cu_store_tenant_delete(tx, id, &deleted));
     CU_CHECK(deleted == 1, CU_ERR_NOT_FOUND, "no such tenant");
+    CU_TRY(audit_one(tx, a, id, "tenant.delete"));
     rc = cu_tx_commit(tx);
     tx = NULL;
     if (rc == CU_OK) {
@@ -180,13 +193,15 @@ out:
 }
 
 enum cu_err
-cu_keys_rotate(struct cu_svc *s, const char *tenant, json_t **out)
+cu_keys_rotate(struct cu_svc *s, const struct cu_actor *a, json_t **out)
 {
+    const char *tenant = a->tenant;
     struct cu_tx *tx = NULL;
     enum cu_err rc = CU_OK;
     int version = 0;
     CU_TRY(cu_tx_begin(s->db, tenant, &tx));
     CU_TRY(cu_keyring_rotate(s->keyring, tx, tenant, &version));
+    CU_TRY(audit_one(tx, a, tenant, "keys.rotate"));
     rc = cu_tx_commit(tx);
     tx = NULL;
     if (rc == CU_OK) {

@@ -4,19 +4,21 @@
 #define CU_SERVICE_TENANTS_H
 
 #include "service/svc.h"
+#include "service/vault.h"
 
 /* body: {"id","name"}. 201-shaped result in *out (new reference). CU_ERR_INVALID with problems,
  * CU_ERR_CONFLICT when the id is taken. */
-enum cu_err cu_tenant_create(struct cu_svc *s, json_t *body, struct cu_problems *problems,
+enum cu_err cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body, struct cu_problems *problems,
                              json_t **out) CU_WUR;
 enum cu_err cu_tenant_get(struct cu_svc *s, const char *id, json_t **out) CU_WUR;
 /* {"tenants":[...],"next_cursor":...}; cursor is the last id of the previous page. */
 enum cu_err cu_tenant_list(struct cu_svc *s, const char *cursor, int limit, json_t **out) CU_WUR;
-/* Destroys the tenant's keys and rows. CU_ERR_NOT_FOUND when absent. */
-enum cu_err cu_tenant_delete(struct cu_svc *s, const char *id) CU_WUR;
+/* Destroys the tenant's keys and rows (its audit entries stay, with the deletion's own).
+ * CU_ERR_NOT_FOUND when absent. Creation, deletion and rotation are audited in the tenant. */
+enum cu_err cu_tenant_delete(struct cu_svc *s, const struct cu_actor *a, const char *id) CU_WUR;
 
 /* A new KEK version for tenant; {"version":N,...}. */
-enum cu_err cu_keys_rotate(struct cu_svc *s, const char *tenant, json_t **out) CU_WUR;
+enum cu_err cu_keys_rotate(struct cu_svc *s, const struct cu_actor *a, json_t **out) CU_WUR;
 /* {"current_version","versions":[...],"rewrap":{"pending","done"}}. */
 enum cu_err cu_keys_status(struct cu_svc *s, const char *tenant, json_t **out) CU_WUR;
 

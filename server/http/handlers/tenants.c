@@ -4,13 +4,17 @@
 #include "auth/jwt.h"
 #include "service/tenants.h"
 
+
+
 enum cu_err
 cu_h_tenant_create(struct cu_req *req)
 {
     CU_GUARD(cu_need_scope(req, "vault:admin"));
     struct cu_problems p = {0};
     json_t *out = NULL;
-    enum cu_err rc = cu_tenant_create(req->app->svc, req->json, &p, &out);
+    struct cu_actor a;
+    cu_req_actor(req, &a);
+    enum cu_err rc = cu_tenant_create(req->app->svc, &a, req->json, &p, &out);
     if (rc == CU_ERR_CONFLICT) {
         return cu_req_fail(req, rc, "A tenant with this id exists");
     }
@@ -48,7 +52,9 @@ enum cu_err
 cu_h_tenant_delete(struct cu_req *req)
 {
     CU_GUARD(cu_need_scope(req, "vault:admin"));
-    CU_GUARD(cu_tenant_delete(req->app->svc, cu_req_param(req, "id")));
+    struct cu_actor a;
+    cu_req_actor(req, &a);
+    CU_GUARD(cu_tenant_delete(req->app->svc, &a, cu_req_param(req, "id")));
     req->status = 204;
     return CU_OK;
 }
@@ -59,7 +65,9 @@ cu_h_keys_rotate(struct cu_req *req)
     CU_GUARD(cu_need_tenant(req));
     CU_GUARD(cu_need_scope(req, "tenant:admin"));
     json_t *out = NULL;
-    enum cu_err rc = cu_keys_rotate(req->app->svc, req->tenant, &out);
+    struct cu_actor a;
+    cu_req_actor(req, &a);
+    enum cu_err rc = cu_keys_rotate(req->app->svc, &a, &out);
     if (rc == CU_ERR_NOT_FOUND) {
         return cu_req_fail(req, rc, "The tenant of this token does not exist");
     }

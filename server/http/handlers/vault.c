@@ -7,22 +7,14 @@
 
 #include <string.h>
 
-static void
-actor_of(const struct cu_req *req, struct cu_actor *a)
-{
-    a->tenant = req->tenant;
-    a->principal = req->principal->sub;
-    a->scopes = req->principal->scopes;
-    a->nscopes = req->principal->nscopes;
-    a->request_id = req->request_id;
-}
+
 
 /* Tenant and scope, with the refusal written to the tenant's audit trail. */
 static enum cu_err
 authorize(struct cu_req *req, const char *scope, const char *action, struct cu_actor *a)
 {
     CU_GUARD(cu_need_tenant(req));
-    actor_of(req, a);
+    cu_req_actor(req, a);
     if (scope == NULL) {
         return CU_OK;
     }
