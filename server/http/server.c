@@ -281,12 +281,29 @@ is_json_type(const char *ct)
     return strcasecmp(rest, "charset=utf-8") == 0 || strcasecmp(rest, "charset=\"utf-8\"") == 0;
 }
 
+static enum MHD_Result
+count_authorization(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0) {
+        (*(int *)cls)++;
+    }
+    return MHD_YES;
+}
+
 static enum cu_err
 authenticate(struct cu_req *req)
 {
     const char *authz = cu_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
     if (authz == NULL) {
         return cu_err_set(CU_ERR_UNAUTHORIZED, __FILE__, __LINE__, "no authorization header");
+    }
+    /* MHD's look-up returns the first of several: which one counts must not be a guess */
+    int n = 0;
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_authorization, &n);
+    if (n != 1) {
+        return cu_err_set(CU_ERR_UNAUTHORIZED, __FILE__, __LINE__, "several authorization headers");
     }
     struct cu_principal *p = cu_arena_alloc(req->arena, sizeof(*p));
     CU_GUARD(cu_auth_verify(req->app->auth, authz, (long long)time(NULL), req->arena, p));
