@@ -62,6 +62,17 @@ else
     die "docker-compose is missing (scripts/deps.sh installs it)"
 fi
 
+echo "== deploy manifests parse"
+if python3 -c 'import glob, sys, yaml
+files = glob.glob("deploy/**/*.yaml", recursive=True) + ["api/openapi.yaml"]
+for f in files:
+    list(yaml.safe_load_all(open(f)))
+print(len(files), "YAML files parse")'; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); echo "test.sh: a deploy manifest or the OpenAPI file does not parse" >&2
+fi
+
 # ---- integration: throwaway cluster, migrations as in production, HTTPS server ----
 mkdir -p "$work"
 pg_port=$(( (RANDOM % 20000) + 30000 ))
