@@ -106,6 +106,8 @@ extern const size_t cu_routes_count;
 /* Finds the route for method and path. Returns the index, or -1 with *method_mismatch set
  * when the path exists under another method (405), or -1 with it clear (404). */
 int cu_router_match(const char *method, const char *path, struct cu_req *req, int *method_mismatch);
+/* The methods routed for path, comma-separated, for a 405's Allow header. */
+void cu_router_allow(const char *path, char *out, size_t n);
 
 struct cu_server;
 enum cu_err cu_server_start(struct cu_app *app, struct cu_server **out) CU_WUR;

@@ -73,3 +73,20 @@ cu_req_param(const struct cu_req *req, const char *name)
     }
     return NULL;
 }
+
+void
+cu_router_allow(const char *path, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < cu_routes_count; i++) {
+        if (!match(cu_routes[i].pattern, path, NULL)) {
+            continue;
+        }
+        int w = snprintf(out + used, n - used, "%s%s", used ? ", " : "", cu_routes[i].method);
+        if (w < 0 || (size_t)w >= n - used) {
+            return;
+        }
+        used += (size_t)w;
+    }
+}

@@ -229,6 +229,11 @@ send_response(struct req_state *st, struct MHD_Connection *conn, enum cu_err err
     if (req->location != NULL) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, req->location);
     }
+    if (req->status == 405) {
+        char allow[64];
+        cu_router_allow(req->path, allow, sizeof(allow));
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    }
     if (st->close) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     }

@@ -135,6 +135,9 @@ Test(envelope, wrong_method_is_405)
         struct t_resp r;
         cr_assert_eq(t_request(t_shared(), methods[i], "/healthz", NULL, NULL, NULL, &r), 0);
         cr_assert_eq(r.status, 405, "%s gave %ld", methods[i], r.status);
+        char allow[64];
+        cr_assert(t_header(&r, "Allow", allow, sizeof(allow)));
+        cr_assert_str_eq(allow, "GET");
         t_resp_free(&r);
     }
 }

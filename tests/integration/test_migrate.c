@@ -32,9 +32,9 @@ Test(migrate, concurrent_replicas_apply_each_migration_once, .timeout = 60)
 
     char cmd[1200];
     snprintf(cmd, sizeof(cmd),
-             "for i in 1 2 3 4; do CUSTOS_MIGRATE_DATABASE_URL='%s' %s migrate "
-             ">/dev/null 2>&1 & done; ok=0; for j in 1 2 3 4; do wait -n && ok=$((ok+1)); "
-             "done; test $ok = 4",
+             "pids=; for i in 1 2 3 4; do CUSTOS_MIGRATE_DATABASE_URL='%s' %s migrate "
+             ">/dev/null 2>&1 & pids=\"$pids $!\"; done; ok=0; for p in $pids; do "
+             "wait $p && ok=$((ok+1)); done; test $ok = 4",
              url, t_env("CUSTOS_TEST_BIN"));
     int st = system(cmd);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a concurrent migrate failed");
