@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -173,6 +174,15 @@ problem_body(struct cu_req *req, enum cu_err err)
     return p;
 }
 
+static void
+free_wiped(void *p)
+{
+    if (p != NULL) {
+        explicit_bzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
 static enum MHD_Result
 send_response(struct req_state *st, struct MHD_Connection *conn, enum cu_err err)
 {
@@ -203,7 +213,8 @@ send_response(struct req_state *st, struct MHD_Connection *conn, enum cu_err err
     }
     struct MHD_Response *resp;
     if (free_text) {
-        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        /* the body may carry revealed values: wiped when MHD is done with it */
+        resp = MHD_create_response_from_buffer_with_free_callback(len, text, free_wiped);
     } else {
         resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
     }
