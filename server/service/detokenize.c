@@ -187,6 +187,17 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                                                         "denied"));
             continue;
         }
+        if (strcmp(basis, "consent") == 0) {
+            /* no consent grant exists for any subject yet (grants come with the consent API):
+             * a purpose that rests on consent reveals nothing */
+            json_array_append_new(results,
+                                  item_err(token, CU_ERR_FORBIDDEN,
+                                           "The subject has not consented to this purpose"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
+                                                        record, subject, purpose, NULL,
+                                                        "denied_consent"));
+            continue;
+        }
         if (strcmp(state, "live") != 0) {
             json_array_append_new(results,
                                   item_err(token, CU_ERR_GONE, "The value has been erased"));

@@ -231,74 +231,6 @@ out:
 
 /* ---- subject keys ---- */
 
-static enum cu_err
-subject_key_create(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
-                   const char *subject, int version, long long n, struct cu_secret **out)
-{
-    struct cu_arena *arena = cu_arena_new();
-    struct cu_secret *kek = NULL;
-    struct cu_secret *key = NULL;
-    uint8_t *wrapped = NULL;
-    size_t len = 0;
-    int kek_version = 0;
-    enum cu_err rc = CU_OK;
-    /* a share lock on the tenant row: no rotation or KEK destruction commits until we do */
-    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 0, &kek_version));
-    CU_TRY(kek_get(kr, tx, tenant, kek_version, &kek));
-    CU_TRY(cu_key_generate(32, &key));
-    char *aad = NULL;
-    sk_aad(arena, &aad, tenant, subject, version, kek_version);
-    CU_TRY(cu_key_wrap(kek, aad, key, &wrapped, &len));
-    CU_TRY(cu_store_subject_key_insert(tx, tenant, subject, version, kek_version, wrapped, len, n));
-    char id[200];
-    sk_cache_id(id, sizeof(id), tenant, subject, version, kek_version);
-    if (cu_keycache_put(kr->cache, id, key, now_s()) != CU_OK) {
-        cu_log(CU_LOG_WARN, "could not cache a key", NULL);
-    }
-    *out = key;
-    key = NULL;
-out:
-    cu_secret_free(kek);
-    cu_secret_free(key);
-    free(wrapped);
-    cu_arena_free(arena);
-    return rc;
-}
-
-enum cu_err
-cu_keyring_subject_key_for_write(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
-                                 const char *subject, long long n, struct cu_secret **out,
-                                 int *version)
-{
-    struct cu_arena *arena = cu_arena_new();
-    struct cu_db_result *r = NULL;
-    enum cu_err rc = CU_OK;
-    CU_TRY(cu_store_subject_key_use(tx, tenant, subject, n, arena, &r));
-    if (cu_res_rows(r) == 0) {
-        *version = 1;
-        rc = subject_key_create(kr, tx, tenant, subject, 1, n, out);
-        goto out;
-    }
-    int v = (int)cu_res_int(r, 0, 0);
-    int kek_version = (int)cu_res_int(r, 0, 1);
-    long long count = cu_res_int(r, 0, 3);
-    if (count > CU_SUBJECT_KEY_MAX_ENCRYPTIONS) {
-        /* this key has done enough: later values go under a new version; older ones keep
-         * theirs, so nothing is re-encrypted */
-        *version = v + 1;
-        rc = subject_key_create(kr, tx, tenant, subject, v + 1, n, out);
-        goto out;
-    }
-    uint8_t *wrapped = NULL;
-    size_t len = 0;
-    CU_TRY(cu_res_bytea(r, 0, 2, arena, &wrapped, &len));
-    *version = v;
-    rc = cu_keyring_subject_key_unwrap(kr, tx, tenant, subject, v, kek_version, wrapped, len, out);
-out:
-    cu_arena_free(arena);
-    return rc;
-}
-
 enum cu_err
 cu_keyring_subject_key_unwrap(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
                               const char *subject, int version, int kek_version,
@@ -436,11 +368,6 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
                                               (json_int_t)reqs[i].n));
         free(hex);
         reqs[i].version = version;
-        char id[200];
-        sk_cache_id(id, sizeof(id), tenant, reqs[i].subject, version, kek_version);
-        if (cu_keycache_put(kr->cache, id, fresh[i], now_s()) != CU_OK) {
-            cu_log(CU_LOG_WARN, "could not cache a key", NULL);
-        }
     }
     js = json_dumps(list, JSON_COMPACT);
     json_decref(list);
@@ -450,6 +377,13 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         struct cu_subject_key_req *q = find_req(reqs, n, cu_res_text(r, i, 0));
         CU_CHECK(q != NULL, CU_ERR_INTERNAL, "inserted key for an unknown subject");
         size_t at = (size_t)(q - reqs);
+        /* cached only now: a key that lost a race to a concurrent creator must never be
+         * served from the cache in place of the one stored */
+        char id[200];
+        sk_cache_id(id, sizeof(id), tenant, q->subject, q->version, kek_version);
+        if (cu_keycache_put(kr->cache, id, fresh[at], now_s()) != CU_OK) {
+            cu_log(CU_LOG_WARN, "could not cache a key", NULL);
+        }
         q->key = fresh[at];
         fresh[at] = NULL;
         need[at] = 0;

@@ -39,12 +39,6 @@ enum cu_err cu_keyring_create_tenant(struct cu_keyring *kr, struct cu_tx *tx, co
 enum cu_err cu_keyring_tenant_key(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
                                   enum cu_tkey which, struct cu_secret **out) CU_WUR;
 
-/* The subject's current data key for n new encryptions, created (wrapped by the current KEK)
- * when the subject has none, and replaced by a new version once its count passes the limit.
- * *version is the key version to put in the ciphertext's AAD. */
-enum cu_err cu_keyring_subject_key_for_write(struct cu_keyring *kr, struct cu_tx *tx,
-                                             const char *tenant, const char *subject, long long n,
-                                             struct cu_secret **out, int *version) CU_WUR;
 /* The batch form for a write of many records: reqs sorted by subject, no duplicates; on
  * success each req's key (the caller frees it) and version are set. Existing keys are counted
  * in one statement, missing ones created in another. */

@@ -436,6 +436,17 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     struct cu_coll_spec spec;
     CU_TRY(cu_spec_load(tx, a->tenant, collection, arena, &spec));
     CU_TRY(load_record(tx, a->tenant, collection, id, 0, arena, &subject));
+    if (strcmp(basis, "consent") == 0) {
+        /* no consent grant exists yet (grants come with the consent API): refuse */
+        json_t *denied = json_array();
+        json_array_append_new(denied, cu_audit_entry(a, "record.read", collection, NULL, id,
+                                                     subject, purpose, NULL, "denied_consent"));
+        CU_TRY(cu_audit_write(tx, a->tenant, denied));
+        rc = cu_tx_commit(tx);
+        tx = NULL;
+        CU_TRY(rc);
+        CU_FAIL(CU_ERR_FORBIDDEN, "no consent grant");
+    }
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &r));
     enum cu_level top = CU_LEVEL_NONE;

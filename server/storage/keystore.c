@@ -89,20 +89,6 @@ static const struct cu_stmt q_tdk_rewrap = {
     "tdk_rewrap",
     "UPDATE tenant_data_keys SET kek_version = $3, wrapped = $4"
     " WHERE tenant_id = $1 AND purpose = $2"};
-static const struct cu_stmt q_sk_use = {
-    "sk_use",
-    "UPDATE subject_keys SET encryptions = encryptions + $3"
-    " WHERE tenant_id = $1 AND subject_id = $2 AND version ="
-    "   (SELECT max(version) FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2)"
-    " RETURNING version, kek_version, wrapped, encryptions"};
-static const struct cu_stmt q_sk_insert = {
-    "sk_insert",
-    "INSERT INTO subject_keys (tenant_id, subject_id, version, kek_version, wrapped, encryptions)"
-    " VALUES ($1, $2, $3, $4, $5, $6)"};
-static const struct cu_stmt q_sk_get = {
-    "sk_get",
-    "SELECT kek_version, wrapped FROM subject_keys"
-    " WHERE tenant_id = $1 AND subject_id = $2 AND version = $3"};
 static const struct cu_stmt q_sk_stale = {
     "sk_stale",
     "SELECT subject_id, version, kek_version, wrapped FROM subject_keys"
@@ -112,8 +98,6 @@ static const struct cu_stmt q_sk_rewrap = {
     "sk_rewrap",
     "UPDATE subject_keys SET kek_version = $4, wrapped = $5"
     " WHERE tenant_id = $1 AND subject_id = $2 AND version = $3"};
-static const struct cu_stmt q_sk_delete = {
-    "sk_delete", "DELETE FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2"};
 
 static enum cu_err
 exec_tmp(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
@@ -355,54 +339,6 @@ cu_store_tdk_rewrap(struct cu_tx *tx, const char *tenant, const char *purpose, i
 }
 
 enum cu_err
-cu_store_subject_key_use(struct cu_tx *tx, const char *tenant, const char *subject, long long n,
-                         struct cu_arena *arena, struct cu_db_result **out)
-{
-    struct cu_params p;
-    cu_params_init(&p);
-    cu_params_text(&p, tenant);
-    cu_params_text(&p, subject);
-    cu_params_int(&p, arena, n);
-    return cu_tx_exec(tx, &q_sk_use, &p, arena, out);
-}
-
-enum cu_err
-cu_store_subject_key_insert(struct cu_tx *tx, const char *tenant, const char *subject,
-                            int version, int kek_version, const uint8_t *wrapped, size_t len,
-                            long long encryptions)
-{
-    char v[16], kv[16], n[24];
-    snprintf(v, sizeof(v), "%d", version);
-    snprintf(kv, sizeof(kv), "%d", kek_version);
-    snprintf(n, sizeof(n), "%lld", encryptions);
-    struct cu_params p;
-    cu_params_init(&p);
-    cu_params_text(&p, tenant);
-    cu_params_text(&p, subject);
-    cu_params_text(&p, v);
-    cu_params_text(&p, kv);
-    cu_params_bin(&p, wrapped, len);
-    cu_params_text(&p, n);
-    return exec_tmp(tx, &q_sk_insert, &p, NULL);
-}
-
-enum cu_err
-cu_store_subject_key_get(struct cu_tx *tx, const char *tenant, const char *subject, int version,
-                         struct cu_arena *arena, int *kek_version, uint8_t **wrapped, size_t *len)
-{
-    struct cu_params p;
-    cu_params_init(&p);
-    cu_params_text(&p, tenant);
-    cu_params_text(&p, subject);
-    cu_params_int(&p, arena, version);
-    struct cu_db_result *r = NULL;
-    CU_GUARD(cu_tx_exec(tx, &q_sk_get, &p, arena, &r));
-    CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "subject key erased");
-    *kek_version = (int)cu_res_int(r, 0, 0);
-    return cu_res_bytea(r, 0, 1, arena, wrapped, len);
-}
-
-enum cu_err
 cu_store_subject_keys_stale(struct cu_tx *tx, const char *tenant, int current, int limit,
                             struct cu_arena *arena, struct cu_db_result **out)
 {
@@ -431,16 +367,3 @@ cu_store_subject_key_rewrap(struct cu_tx *tx, const char *tenant, const char *su
     return exec_tmp(tx, &q_sk_rewrap, &p, NULL);
 }
 
-enum cu_err
-cu_store_subject_key_delete(struct cu_tx *tx, const char *tenant, const char *subject,
-                            int *deleted)
-{
-    struct cu_params p;
-    cu_params_init(&p);
-    cu_params_text(&p, tenant);
-    cu_params_text(&p, subject);
-    long long n = 0;
-    CU_GUARD(exec_tmp(tx, &q_sk_delete, &p, &n));
-    *deleted = (int)n;
-    return CU_OK;
-}

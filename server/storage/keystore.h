@@ -61,19 +61,6 @@ enum cu_err cu_store_tdk_get(struct cu_tx *tx, const char *tenant, const char *p
 enum cu_err cu_store_tdk_rewrap(struct cu_tx *tx, const char *tenant, const char *purpose,
                                 int kek_version, const uint8_t *wrapped, size_t len) CU_WUR;
 
-/* Subject keys. The newest version of a subject's key, counting n encryptions against it.
- * Columns: version, kek_version, wrapped, encryptions (after counting). 0 rows: none yet. */
-enum cu_err cu_store_subject_key_use(struct cu_tx *tx, const char *tenant, const char *subject,
-                                     long long n, struct cu_arena *arena,
-                                     struct cu_db_result **out) CU_WUR;
-/* Inserts a version; CU_ERR_CONFLICT when a concurrent transaction made it first. */
-enum cu_err cu_store_subject_key_insert(struct cu_tx *tx, const char *tenant, const char *subject,
-                                        int version, int kek_version, const uint8_t *wrapped,
-                                        size_t len, long long encryptions) CU_WUR;
-/* Columns: kek_version, wrapped of one version; CU_ERR_NOT_FOUND when erased. */
-enum cu_err cu_store_subject_key_get(struct cu_tx *tx, const char *tenant, const char *subject,
-                                     int version, struct cu_arena *arena, int *kek_version,
-                                     uint8_t **wrapped, size_t *len) CU_WUR;
 /* Up to limit subject keys wrapped by a KEK older than current, locked (SKIP LOCKED).
  * Columns: subject_id, version, kek_version, wrapped. */
 enum cu_err cu_store_subject_keys_stale(struct cu_tx *tx, const char *tenant, int current,
@@ -82,8 +69,4 @@ enum cu_err cu_store_subject_keys_stale(struct cu_tx *tx, const char *tenant, in
 enum cu_err cu_store_subject_key_rewrap(struct cu_tx *tx, const char *tenant, const char *subject,
                                         int version, int kek_version, const uint8_t *wrapped,
                                         size_t len) CU_WUR;
-/* Deletes every version of the subject's key; *deleted = rows. */
-enum cu_err cu_store_subject_key_delete(struct cu_tx *tx, const char *tenant, const char *subject,
-                                        int *deleted) CU_WUR;
-
 #endif

@@ -203,6 +203,8 @@ purpose_detail(struct cu_req *req, enum cu_err rc)
     const char *why = cu_err_reason();
     if (rc == CU_ERR_BAD_REQUEST && strstr(why, "X-Purpose") != NULL) {
         req->problem_detail = "The X-Purpose header is required to read personal data";
+    } else if (rc == CU_ERR_FORBIDDEN && strstr(why, "consent") != NULL) {
+        req->problem_detail = "The subject has not consented to this purpose";
     } else if (rc == CU_ERR_FORBIDDEN && strstr(why, "purpose") != NULL) {
         req->problem_detail = "The X-Purpose is not a declared purpose of this tenant";
     }
