@@ -2,6 +2,7 @@
 # A private PostgreSQL cluster for development and tests.
 #   pg.sh start DIR PORT [fast]   create (first time) and start; fast = fsync off (tests)
 #   pg.sh stop DIR                stop (fast)
+#   pg.sh destroy DIR             stop and remove the cluster
 #   pg.sh url DIR PORT DB USER    print the libpq connection string
 # initdb refuses to run as root: as root the cluster belongs to the unprivileged user
 # "custos" (created if missing). The cluster listens on 127.0.0.1 and a socket in DIR/run.
@@ -16,18 +17,26 @@ ensure_user() {
     [ "$(id -u)" -eq 0 ] || return 0
     id custos >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin custos
 }
+# When the checkout sits below a directory the unprivileged user cannot search (a private
+# home, a mktemp -d), the cluster lives under /var/tmp and DIR becomes a link to it; PostgreSQL
+# is then always given the real path.
+place() {
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] || return 0
+    chown custos: "$dir"
+    runuser -u custos -- test -w "$dir" && return 0
+    local real
+    real=/var/tmp/custos-pg-$(printf '%s' "$(readlink -f "$dir")" | md5sum | cut -c1-16)
+    mkdir -p "$real"; chown custos: "$real"; chmod 700 "$real"
+    rmdir "$dir" 2>/dev/null || true
+    [ -L "$dir" ] || ln -s "$real" "$dir"
+}
 case "$cmd" in
 start)
     port=$3; mode=${4:-}
     ensure_user
-    mkdir -p "$dir"
-    if [ "$(id -u)" -eq 0 ]; then
-        chown custos: "$dir"
-        if ! runuser -u custos -- test -w "$dir"; then
-            echo "pg.sh: user custos cannot reach $dir (a parent directory is not searchable)" >&2
-            exit 1
-        fi
-    fi
+    [ -L "$dir" ] || place
+    dir=$(readlink -f "$dir")
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
             { cat "$dir/initdb.log" >&2; exit 1; }
@@ -53,11 +62,18 @@ CONF
         { tail -n 20 "$dir/postgres.log" >&2; exit 1; }
     ;;
 stop)
+    [ -e "$dir" ] || exit 0
+    dir=$(readlink -f "$dir")
     [ -f "$dir/data/PG_VERSION" ] || exit 0
     as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
     ;;
+destroy)
+    "$0" stop "$dir"
+    [ -L "$dir" ] && rm -rf "$(readlink -f "$dir")"
+    rm -rf "$dir"
+    ;;
 url)
-    echo "host=$dir/run port=$3 dbname=$4 user=$5"
+    echo "host=$(readlink -f "$dir")/run port=$3 dbname=$4 user=$5"
     ;;
 *)
     echo "usage: pg.sh start|stop|url DIR ..." >&2; exit 2

@@ -8,7 +8,7 @@ local_dir=$top/.local
 bin=$top/build/custos
 port=${CUSTOS_DEV_PG_PORT:-55432}
 scripts/pg.sh start "$local_dir/pg" "$port"
-sock=$local_dir/pg/run
+sock=$(readlink -f "$local_dir/pg")/run
 psql_admin() { psql -X -q -h "$sock" -p "$port" -U postgres "$@"; }
 psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='custos'" | grep -q 1 ||
     psql_admin -d postgres -c "CREATE DATABASE custos"

@@ -12,7 +12,7 @@ passed=0; failed=0
 
 cleanup() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-    scripts/pg.sh stop "$work/pg" >/dev/null 2>&1
+    if [ "${KEEP_TEST_DIR:-0}" = 1 ]; then scripts/pg.sh stop "$work/pg"; else scripts/pg.sh destroy "$work/pg"; fi >/dev/null 2>&1
     [ "${KEEP_TEST_DIR:-0}" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -77,7 +77,7 @@ fi
 mkdir -p "$work"
 pg_port=$(( (RANDOM % 20000) + 30000 ))
 scripts/pg.sh start "$work/pg" "$pg_port" fast || die "could not start PostgreSQL"
-sock=$work/pg/run
+sock=$(readlink -f "$work/pg")/run
 psql -X -q -h "$sock" -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE custos_test" ||
     die "could not create the test database"
 scripts/dev-secrets.sh "$work/secrets" "$bin" || die "could not create test secrets"

@@ -1,0 +1,516 @@
+#!/usr/bin/env bash
+# `make bench`: the service against ceilings measured in the same run on the same machine.
+#   - HTTP ceiling: tests/bench/mhd_trivial.c (GET /hello) under the same wrk load, epoll pool
+#     and thread-per-connection;
+#   - database ceiling: pgbench as the service role running the service's own SQL for one
+#     request (tests/bench/sql/*.sql), durable commits;
+#   - the service: wrk on /healthz, tokenize 1, detokenize 1, tokenize 100, detokenize 100
+#     (tests/bench/lua/*.lua), 32 connections and 1 connection.
+# Prints service/ceiling ratios with a verdict against research/perf-limits.md §5. The verdicts
+# are informative: the exit status is 0 unless something failed to run.
+# Raw outputs go to $BUILD/bench-results/. All traffic stays on 127.0.0.1.
+# Knobs: BENCH_DURATION (s per 32-connection run, default 8), BENCH_C1_DURATION (s per
+# 1-connection run, default 5), BENCH_SEED (records seeded, default 5000), KEEP_BENCH_DIR=1,
+# BENCH_HOLD=SECONDS (set up, then keep everything running that long for a look, and stop).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+BUILD=${BUILD:-build}
+bin=$top/$BUILD/custos
+trivial=$top/$BUILD/bench/mhd_trivial
+work=$top/.local/bench-$$
+results=$top/$BUILD/bench-results
+lua=$top/tests/bench/lua
+sqldir=$top/tests/bench/sql
+dur=${BENCH_DURATION:-8}
+dur1=${BENCH_C1_DURATION:-5}
+seed_n=${BENCH_SEED:-5000}
+conns=32
+batch=100
+
+server_pid=
+trivial_pid=
+pg_started=0
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench.sh: $*"; exit 1; }
+
+start_server() { # mode (epoll|threads)
+    CUSTOS_HTTP_MODE=$1 "$bin" serve >>"$results/server.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        curl -fsS "$api/healthz" >/dev/null 2>&1 && return 0
+        kill -0 "$server_pid" 2>/dev/null || { tail -n 20 "$results/server.log" >&2; die "the server did not start"; }
+        sleep 0.1
+    done
+    die "the server did not answer /healthz"
+}
+stop_server() {
+    [ -n "$server_pid" ] || return 0
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+}
+start_trivial() { # mode
+    "$trivial" --port "$trivial_port" --mode "$1" >>"$results/mhd_trivial.log" 2>&1 &
+    trivial_pid=$!
+    for _ in $(seq 1 50); do
+        curl -fsS "http://127.0.0.1:$trivial_port/hello" >/dev/null 2>&1 && return 0
+        kill -0 "$trivial_pid" 2>/dev/null || die "mhd_trivial did not start"
+        sleep 0.1
+    done
+    die "mhd_trivial did not answer"
+}
+stop_trivial() {
+    [ -n "$trivial_pid" ] || return 0
+    kill -TERM "$trivial_pid" 2>/dev/null || true
+    wait "$trivial_pid" 2>/dev/null || true
+    trivial_pid=
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_server
+    stop_trivial
+    [ "$pg_started" = 1 ] && scripts/pg.sh stop "$work/pg" >/dev/null 2>&1
+    if [ "${KEEP_BENCH_DIR:-0}" = 1 ]; then say "bench.sh: kept $work"; else rm -rf "$work"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- prerequisites ----
+command -v wrk >/dev/null || die "wrk is not installed (scripts/deps.sh installs it: apt-get install wrk)"
+command -v pgbench >/dev/null || die "pgbench is not installed (package postgresql-contrib / postgresql)"
+command -v psql >/dev/null || die "psql is not installed"
+command -v curl >/dev/null || die "curl is not installed"
+[ -x "$bin" ] || die "$bin is missing (make $BUILD/custos)"
+[ -x "$trivial" ] || die "$trivial is missing (make $BUILD/bench/mhd_trivial)"
+for f in common tokenize tokenize_batch detokenize detokenize_batch post_echo; do
+    [ -f "$lua/$f.lua" ] || die "missing $lua/$f.lua"
+done
+for f in tokenize detokenize tokenize_batch detokenize_batch; do
+    [ -f "$sqldir/$f.sql" ] || die "missing $sqldir/$f.sql"
+done
+
+rm -rf "$results"
+mkdir -p "$work" "$results"
+started_at=$(date +%s)
+
+# ---- CPU accounting: machine-wide busy ticks, one process's ticks, waited children ----
+hz=$(getconf CLK_TCK)
+machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
+proc_ticks() { # pid: utime+stime of the process and its reaped children? no: its threads only
+    [ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+    sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12+$13}'
+}
+children_ticks() { # user+sys seconds of waited-for children of this shell, in ticks
+    times | awk -v hz="$hz" 'NR==2 {
+        n = split($0, f, " "); s = 0
+        for (i = 1; i <= n; i++) { v = f[i]; sub(/s$/, "", v); split(v, ms, "m"); s += ms[1]*60 + ms[2] }
+        printf "%d\n", s*hz + 0.5 }'
+}
+
+# ---- PostgreSQL: durable (no `fast`), throwaway ----
+pg_port=$(( (RANDOM % 15000) + 30000 ))
+api_port=$(( pg_port + 1 ))
+api=http://127.0.0.1:$api_port
+trivial_port=$(( pg_port + 2 ))
+say "bench.sh: PostgreSQL (durable commits) on 127.0.0.1:$pg_port, work dir $work"
+pg_started=1
+scripts/pg.sh start "$work/pg" "$pg_port" || die "could not start PostgreSQL"
+sock=$work/pg/run
+admin_url="host=$sock port=$pg_port dbname=custos_bench user=postgres"
+app_url="host=$sock port=$pg_port dbname=custos_bench user=custos_app"
+psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$pg_port" -U postgres "$@"; }
+psql_admin -d postgres -c "CREATE DATABASE custos_bench" || die "could not create custos_bench"
+# as in research/perf-limits.md §3: no checkpoint in the middle of a run; fsync stays on
+psql_admin -d postgres -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
+    -c "ALTER SYSTEM SET checkpoint_timeout = '30min'" -c "SELECT pg_reload_conf()" >/dev/null
+scripts/dev-secrets.sh "$work/secrets" "$bin" || die "could not create dev secrets"
+
+export CUSTOS_DEV=1
+export CUSTOS_ROOT_KEY_FILE=$work/secrets/root.key
+export CUSTOS_JWT_HS256_SECRET_FILE=$work/secrets/hs256.secret
+export CUSTOS_JWT_ISSUER=https://idp.bench.custos/
+export CUSTOS_JWT_AUDIENCE=custos-bench
+export CUSTOS_DATABASE_URL=$app_url
+export CUSTOS_MIGRATE_DATABASE_URL=$admin_url
+export CUSTOS_LISTEN=127.0.0.1:$api_port
+export CUSTOS_THREADS=$conns
+export CUSTOS_DB_POOL=$conns
+export CUSTOS_LOG_LEVEL=warn
+unset CUSTOS_TLS_CERT_FILE CUSTOS_TLS_KEY_FILE CUSTOS_JWKS_FILE CUSTOS_JWT_HS256_SECRET \
+    CUSTOS_DATABASE_PASSWORD_FILE CUSTOS_MIGRATE_DATABASE_PASSWORD_FILE CUSTOS_HTTP_MODE
+"$bin" migrate >"$results/migrate.log" 2>&1 || { cat "$results/migrate.log" >&2; die "custos migrate failed"; }
+
+say "bench.sh: service on $api (plain HTTP, $conns threads, pool $conns)"
+start_server epoll
+admin_jwt=$("$bin" dev-token --scope vault:admin --sub bench-operator --ttl 7200)
+jwt=$("$bin" dev-token --tenant bench --sub bench-client --ttl 7200 \
+    --scope "tenant:admin records:write detokenize:*.*:plain")
+export BENCH_JWT=$jwt BENCH_LUA_DIR=$lua BENCH_TOKENS=$work/tokens.txt BENCH_BATCH=$batch
+
+api_call() { # method path body [jwt] -> body on stdout, fails on non-2xx
+    curl -fsS -X "$1" -H "Authorization: Bearer ${4:-$jwt}" -H 'Content-Type: application/json' \
+        --data-binary "$3" "$api$2"
+}
+api_call POST /v1/tenants '{"id":"bench","name":"Bench"}' "$admin_jwt" >/dev/null ||
+    die "could not create tenant bench"
+api_call PUT /v1/collections/c '{"fields":{"name":{"type":"name","tokenization":"random"},"phone":{"type":"phone","tokenization":"deterministic","searchable":true}}}' >/dev/null ||
+    die "could not create collection c"
+api_call PUT /v1/purposes/support '{"description":"bench","lawful_basis":"contract"}' >/dev/null ||
+    die "could not create purpose support"
+
+say "bench.sh: seeding $seed_n records in batches of 500"
+: >"$work/tokens.txt"
+for ((b = 0; b < seed_n; b += 500)); do
+    n=$(( seed_n - b < 500 ? seed_n - b : 500 ))
+    body=$(awk -v b="$b" -v n="$n" 'BEGIN {
+        printf "{\"records\":["
+        for (i = 0; i < n; i++) {
+            k = b + i
+            printf "%s{\"subject_id\":\"seed-%d\",\"fields\":{\"name\":\"Seed Person %d\",\"phone\":\"+1555%07d\"}}", (i ? "," : ""), k, k, k
+        }
+        printf "]}" }')
+    api_call POST /v1/collections/c/records "$body" >"$work/seed.json" || die "seeding failed at batch $b"
+    # keep the random (name) tokens: detokenize reads them back
+    grep -o '"name":"[^"]*"' "$work/seed.json" | cut -d'"' -f4 >>"$work/tokens.txt"
+done
+seeded=$(wc -l <"$work/tokens.txt")
+[ "$seeded" -eq "$seed_n" ] || die "seeded $seeded tokens, expected $seed_n"
+
+# one call of each measured request, so a broken route fails here rather than as wrk errors
+tok1=$(head -n 1 "$work/tokens.txt")
+api_call POST /v1/collections/c/records '{"records":[{"subject_id":"probe-1","fields":{"name":"Probe","phone":"+15559990001"}}]}' >/dev/null ||
+    die "tokenize probe failed"
+curl -fsS -X POST -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -H 'X-Purpose: support' \
+    --data-binary "{\"tokens\":[\"$tok1\"]}" "$api/v1/detokenize" >"$work/probe.json" ||
+    die "detokenize probe failed"
+grep -q '"value":"Seed Person 0"' "$work/probe.json" || { cat "$work/probe.json" >&2; die "detokenize probe did not return the seeded value"; }
+
+
+# ---- helper tables for the pgbench ceilings (superuser; read-only for custos_app) ----
+awk '{printf "%d\t%s\n", NR, $0}' "$work/tokens.txt" >"$work/tokens.tsv"
+nbatches=200
+psql_admin -d custos_bench >/dev/null <<SQL || die "could not create the pgbench helper tables"
+CREATE TABLE bench_seed (i int PRIMARY KEY, token text NOT NULL);
+\copy bench_seed (i, token) FROM '$work/tokens.tsv'
+CREATE TABLE bench_tokens AS
+SELECT s.i, json_build_array(s.token)::text AS tokens,
+       json_build_array(json_build_object('principal', 'bench-client', 'action', 'detokenize',
+           'collection', 'c', 'fields', json_build_array('name'), 'record_id', t.record_id,
+           'subject_id', r.subject_id, 'purpose', 'support', 'redaction', 'plain',
+           'outcome', 'allowed', 'request_id', md5(s.token)))::text AS audit
+FROM bench_seed s
+JOIN tokens t ON t.tenant_id = 'bench' AND t.token = s.token
+JOIN records r ON r.tenant_id = 'bench' AND r.id = t.record_id;
+ALTER TABLE bench_tokens ADD PRIMARY KEY (i);
+CREATE TABLE bench_batches AS
+SELECT p.b AS i, json_agg(s.token ORDER BY p.n)::text AS tokens,
+       json_agg(json_build_object('principal', 'bench-client', 'action', 'detokenize',
+           'collection', 'c', 'fields', json_build_array('name'), 'record_id', t.record_id,
+           'subject_id', r.subject_id, 'purpose', 'support', 'redaction', 'plain',
+           'outcome', 'allowed', 'request_id', md5(p.b::text)) ORDER BY p.n)::text AS audit
+FROM (SELECT b, n, 1 + floor(random() * $seed_n)::int AS i
+      FROM generate_series(1, $nbatches) b, generate_series(1, $batch) n) p
+JOIN bench_seed s ON s.i = p.i
+JOIN tokens t ON t.tenant_id = 'bench' AND t.token = s.token
+JOIN records r ON r.tenant_id = 'bench' AND r.id = t.record_id
+GROUP BY p.b;
+ALTER TABLE bench_batches ADD PRIMARY KEY (i);
+-- the JSON batches of one tokenize request of $batch records (same shapes as the service's);
+-- @R@ is replaced per transaction
+CREATE TABLE bench_json (name text PRIMARY KEY, j text NOT NULL);
+INSERT INTO bench_json
+SELECT 'sk_use', json_agg(json_build_object('subject_id', 'pb@R@-' || g, 'n', 2) ORDER BY g)
+FROM generate_series(1, $batch) g
+UNION ALL
+SELECT 'sk_insert', json_agg(json_build_object('subject_id', 'pb@R@-' || g, 'version', 1,
+    'kek_version', 1, 'wrapped', md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text)
+    || left(md5((g + 3)::text), 24), 'n', 2) ORDER BY g)
+FROM generate_series(1, $batch) g
+UNION ALL
+SELECT 'records', json_agg(json_build_object('id', 'rec_pb@R@-' || g, 'collection', 'c',
+    'subject_id', 'pb@R@-' || g) ORDER BY g)
+FROM generate_series(1, $batch) g
+UNION ALL
+SELECT 'values', json_agg(v ORDER BY g, f)
+FROM (SELECT g, 1 AS f, json_build_object('record_id', 'rec_pb@R@-' || g, 'collection', 'c',
+          'field', 'name', 'key_version', 1,
+          'ct', md5(g::text) || md5((g + 7)::text) || left(md5((g + 9)::text), 8),
+          'token', 'tok_pb@R@-' || g, 'bi', NULL) AS v
+      FROM generate_series(1, $batch) g
+      UNION ALL
+      SELECT g, 2, json_build_object('record_id', 'rec_pb@R@-' || g, 'collection', 'c',
+          'field', 'phone', 'key_version', 1,
+          'ct', md5(g::text) || md5((g + 5)::text) || left(md5((g + 6)::text), 18),
+          'token', 'tokd_pb@R@-' || g, 'bi', md5((g + 11)::text) || md5((g + 13)::text))
+      FROM generate_series(1, $batch) g) x
+UNION ALL
+SELECT 'tokens', json_agg(v ORDER BY g, f)
+FROM (SELECT g, 1 AS f, json_build_object('token', 'tok_pb@R@-' || g, 'record_id',
+          'rec_pb@R@-' || g, 'collection', 'c', 'field', 'name') AS v
+      FROM generate_series(1, $batch) g
+      UNION ALL
+      SELECT g, 2, json_build_object('token', 'tokd_pb@R@-' || g, 'record_id',
+          'rec_pb@R@-' || g, 'collection', 'c', 'field', 'phone')
+      FROM generate_series(1, $batch) g) x
+UNION ALL
+SELECT 'audit', json_agg(json_build_object('principal', 'bench-client', 'action', 'tokenize',
+    'collection', 'c', 'fields', json_build_array('name', 'phone'), 'record_id',
+    'rec_pb@R@-' || g, 'subject_id', 'pb@R@-' || g, 'purpose', NULL, 'redaction', NULL,
+    'outcome', 'allowed', 'request_id', md5(g::text)) ORDER BY g)
+FROM generate_series(1, $batch) g;
+GRANT SELECT ON bench_tokens, bench_batches, bench_json TO custos_app;
+SQL
+n_bt=$(psql_admin -d custos_bench -tAc "SELECT count(*) FROM bench_tokens")
+[ "$n_bt" -eq "$seed_n" ] || die "bench_tokens has $n_bt rows, expected $seed_n"
+
+# Fresh statistics, as autovacuum would have them in steady state: without them the planner
+# takes a tenant with 5,000 records for an empty one (see the note printed at the end).
+analyze() { psql_admin -d custos_bench -c "ANALYZE" >/dev/null; }
+analyze
+
+if [ -n "${BENCH_HOLD:-}" ]; then # development: keep the environment up for a look, then clean up
+    echo "$jwt" >"$work/jwt"
+    say "bench.sh: holding ${BENCH_HOLD}s: psql '$admin_url'; service $api; JWT in $work/jwt"
+    sleep "$BENCH_HOLD"
+    exit 0
+fi
+
+# ---- measurement helpers ----
+declare -A RPS P50 P99 ERRS NREQ CPU_ALL CPU_CLI CPU_SRV
+to_ms() { # "44.00us" | "1.41ms" | "1.02s" | "2.00m" -> ms
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+        else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
+        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+        else printf "nan" }'
+}
+cpu_begin() { # target pid (may be empty)
+    _m0=$(machine_ticks); _c0=$(children_ticks); _s0=$(proc_ticks "$1"); _spid=$1
+}
+cpu_end() { # name
+    local m1 c1 s1 n=${NREQ[$1]:-0}
+    m1=$(machine_ticks); c1=$(children_ticks); s1=$(proc_ticks "$_spid")
+    if [ "$n" -gt 0 ]; then
+        CPU_ALL[$1]=$(awk -v d=$((m1 - _m0)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f", d / hz * 1e6 / n}')
+        CPU_CLI[$1]=$(awk -v d=$((c1 - _c0)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f", d / hz * 1e6 / n}')
+        CPU_SRV[$1]=$(awk -v d=$((s1 - _s0)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f", d / hz * 1e6 / n}')
+    fi
+}
+
+# wrk_run NAME URL CONNS DURATION [LUA] [PID whose CPU is counted as the server's]
+wrk_run() {
+    local name=$1 url=$2 c=$3 d=$4 script=${5:-} pid=${6:-} out=$results/wrk-$1.txt t=2
+    [ "$c" -lt 2 ] && t=1
+    local args=(-t"$t" -c"$c" -d"${d}s" --latency)
+    [ -n "$script" ] && args+=(-s "$lua/$script.lua")
+    say "  wrk $name: -t$t -c$c -d${d}s ${script:+-s $script.lua} $url"
+    cpu_begin "$pid"
+    wrk "${args[@]}" "$url" >"$out" 2>&1 || { cat "$out" >&2; die "wrk $name failed"; }
+    local rps p50 p99 non2xx sockerr total
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+    total=$(awk '/requests in/ {print $1}' "$out")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
+    sockerr=$(awk '/Socket errors:/ {gsub(/[^0-9 ]/, " "); s = 0; for (i = 1; i <= NF; i++) s += $i; print s}' "$out")
+    [ -n "$rps" ] && [ -n "$total" ] || { cat "$out" >&2; die "could not read the output of wrk $name"; }
+    RPS[$name]=$rps; P50[$name]=$p50; P99[$name]=$p99; NREQ[$name]=$total
+    ERRS[$name]=$(( ${non2xx:-0} + ${sockerr:-0} ))
+    cpu_end "$name"
+}
+
+# pgb_run NAME SCRIPT CONNS DURATION
+pgb_run() {
+    local name=$1 script=$2 c=$3 d=$4 out=$results/pgbench-$1.txt j=2
+    [ "$c" -lt 2 ] && j=1
+    local logdir=$work/pgblog/$name
+    mkdir -p "$logdir"
+    say "  pgbench $name: -M prepared -c$c -j$j -T$d -f $script.sql"
+    cpu_begin ""
+    (cd "$logdir" && pgbench -n -M prepared -h "$sock" -p "$pg_port" -U custos_app -d custos_bench \
+        -D tenant=bench -D ntokens="$seed_n" -D nbatches="$nbatches" \
+        -f "$sqldir/$script.sql" -c "$c" -j "$j" -T "$d" -l --log-prefix=tx) >"$out" 2>&1 ||
+        { cat "$out" >&2; die "pgbench $name failed"; }
+    local tps done failed
+    tps=$(awk '/^tps = / {print $3; exit}' "$out")
+    done=$(awk '/number of transactions actually processed:/ {print $NF}' "$out")
+    failed=$(awk '/number of failed transactions:/ {print $5}' "$out")
+    [ -n "$tps" ] && [ -n "$done" ] || { cat "$out" >&2; die "could not read the output of pgbench $name"; }
+    RPS[$name]=$tps; NREQ[$name]=$done; ERRS[$name]=${failed:-0}
+    # per-transaction log: field 3 is the latency in µs
+    read -r P50[$name] P99[$name] < <(cat "$logdir"/tx.* | awk '{print $3}' | sort -n |
+        awk '{v[NR] = $1} END {
+            if (NR == 0) { print "nan nan"; exit }
+            i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
+            i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
+            printf "%.3f %.3f\n", v[i50] / 1000, v[i99] / 1000 }')
+    cpu_end "$name"
+    rm -rf "$logdir"
+}
+
+say "bench.sh: measuring (${dur}s per 32-connection run, ${dur1}s per 1-connection run)"
+hello=http://127.0.0.1:$trivial_port/hello
+
+# ---- HTTP ceilings: trivial MHD handler ----
+stop_server
+start_trivial epoll
+wrk_run trivial_epoll_c32 "$hello" "$conns" "$dur" "" "$trivial_pid"
+wrk_run trivial_epoll_c1 "$hello" 1 "$dur1" "" "$trivial_pid"
+wrk_run trivial_echo_c32 "http://127.0.0.1:$trivial_port/echo" "$conns" "$dur" post_echo "$trivial_pid"
+stop_trivial
+start_trivial threads
+wrk_run trivial_threads_c32 "$hello" "$conns" "$dur" "" "$trivial_pid"
+wrk_run trivial_threads_c1 "$hello" 1 "$dur1" "" "$trivial_pid"
+stop_trivial
+
+# ---- the service (epoll pool of 32) against the same and against pgbench ----
+start_server epoll
+wrk_run svc_healthz_c32 "$api/healthz" "$conns" "$dur" "" "$server_pid"
+wrk_run svc_healthz_c1 "$api/healthz" 1 "$dur1" "" "$server_pid"
+
+rec_url=$api/v1/collections/c/records
+pgb_run pg_tokenize_c32 tokenize "$conns" "$dur"
+pgb_run pg_tokenize_c1 tokenize 1 "$dur1"
+wrk_run svc_tokenize_c32 "$rec_url" "$conns" "$dur" tokenize "$server_pid"
+wrk_run svc_tokenize_c1 "$rec_url" 1 "$dur1" tokenize "$server_pid"
+
+pgb_run pg_tokenize_batch_c32 tokenize_batch "$conns" "$dur"
+pgb_run pg_tokenize_batch_c1 tokenize_batch 1 "$dur1"
+wrk_run svc_tokenize_batch_c32 "$rec_url" "$conns" "$dur" tokenize_batch "$server_pid"
+wrk_run svc_tokenize_batch_c1 "$rec_url" 1 "$dur1" tokenize_batch "$server_pid"
+
+# the tokenize runs added many rows: statistics as autovacuum would leave them
+analyze
+{
+    echo "-- detokenize plans after ANALYZE (custos_app, one token / $batch tokens)"
+    for tbl in bench_tokens bench_batches; do
+        psql -X -q -h "$sock" -p "$pg_port" -U custos_app -d custos_bench <<SQL 2>&1
+BEGIN;
+SET LOCAL custos.tenant = 'bench';
+SET LOCAL custos.platform = 'off';
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+SELECT q.ord, t.collection, v.ciphertext, sk.wrapped
+FROM json_array_elements_text((SELECT b.tokens FROM $tbl b WHERE b.i = 1)::json) WITH ORDINALITY AS q(token, ord)
+JOIN tokens t ON t.tenant_id = 'bench' AND t.token = q.token
+JOIN records r ON r.tenant_id = 'bench' AND r.id = t.record_id
+LEFT JOIN record_values v ON v.tenant_id = 'bench' AND v.record_id = t.record_id AND v.field = t.field AND NOT t.revoked
+LEFT JOIN subject_keys sk ON sk.tenant_id = 'bench' AND sk.subject_id = r.subject_id AND sk.version = v.key_version
+LEFT JOIN collections c ON c.tenant_id = 'bench' AND c.name = t.collection
+ORDER BY q.ord, (NOT t.revoked AND r.deleted_at IS NULL AND sk.wrapped IS NOT NULL) DESC, r.created_at;
+ROLLBACK;
+SQL
+    done
+} >"$results/detokenize-plans.txt"
+
+detok_url=$api/v1/detokenize
+pgb_run pg_detokenize_c32 detokenize "$conns" "$dur"
+pgb_run pg_detokenize_c1 detokenize 1 "$dur1"
+wrk_run svc_detokenize_c32 "$detok_url" "$conns" "$dur" detokenize "$server_pid"
+wrk_run svc_detokenize_c1 "$detok_url" 1 "$dur1" detokenize "$server_pid"
+
+pgb_run pg_detokenize_batch_c32 detokenize_batch "$conns" "$dur"
+pgb_run pg_detokenize_batch_c1 detokenize_batch 1 "$dur1"
+wrk_run svc_detokenize_batch_c32 "$detok_url" "$conns" "$dur" detokenize_batch "$server_pid"
+wrk_run svc_detokenize_batch_c1 "$detok_url" 1 "$dur1" detokenize_batch "$server_pid"
+
+curl -fsS "$api/metrics" >"$results/metrics-epoll.txt" 2>/dev/null || true
+stop_server
+
+# ---- the service in thread-per-connection mode ----
+start_server threads
+wrk_run svc_threads_healthz_c32 "$api/healthz" "$conns" "$dur" "" "$server_pid"
+wrk_run svc_threads_healthz_c1 "$api/healthz" 1 "$dur1" "" "$server_pid"
+stop_server
+
+psql_admin -d custos_bench -tAc "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE relname IN ('records', 'record_values', 'tokens', 'audit_log', 'subject_keys') ORDER BY 1" \
+    >"$results/table-rows.txt" 2>/dev/null || true
+cp "$work/pg/postgres.log" "$results/postgres.log" 2>/dev/null || true
+
+# ---- report ----
+report() {
+    local elapsed=$(( $(date +%s) - started_at ))
+    echo
+    echo "Custos benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) vCPU, wrk/pgbench/PostgreSQL/service on one machine, plain HTTP, durable commits"
+    echo "service: CUSTOS_THREADS=$conns CUSTOS_DB_POOL=$conns; load: wrk -t2 -c$conns -d${dur}s and -t1 -c1 -d${dur1}s; pgbench -M prepared -c$conns -j2 -T$dur and -c1 -T$dur1"
+    echo "ceilings: trivial libmicrohttpd handler (tests/bench/mhd_trivial.c) and pgbench running the service's own SQL as custos_app (tests/bench/sql/)"
+    echo
+    printf '%-28s %10s %10s %8s %8s | %-24s %10s %8s %8s | %6s  %s\n' \
+        "scenario" "svc req/s" "values/s" "p50 ms" "p99 ms" "ceiling" "req/s" "p50 ms" "p99 ms" "ratio" "verdict (research/perf-limits.md §5)"
+    printf '%.0s-' $(seq 1 170); echo
+    row() { # label svc ceil ceil_label values_per_req kind(single|batch|http) conns
+        local label=$1 s=$2 c=$3 cl=$4 vpr=$5 kind=$6 cc=$7
+        local srps=${RPS[$s]} crps=${RPS[$c]} sp50=${P50[$s]} sp99=${P99[$s]} cp50=${P50[$c]} cp99=${P99[$c]}
+        local vals="" ratio verdict target
+        [ "$vpr" -gt 1 ] && vals=$(awk -v r="$srps" -v n="$vpr" 'BEGIN {printf "%.0f", r * n}')
+        ratio=$(awk -v a="$srps" -v b="$crps" 'BEGIN {if (b > 0) printf "%.0f", 100 * a / b; else print "nan"}')
+        if [ "$kind" = batch ]; then target=70; else target=60; fi
+        if [ "$cc" -gt 1 ]; then
+            if awk -v r="$ratio" -v t="$target" 'BEGIN {exit !(r >= t)}'; then
+                verdict="OK: ${ratio} % >= ${target} %"
+            else
+                verdict="BELOW: ${ratio} % < ${target} % of the ceiling"
+            fi
+            [ "$kind" = http ] && verdict="$verdict (single-op target; HTTP layer only)"
+        else
+            # c=1: single ops p50 <= ceiling + 0.2 ms and p99 <= 2 ms; batches p50 <= 1.5x and p99 <= 10 ms
+            local lim50 lim99
+            if [ "$kind" = batch ]; then
+                lim50=$(awk -v p="$cp50" 'BEGIN {printf "%.2f", p * 1.5}'); lim99=10
+            else
+                lim50=$(awk -v p="$cp50" 'BEGIN {printf "%.2f", p + 0.2}'); lim99=2
+            fi
+            if awk -v a="$sp50" -v b="$lim50" -v c="$sp99" -v d="$lim99" 'BEGIN {exit !(a <= b && c <= d)}'; then
+                verdict="OK: p50 <= $lim50 ms, p99 <= $lim99 ms"
+            else
+                verdict="BELOW: latency target p50 <= $lim50 ms, p99 <= $lim99 ms"
+            fi
+        fi
+        local e=$(( ${ERRS[$s]:-0} + ${ERRS[$c]:-0} ))
+        [ "$e" -gt 0 ] && verdict="ERRORS: ${ERRS[$s]:-0} failed service requests, ${ERRS[$c]:-0} failed ceiling runs; $verdict"
+        printf '%-28s %10.0f %10s %8.3f %8.3f | %-24s %10.0f %8.3f %8.3f | %5s%%  %s\n' \
+            "$label" "$srps" "$vals" "$sp50" "$sp99" "$cl" "$crps" "$cp50" "$cp99" "$ratio" "$verdict"
+    }
+    row "healthz c=$conns" svc_healthz_c32 trivial_epoll_c32 "mhd GET /hello epoll" 1 http "$conns"
+    row "healthz c=1" svc_healthz_c1 trivial_epoll_c1 "mhd GET /hello epoll" 1 http 1
+    row "healthz threads c=$conns" svc_threads_healthz_c32 trivial_threads_c32 "mhd GET /hello threads" 1 http "$conns"
+    row "healthz threads c=1" svc_threads_healthz_c1 trivial_threads_c1 "mhd GET /hello threads" 1 http 1
+    row "tokenize 1 rec c=$conns" svc_tokenize_c32 pg_tokenize_c32 "pgbench tokenize.sql" 1 single "$conns"
+    row "tokenize 1 rec c=1" svc_tokenize_c1 pg_tokenize_c1 "pgbench tokenize.sql" 1 single 1
+    row "detokenize 1 c=$conns" svc_detokenize_c32 pg_detokenize_c32 "pgbench detokenize.sql" 1 single "$conns"
+    row "detokenize 1 c=1" svc_detokenize_c1 pg_detokenize_c1 "pgbench detokenize.sql" 1 single 1
+    row "tokenize $batch rec c=$conns" svc_tokenize_batch_c32 pg_tokenize_batch_c32 "pgbench tokenize_batch" $((batch * 2)) batch "$conns"
+    row "tokenize $batch rec c=1" svc_tokenize_batch_c1 pg_tokenize_batch_c1 "pgbench tokenize_batch" $((batch * 2)) batch 1
+    row "detokenize $batch c=$conns" svc_detokenize_batch_c32 pg_detokenize_batch_c32 "pgbench detokenize_batch" "$batch" batch "$conns"
+    row "detokenize $batch c=1" svc_detokenize_batch_c1 pg_detokenize_batch_c1 "pgbench detokenize_batch" "$batch" batch 1
+    echo
+    echo "values/s: tokenize counts 2 values per record (name, phone); detokenize 1 per token."
+    printf 'HTTP, other ceilings: mhd POST /echo epoll c=%s %.0f req/s (p50 %.3f ms); mhd epoll vs threads c=%s: %.0f vs %.0f req/s\n' \
+        "$conns" "${RPS[trivial_echo_c32]}" "${P50[trivial_echo_c32]}" "$conns" "${RPS[trivial_epoll_c32]}" "${RPS[trivial_threads_c32]}"
+    printf 'service epoll vs threads, /healthz c=%s: %.0f vs %.0f req/s\n' "$conns" "${RPS[svc_healthz_c32]}" "${RPS[svc_threads_healthz_c32]}"
+    echo
+    echo "CPU per request in µs (c=$conns runs; machine-wide busy / load generator / server process / rest = PostgreSQL + kernel):"
+    printf '  %-34s %8s %8s %8s %8s\n' "run" "all" "client" "server" "rest"
+    for k in trivial_epoll_c32 trivial_threads_c32 svc_healthz_c32 svc_threads_healthz_c32 \
+             pg_tokenize_c32 svc_tokenize_c32 pg_detokenize_c32 svc_detokenize_c32 \
+             pg_tokenize_batch_c32 svc_tokenize_batch_c32 pg_detokenize_batch_c32 svc_detokenize_batch_c32; do
+        local a=${CPU_ALL[$k]:-0} cl=${CPU_CLI[$k]:-0} sv=${CPU_SRV[$k]:-0}
+        printf '  %-34s %8s %8s %8s %8s\n' "$k" "$a" "$cl" "$sv" "$(( a - cl - sv ))"
+    done
+    echo
+    echo "Failed requests: service wrk non-2xx + socket errors; pgbench failed transactions (all runs):"
+    local k line=""
+    for k in $(printf '%s\n' "${!ERRS[@]}" | sort); do line="$line $k=${ERRS[$k]}"; done
+    echo " $line"
+    echo
+    echo "Notes: ratios are informative (run-to-run spread on this VM is 10-20 %); the verdicts never fail the build."
+    echo "pgbench runs the same statements in the same order (BEGIN and the SET LOCALs pipelined in one round trip, as the"
+    echo "service sends them in one query) but none of the HTTP, JWT, JSON, crypto or audit-building work of the service."
+    echo "Statistics are refreshed with ANALYZE after seeding and after the tokenize runs. Raw outputs: $results/ (${elapsed}s)."
+}
+report | tee "$results/summary.txt"
