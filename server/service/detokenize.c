@@ -11,7 +11,6 @@
 #include <string.h>
 
 enum {
-    C_ORD,
     C_TOKEN,
     C_COLLECTION,
     C_FIELD,
@@ -68,6 +67,22 @@ reveal(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const struct cu_d
         *value = json_stringn(pt, len);
     }
     return *value != NULL ? CU_OK : CU_ERR_INTERNAL;
+}
+
+/* The first row for token in rows sorted by token (byte order), or -1. */
+static int
+first_row(const struct cu_db_result *r, const char *token)
+{
+    int lo = 0, hi = cu_res_rows(r);
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(cu_res_text(r, mid, C_TOKEN), token) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < cu_res_rows(r) && strcmp(cu_res_text(r, lo, C_TOKEN), token) == 0 ? lo : -1;
 }
 
 static json_t *
@@ -145,18 +160,14 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     results = json_array();
     audit = json_array();
     int rows = cu_res_rows(r);
-    int row = 0;
     for (size_t i = 0; i < json_array_size(tokens); i++) {
         const char *token = json_string_value(json_array_get(tokens, i));
-        long long ord = (long long)i + 1;
         /* rows of this item: the first is the best (live first) */
-        int first = -1, last = -1;
-        while (row < rows && cu_res_int(r, row, C_ORD) == ord) {
-            if (first < 0) {
-                first = row;
-            }
-            last = row;
-            row++;
+        int first = first_row(r, token);
+        int last = first;
+        while (first >= 0 && last + 1 < rows &&
+               strcmp(cu_res_text(r, last + 1, C_TOKEN), token) == 0) {
+            last++;
         }
         if (first < 0) {
             json_array_append_new(results, item_err(token, CU_ERR_NOT_FOUND, "No such token"));

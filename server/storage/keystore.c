@@ -45,7 +45,7 @@ static const struct cu_stmt q_tenant_lock_share = {
     "SELECT current_kek_version FROM tenants WHERE tenant_id = $1 FOR SHARE"};
 static const struct cu_stmt q_tenant_lock_update = {
     "tenant_lock_update",
-    "SELECT current_kek_version FROM tenants WHERE tenant_id = $1 FOR UPDATE"};
+    "SELECT current_kek_version FROM tenants WHERE tenant_id = $1 FOR NO KEY UPDATE"};
 static const struct cu_stmt q_kek_get = {
     "kek_get",
     "SELECT wrapped FROM tenant_keys"

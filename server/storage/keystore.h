@@ -31,7 +31,9 @@ enum cu_err cu_store_tenant_list(struct cu_tx *tx, const char *after, int limit,
 /* Destroys the tenant's keys, then removes every row of it. *deleted = 0 if it did not exist. */
 enum cu_err cu_store_tenant_delete(struct cu_tx *tx, const char *tenant, int *deleted) CU_WUR;
 /* The current KEK version, with a share lock on the tenant row so that no rotation or
- * destruction of a version can commit in between. CU_ERR_NOT_FOUND for no tenant. */
+ * destruction of a version can commit in between (exclusive: FOR NO KEY UPDATE, which waits for
+ * those share locks but not for the key-share locks of foreign keys that every insert takes).
+ * CU_ERR_NOT_FOUND for no tenant. */
 enum cu_err cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive,
                                      int *version) CU_WUR;
 

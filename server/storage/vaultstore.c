@@ -73,7 +73,8 @@ static const struct cu_stmt q_tokens_revoke = {
     "UPDATE tokens t SET revoked = true"
     " FROM json_to_recordset($2::json) AS x(token text, record_id text, field text)"
     " WHERE t.tenant_id = $1 AND t.token = x.token AND t.record_id = x.record_id"
-    " AND t.field = x.field"};
+    " AND t.field = x.field"
+    " AND t.token = ANY (ARRAY(SELECT json_array_elements($2::json) ->> 'token'))"};
 static const struct cu_stmt q_audit_insert = {
     "audit_insert",
     "INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id,"
@@ -83,23 +84,27 @@ static const struct cu_stmt q_audit_insert = {
     " FROM json_to_recordset($2::json) AS x(principal text, action text, collection text,"
     " fields text[], record_id text, subject_id text, purpose text, redaction text,"
     " outcome text, request_id text)"};
+/* Tokens are matched with = ANY(ARRAY(...)): PostgreSQL then plans an index probe per token,
+ * where a join against json_array_elements_text (estimated at 100 rows) got a scan of the
+ * tenant's whole tokens table. */
 static const struct cu_stmt q_detokenize = {
     "detokenize",
-    "SELECT q.ord, q.token, t.collection, t.field, t.record_id, r.subject_id,"
+    "SELECT t.token, t.collection, t.field, t.record_id, r.subject_id,"
     " CASE WHEN t.revoked THEN 'revoked' WHEN r.deleted_at IS NOT NULL THEN 'deleted'"
     "      WHEN v.ciphertext IS NULL OR sk.wrapped IS NULL THEN 'erased' ELSE 'live' END,"
     " coalesce(v.key_version, 0), v.ciphertext, coalesce(sk.kek_version, 0), sk.wrapped,"
     " coalesce(c.fields -> t.field ->> 'type', '')"
-    " FROM json_array_elements_text($2::json) WITH ORDINALITY AS q(token, ord)"
-    " JOIN tokens t ON t.tenant_id = $1 AND t.token = q.token"
+    " FROM tokens t"
     " JOIN records r ON r.tenant_id = $1 AND r.id = t.record_id"
     " LEFT JOIN record_values v ON v.tenant_id = $1 AND v.record_id = t.record_id"
     "      AND v.field = t.field AND NOT t.revoked"
     " LEFT JOIN subject_keys sk ON sk.tenant_id = $1 AND sk.subject_id = r.subject_id"
     "      AND sk.version = v.key_version"
     " LEFT JOIN collections c ON c.tenant_id = $1 AND c.name = t.collection"
-    " ORDER BY q.ord, (NOT t.revoked AND r.deleted_at IS NULL AND sk.wrapped IS NOT NULL) DESC,"
-    " r.created_at"};
+    " WHERE t.tenant_id = $1"
+    " AND t.token = ANY (ARRAY(SELECT json_array_elements_text($2::json)))"
+    " ORDER BY t.token COLLATE \"C\","
+    " (NOT t.revoked AND r.deleted_at IS NULL AND sk.wrapped IS NOT NULL) DESC, r.created_at"};
 static const struct cu_stmt q_record_get = {
     "record_get",
     "SELECT id, collection, subject_id, deleted_at IS NOT NULL, " TS("created_at") ", "
@@ -148,7 +153,9 @@ static const struct cu_stmt q_sk_use_batch = {
     "sk_use_batch",
     "UPDATE subject_keys k SET encryptions = k.encryptions + x.n"
     " FROM json_to_recordset($2::json) AS x(subject_id text, n bigint)"
-    " WHERE k.tenant_id = $1 AND k.subject_id = x.subject_id AND k.version ="
+    " WHERE k.tenant_id = $1 AND k.subject_id = x.subject_id"
+    " AND k.subject_id = ANY (ARRAY(SELECT json_array_elements($2::json) ->> 'subject_id'))"
+    " AND k.version ="
     "   (SELECT max(m.version) FROM subject_keys m"
     "    WHERE m.tenant_id = $1 AND m.subject_id = x.subject_id)"
     " RETURNING k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions"};

@@ -52,7 +52,7 @@ enum cu_err cu_store_audit_insert(struct cu_tx *tx, const char *tenant,
                                   const char *audit_json) CU_WUR;
 
 /* Detokenize lookup for a list of tokens (JSON array of strings), one row per (token, record)
- * match, live ones first per token. Columns: ord (1-based position in the list), token,
+ * match, ordered by token (byte order, as strcmp) and live ones first per token. Columns: token,
  * collection, field, record_id, subject_id,
  * state ("live", "deleted", "revoked", "erased"), key_version, ciphertext, kek_version, wrapped,
  * field type. Tokens with no row are unknown. */
