@@ -21,7 +21,8 @@ enum {
     C_CIPHERTEXT,
     C_KEK_VERSION,
     C_WRAPPED,
-    C_TYPE
+    C_TYPE,
+    C_INC
 };
 
 static void
@@ -49,7 +50,8 @@ reveal(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const struct cu_d
     CU_GUARD(cu_res_bytea(r, row, C_CIPHERTEXT, arena, &ct, &cl));
     int version = (int)cu_res_int(r, row, C_KEY_VERSION);
     struct cu_secret *key = NULL;
-    CU_GUARD(cu_keyring_subject_key_unwrap(s->keyring, tx, tenant, cu_res_text(r, row, C_SUBJECT),
+    CU_GUARD(cu_keyring_subject_key_unwrap(s->keyring, tx, tenant, cu_res_text(r, row, C_INC),
+                                           cu_res_text(r, row, C_SUBJECT),
                                            version, (int)cu_res_int(r, row, C_KEK_VERSION),
                                            wrapped, wl, &key));
     char *pt = NULL;

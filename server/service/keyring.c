@@ -78,7 +78,7 @@ sk_aad(struct cu_arena *arena, char **out, const char *tenant, const char *subje
 /* Subject ids can be long: cache ids carry a digest of the subject instead. Every version of
  * a subject's key shares the prefix "<tenant>/s/<digest>/". */
 static void
-sk_cache_prefix(char *out, size_t n, const char *tenant, const char *subject)
+sk_cache_prefix(char *out, size_t n, const char *tenant, const char *inc, const char *subject)
 {
     uint8_t d[CU_SHA256_LEN];
     if (cu_sha256((const uint8_t *)subject, strlen(subject), d) != CU_OK) {
@@ -91,15 +91,15 @@ sk_cache_prefix(char *out, size_t n, const char *tenant, const char *subject)
         hex[2 * i + 1] = digits[d[i] & 15];
     }
     hex[40] = '\0';
-    snprintf(out, n, "%s/s/%s/", tenant, hex);
+    snprintf(out, n, "%s@%s/s/%s/", tenant, inc, hex);
 }
 
 static void
-sk_cache_id(char *out, size_t n, const char *tenant, const char *subject, int version,
-            int kek_version)
+sk_cache_id(char *out, size_t n, const char *tenant, const char *inc, const char *subject,
+            int version, int kek_version)
 {
     char prefix[160];
-    sk_cache_prefix(prefix, sizeof(prefix), tenant, subject);
+    sk_cache_prefix(prefix, sizeof(prefix), tenant, inc, subject);
     snprintf(out, n, "%s%d/%d", prefix, version, kek_version);
 }
 
@@ -138,21 +138,23 @@ out:
 
 /* ---- KEKs ---- */
 
+/* A KEK version, from the cache when it is there: a cached KEK only ever unwraps a subject or
+ * data key whose wrapped row the caller has just read, so a destroyed version is never served
+ * for data that is gone. */
 static enum cu_err
-kek_get(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, int version,
-        struct cu_secret **out)
+kek_get(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, const char *inc,
+        int version, struct cu_secret **out)
 {
     char id[160];
-    snprintf(id, sizeof(id), "%s/kek/%d", tenant, version);
+    snprintf(id, sizeof(id), "%s@%s/kek/%d", tenant, inc, version);
+    if (cu_keycache_get(kr->cache, id, now_s(), out) == CU_OK) {
+        return CU_OK;
+    }
     struct cu_arena *arena = cu_arena_new();
     uint8_t *wrapped = NULL;
     size_t len = 0;
     enum cu_err rc = CU_OK;
-    /* the row is read every time: a destroyed version must not be served from the cache */
     CU_TRY(cu_store_kek_get(tx, tenant, version, arena, &wrapped, &len));
-    if (cu_keycache_get(kr->cache, id, now_s(), out) == CU_OK) {
-        goto out;
-    }
     char aad[160];
     kek_aad(aad, sizeof(aad), tenant, version);
     CU_TRY(cu_key_unwrap(kr->root, aad, wrapped, len, out));
@@ -201,9 +203,15 @@ out:
 
 enum cu_err
 cu_keyring_tenant_key(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
-                      enum cu_tkey which, struct cu_secret **out)
+                      const char *inc, enum cu_tkey which, struct cu_secret **out)
 {
     const char *purpose = tkey_names[which];
+    /* re-wrapping under a new KEK does not change the key: the id names no KEK version */
+    char id[160];
+    snprintf(id, sizeof(id), "%s@%s/tdk/%s", tenant, inc, purpose);
+    if (cu_keycache_get(kr->cache, id, now_s(), out) == CU_OK) {
+        return CU_OK;
+    }
     struct cu_arena *arena = cu_arena_new();
     struct cu_secret *kek = NULL;
     uint8_t *wrapped = NULL;
@@ -211,12 +219,7 @@ cu_keyring_tenant_key(struct cu_keyring *kr, struct cu_tx *tx, const char *tenan
     int kek_version = 0;
     enum cu_err rc = CU_OK;
     CU_TRY(cu_store_tdk_get(tx, tenant, purpose, arena, &kek_version, &wrapped, &len));
-    char id[160];
-    snprintf(id, sizeof(id), "%s/tdk/%s/%d", tenant, purpose, kek_version);
-    if (cu_keycache_get(kr->cache, id, now_s(), out) == CU_OK) {
-        goto out;
-    }
-    CU_TRY(kek_get(kr, tx, tenant, kek_version, &kek));
+    CU_TRY(kek_get(kr, tx, tenant, inc, kek_version, &kek));
     char aad[160];
     tdk_aad(aad, sizeof(aad), tenant, purpose, kek_version);
     CU_TRY(cu_key_unwrap(kek, aad, wrapped, len, out));
@@ -229,22 +232,20 @@ out:
     return rc;
 }
 
-/* ---- subject keys ---- */
-
 enum cu_err
 cu_keyring_subject_key_unwrap(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
-                              const char *subject, int version, int kek_version,
+                              const char *inc, const char *subject, int version, int kek_version,
                               const uint8_t *wrapped, size_t len, struct cu_secret **out)
 {
     char id[200];
-    sk_cache_id(id, sizeof(id), tenant, subject, version, kek_version);
+    sk_cache_id(id, sizeof(id), tenant, inc, subject, version, kek_version);
     if (cu_keycache_get(kr->cache, id, now_s(), out) == CU_OK) {
         return CU_OK;
     }
     struct cu_arena *arena = cu_arena_new();
     struct cu_secret *kek = NULL;
     enum cu_err rc = CU_OK;
-    CU_TRY(kek_get(kr, tx, tenant, kek_version, &kek));
+    CU_TRY(kek_get(kr, tx, tenant, inc, kek_version, &kek));
     char *aad = NULL;
     sk_aad(arena, &aad, tenant, subject, version, kek_version);
     CU_TRY(cu_key_unwrap(kek, aad, wrapped, len, out));
@@ -280,7 +281,7 @@ find_req(struct cu_subject_key_req *reqs, size_t n, const char *subject)
  * not set yet and need == 1) and unwraps them; marks the ones without a key (or over their
  * limit) with version 0 / next version. */
 static enum cu_err
-use_existing(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+use_existing(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, const char *inc,
              struct cu_subject_key_req *reqs, size_t n, const int *need)
 {
     struct cu_arena *arena = cu_arena_new();
@@ -308,7 +309,7 @@ use_existing(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
         uint8_t *wrapped = NULL;
         size_t len = 0;
         CU_TRY(cu_res_bytea(r, i, 3, arena, &wrapped, &len));
-        CU_TRY(cu_keyring_subject_key_unwrap(kr, tx, tenant, q->subject, version,
+        CU_TRY(cu_keyring_subject_key_unwrap(kr, tx, tenant, inc, q->subject, version,
                                              (int)cu_res_int(r, i, 2), wrapped, len, &q->key));
         q->version = version;
     }
@@ -320,7 +321,7 @@ out:
 
 enum cu_err
 cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
-                                  struct cu_subject_key_req *reqs, size_t n)
+                                  const char *inc, struct cu_subject_key_req *reqs, size_t n)
 {
     struct cu_arena *arena = cu_arena_new();
     struct cu_secret *kek = NULL;
@@ -333,7 +334,7 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         reqs[i].version = 0;
         need[i] = 1;
     }
-    CU_TRY(use_existing(kr, tx, tenant, reqs, n, need));
+    CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need));
 
     /* subjects without a usable key: create them in one statement */
     size_t missing = 0;
@@ -345,8 +346,8 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         goto out;
     }
     int kek_version = 0;
-    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 0, &kek_version));
-    CU_TRY(kek_get(kr, tx, tenant, kek_version, &kek));
+    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 0, &kek_version, NULL));
+    CU_TRY(kek_get(kr, tx, tenant, inc, kek_version, &kek));
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) {
         if (!need[i]) {
@@ -380,7 +381,7 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         /* cached only now: a key that lost a race to a concurrent creator must never be
          * served from the cache in place of the one stored */
         char id[200];
-        sk_cache_id(id, sizeof(id), tenant, q->subject, q->version, kek_version);
+        sk_cache_id(id, sizeof(id), tenant, inc, q->subject, q->version, kek_version);
         if (cu_keycache_put(kr->cache, id, fresh[at], now_s()) != CU_OK) {
             cu_log(CU_LOG_WARN, "could not cache a key", NULL);
         }
@@ -397,7 +398,7 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         }
     }
     if (raced > 0) {
-        CU_TRY(use_existing(kr, tx, tenant, reqs, n, need));
+        CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need));
         for (size_t i = 0; i < n; i++) {
             CU_CHECK(reqs[i].key != NULL, CU_ERR_CONFLICT, "subject key creation raced");
         }
@@ -434,7 +435,8 @@ cu_keyring_rotate(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, i
     enum cu_err rc = CU_OK;
     char aad[160];
     /* an exclusive lock: writers creating subject keys under the old version finish first */
-    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 1, &current));
+    char inc[CU_INC_LEN];
+    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 1, &current, inc));
     int next = current + 1;
     CU_TRY(cu_key_generate(32, &new_kek));
     kek_aad(aad, sizeof(aad), tenant, next);
@@ -451,7 +453,7 @@ cu_keyring_rotate(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, i
         if (rc == CU_OK) {
             cu_secret_free(old_kek);
             old_kek = NULL;
-            rc = kek_get(kr, tx, tenant, kv, &old_kek);
+            rc = kek_get(kr, tx, tenant, inc, kv, &old_kek);
         }
         if (rc == CU_OK) {
             tdk_aad(aad, sizeof(aad), tenant, tkey_names[i], kv);
@@ -492,11 +494,12 @@ cu_keyring_rewrap(struct cu_keyring *kr, struct cu_db *db, const char *tenant, i
     int current = 0;
     CU_TRY(cu_tx_begin(db, tenant, &tx));
     /* exclusive: destruction below must not race a writer still wrapping under an old version */
-    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 1, &current));
+    char inc[CU_INC_LEN];
+    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 1, &current, inc));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_subject_keys_stale(tx, tenant, current, limit, arena, &r));
     if (cu_res_rows(r) > 0) {
-        CU_TRY(kek_get(kr, tx, tenant, current, &new_kek));
+        CU_TRY(kek_get(kr, tx, tenant, inc, current, &new_kek));
     }
     int old_version = -1;
     for (int i = 0; i < cu_res_rows(r); i++) {
@@ -509,7 +512,7 @@ cu_keyring_rewrap(struct cu_keyring *kr, struct cu_db *db, const char *tenant, i
         if (kv != old_version) {
             cu_secret_free(old_kek);
             old_kek = NULL;
-            CU_TRY(kek_get(kr, tx, tenant, kv, &old_kek));
+            CU_TRY(kek_get(kr, tx, tenant, inc, kv, &old_kek));
             old_version = kv;
         }
         char *aad = NULL;
@@ -530,7 +533,7 @@ cu_keyring_rewrap(struct cu_keyring *kr, struct cu_db *db, const char *tenant, i
     tx = NULL;
     if (rc == CU_OK && *destroyed > 0) {
         char prefix[160];
-        snprintf(prefix, sizeof(prefix), "%s/kek/", tenant);
+        snprintf(prefix, sizeof(prefix), "%s@%s/kek/", tenant, inc);
         cu_keycache_remove_prefix(kr->cache, prefix);
     }
 out:
@@ -607,14 +610,6 @@ void
 cu_keyring_forget_tenant(struct cu_keyring *kr, const char *tenant)
 {
     char prefix[80];
-    snprintf(prefix, sizeof(prefix), "%s/", tenant);
-    cu_keycache_remove_prefix(kr->cache, prefix);
-}
-
-void
-cu_keyring_forget_subject(struct cu_keyring *kr, const char *tenant, const char *subject)
-{
-    char prefix[160];
-    sk_cache_prefix(prefix, sizeof(prefix), tenant, subject);
+    snprintf(prefix, sizeof(prefix), "%s@", tenant);
     cu_keycache_remove_prefix(kr->cache, prefix);
 }

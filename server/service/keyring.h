@@ -1,8 +1,8 @@
 /* The key hierarchy at run time: root key → tenant KEK versions → subject keys and tenant data
  * keys, with unwrapped keys cached (bounded, short TTL, wiped on eviction) so the hot path does
- * not unwrap per request. Invariant: a cached key is only ever used after the same transaction
- * has seen its wrapped row still present, so a key destroyed on another node is unusable here
- * at once; the cache saves the unwrap, never the existence check. */
+ * not unwrap per request. Cache ids carry the tenant's incarnation (inc: random at creation).
+ * Invariant: customer data is only ever decrypted with a subject key whose wrapped row the same
+ * transaction has just read, so data destroyed on another node is unusable here at once. */
 #ifndef CU_SERVICE_KEYRING_H
 #define CU_SERVICE_KEYRING_H
 
@@ -37,7 +37,8 @@ enum cu_err cu_keyring_create_tenant(struct cu_keyring *kr, struct cu_tx *tx, co
 /* A tenant data key (index, token, ff1, audit). *out is the caller's; CU_ERR_NOT_FOUND when the
  * tenant or its keys are gone. */
 enum cu_err cu_keyring_tenant_key(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
-                                  enum cu_tkey which, struct cu_secret **out) CU_WUR;
+                                  const char *inc, enum cu_tkey which,
+                                  struct cu_secret **out) CU_WUR;
 
 /* The batch form for a write of many records: reqs sorted by subject, no duplicates; on
  * success each req's key (the caller frees it) and version are set. Existing keys are counted
@@ -49,12 +50,13 @@ struct cu_subject_key_req {
     int version;
 };
 enum cu_err cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx,
-                                              const char *tenant, struct cu_subject_key_req *reqs,
-                                              size_t n) CU_WUR;
+                                              const char *tenant, const char *inc,
+                                              struct cu_subject_key_req *reqs, size_t n) CU_WUR;
 /* Unwraps a subject key whose wrapped row the caller has just read in tx (a join on
  * subject_keys): a cache hit skips the unwrap. CU_ERR_CRYPTO when it does not unwrap. */
 enum cu_err cu_keyring_subject_key_unwrap(struct cu_keyring *kr, struct cu_tx *tx,
-                                          const char *tenant, const char *subject, int version,
+                                          const char *tenant, const char *inc,
+                                          const char *subject, int version,
                                           int kek_version, const uint8_t *wrapped, size_t len,
                                           struct cu_secret **out) CU_WUR;
 
@@ -71,8 +73,8 @@ enum cu_err cu_keyring_rewrap(struct cu_keyring *kr, struct cu_db *db, const cha
 enum cu_err cu_keyring_rotate_root(struct cu_keyring *kr, struct cu_db *db,
                                    const struct cu_secret *new_root, int *tenants) CU_WUR;
 
-/* Drops cached keys of a tenant (deleted) or a subject (erased) on this node. */
+/* Drops cached keys of a deleted tenant on this node (other nodes: their entries carry the
+ * tenant's incarnation, which a new tenant of the same id does not share, and expire). */
 void cu_keyring_forget_tenant(struct cu_keyring *kr, const char *tenant);
-void cu_keyring_forget_subject(struct cu_keyring *kr, const char *tenant, const char *subject);
 
 #endif

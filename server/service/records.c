@@ -160,8 +160,8 @@ seal_values(struct in_record *recs, size_t n, struct cu_subject_key_req *reqs, s
 
 /* Gets (or creates) the data keys of the subjects of the ok records. */
 static enum cu_err
-subject_keys(struct cu_svc *s, struct cu_tx *tx, const char *tenant, struct in_record *recs,
-             size_t n, struct cu_subject_key_req **out, size_t *nout)
+subject_keys(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const char *inc,
+             struct in_record *recs, size_t n, struct cu_subject_key_req **out, size_t *nout)
 {
     struct cu_subject_key_req *reqs = cu_xcalloc(n ? n : 1, sizeof(*reqs));
     size_t m = 0;
@@ -181,7 +181,7 @@ subject_keys(struct cu_svc *s, struct cu_tx *tx, const char *tenant, struct in_r
             reqs[u++] = reqs[i];
         }
     }
-    enum cu_err rc = cu_keyring_subject_keys_for_write(s->keyring, tx, tenant, reqs, u);
+    enum cu_err rc = cu_keyring_subject_keys_for_write(s->keyring, tx, tenant, inc, reqs, u);
     if (rc != CU_OK) {
         free(reqs);
         return rc;
@@ -294,7 +294,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         good++;
     }
     if (good > 0) {
-        CU_TRY(subject_keys(s, tx, a->tenant, recs, n, &reqs, &nreqs));
+        CU_TRY(subject_keys(s, tx, a->tenant, spec.inc, recs, n, &reqs, &nreqs));
         CU_TRY(seal_values(recs, n, reqs, nreqs, a->tenant, collection, arena, values_b,
                            tokens_b));
     }
@@ -342,11 +342,22 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         CU_TRY(rc);
         CU_FAIL(CU_ERR_INVALID, "no valid record");
     }
-    CU_TRY(exec_batch(tx, a->tenant, records_b, cu_store_records_insert));
-    CU_TRY(exec_batch(tx, a->tenant, values_b, cu_store_values_insert));
-    CU_TRY(exec_batch(tx, a->tenant, tokens_b, cu_store_tokens_insert));
-    CU_TRY(cu_audit_write(tx, a->tenant, audit));
-    audit = NULL;
+    {
+        char *rj = json_dumps(records_b, JSON_COMPACT);
+        char *vj = json_dumps(values_b, JSON_COMPACT);
+        char *tj = json_dumps(tokens_b, JSON_COMPACT);
+        char *aj = json_dumps(audit, JSON_COMPACT);
+        rc = rj && vj && tj && aj ? cu_store_write_batch(tx, a->tenant, rj, vj, tj, aj)
+                                  : CU_ERR_INTERNAL;
+        free(rj);
+        free(vj);
+        free(tj);
+        free(aj);
+        if (rc != CU_OK) {
+            /* fail closed: nothing is stored without its audit entries */
+            goto out;
+        }
+    }
     *status = good == n ? 201 : 200;
     *out = json_pack("{s:O}", "records", result);
     if (idem_key != NULL) {
@@ -479,7 +490,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         int version = (int)cu_res_int(r, i, 1);
         cu_secret_free(key);
         key = NULL;
-        CU_TRY(cu_keyring_subject_key_unwrap(s->keyring, tx, a->tenant, subject, version,
+        CU_TRY(cu_keyring_subject_key_unwrap(s->keyring, tx, a->tenant, spec.inc, subject, version,
                                              (int)cu_res_int(r, i, 4), wrapped, wl, &key));
         char *pt = NULL;
         size_t len = 0;
@@ -592,7 +603,7 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
     }
     req.subject = subject;
     req.n = (long long)rec.nvalues;
-    CU_TRY(cu_keyring_subject_keys_for_write(s->keyring, tx, a->tenant, &req, 1));
+    CU_TRY(cu_keyring_subject_keys_for_write(s->keyring, tx, a->tenant, spec.inc, &req, 1));
     CU_TRY(seal_values(&rec, 1, &req, 1, a->tenant, collection, arena, values_b, NULL));
     CU_TRY(exec_batch(tx, a->tenant, values_b, cu_store_values_upsert));
     CU_TRY(exec_batch(tx, a->tenant, revoke, cu_store_tokens_revoke));

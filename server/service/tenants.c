@@ -220,7 +220,7 @@ cu_keys_status(struct cu_svc *s, const char *tenant, json_t **out)
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, tenant, &tx));
     int current = 0;
-    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 0, &current));
+    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 0, &current, NULL));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_kek_status(tx, tenant, arena, &r));
     json_t *versions = json_array();

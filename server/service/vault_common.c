@@ -199,6 +199,7 @@ cu_spec_load(struct cu_tx *tx, const char *tenant, const char *name, struct cu_a
     out->created_at = cu_res_text(r, 0, 3);
     out->updated_at = cu_res_text(r, 0, 4);
     out->has_data = cu_res_text(r, 0, 5)[0] == 't';
+    out->inc = cu_res_text(r, 0, 6);
     return CU_OK;
 }
 
@@ -249,13 +250,16 @@ cu_tenant_keys_load(struct cu_svc *s, struct cu_tx *tx, const char *tenant,
         need_ff1 |= spec->fields[i].kind == CU_TOK_FPE;
     }
     if (need_index) {
-        CU_GUARD(cu_keyring_tenant_key(s->keyring, tx, tenant, CU_TKEY_INDEX, &k->index));
+        CU_GUARD(cu_keyring_tenant_key(s->keyring, tx, tenant, spec->inc, CU_TKEY_INDEX,
+                                        &k->index));
     }
     if (need_token) {
-        CU_GUARD(cu_keyring_tenant_key(s->keyring, tx, tenant, CU_TKEY_TOKEN, &k->token));
+        CU_GUARD(cu_keyring_tenant_key(s->keyring, tx, tenant, spec->inc, CU_TKEY_TOKEN,
+                                        &k->token));
     }
     if (need_ff1) {
-        CU_GUARD(cu_keyring_tenant_key(s->keyring, tx, tenant, CU_TKEY_FF1, &k->ff1));
+        CU_GUARD(cu_keyring_tenant_key(s->keyring, tx, tenant, spec->inc, CU_TKEY_FF1,
+                                        &k->ff1));
     }
     return CU_OK;
 }

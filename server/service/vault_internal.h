@@ -26,6 +26,7 @@ struct cu_coll_spec {
     int has_data;
     const char *created_at;
     const char *updated_at;
+    const char *inc; /* the tenant's incarnation, for key cache ids */
 };
 
 enum { CU_MAX_FIELDS = 64, CU_MAX_BATCH = 1000 };

@@ -42,10 +42,11 @@ static const struct cu_stmt q_tenant_delete = {
     "tenant_delete", "DELETE FROM tenants WHERE tenant_id = $1"};
 static const struct cu_stmt q_tenant_lock_share = {
     "tenant_lock_share",
-    "SELECT current_kek_version FROM tenants WHERE tenant_id = $1 FOR SHARE"};
+    "SELECT current_kek_version, incarnation FROM tenants WHERE tenant_id = $1 FOR SHARE"};
 static const struct cu_stmt q_tenant_lock_update = {
     "tenant_lock_update",
-    "SELECT current_kek_version FROM tenants WHERE tenant_id = $1 FOR NO KEY UPDATE"};
+    "SELECT current_kek_version, incarnation FROM tenants WHERE tenant_id = $1"
+    " FOR NO KEY UPDATE"};
 static const struct cu_stmt q_kek_get = {
     "kek_get",
     "SELECT wrapped FROM tenant_keys"
@@ -214,7 +215,8 @@ cu_store_tenant_delete(struct cu_tx *tx, const char *tenant, int *deleted)
 }
 
 enum cu_err
-cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive, int *version)
+cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive, int *version,
+                         char inc[CU_INC_LEN])
 {
     struct cu_params p;
     cu_params_init(&p);
@@ -226,6 +228,9 @@ cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive, in
     if (rc == CU_OK) {
         if (cu_res_rows(r) == 1) {
             *version = (int)cu_res_int(r, 0, 0);
+            if (inc != NULL) {
+                snprintf(inc, CU_INC_LEN, "%s", cu_res_text(r, 0, 1));
+            }
         } else {
             rc = cu_err_set(CU_ERR_NOT_FOUND, __FILE__, __LINE__, "no such tenant");
         }

@@ -33,9 +33,10 @@ enum cu_err cu_store_tenant_delete(struct cu_tx *tx, const char *tenant, int *de
 /* The current KEK version, with a share lock on the tenant row so that no rotation or
  * destruction of a version can commit in between (exclusive: FOR NO KEY UPDATE, which waits for
  * those share locks but not for the key-share locks of foreign keys that every insert takes).
- * CU_ERR_NOT_FOUND for no tenant. */
+ * inc (may be NULL): the tenant's incarnation. CU_ERR_NOT_FOUND for no tenant. */
+enum { CU_INC_LEN = 40 };
 enum cu_err cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive,
-                                     int *version) CU_WUR;
+                                     int *version, char inc[CU_INC_LEN]) CU_WUR;
 
 /* Wrapped KEK of a version that is not destroyed; CU_ERR_NOT_FOUND otherwise. */
 enum cu_err cu_store_kek_get(struct cu_tx *tx, const char *tenant, int version,

@@ -9,12 +9,13 @@ static const struct cu_stmt q_coll_get = {
     "coll_get",
     "SELECT name, fields::text, coalesce(retention_days::text, ''), " TS("created_at") ", "
     TS("updated_at") ","
-    " EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.collection = $2)"
+    " EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.collection = $2),"
+    " (SELECT incarnation FROM tenants t WHERE t.tenant_id = $1)"
     " FROM collections WHERE tenant_id = $1 AND name = $2"};
 static const struct cu_stmt q_coll_list = {
     "coll_list",
     "SELECT name, fields::text, coalesce(retention_days::text, ''), " TS("created_at") ", "
-    TS("updated_at") ", false"
+    TS("updated_at") ", false, ''"
     " FROM collections WHERE tenant_id = $1 AND name > $2 ORDER BY name LIMIT $3"};
 static const struct cu_stmt q_coll_put = {
     "coll_put",
@@ -37,19 +38,32 @@ static const struct cu_stmt q_purpose_put = {
     " ON CONFLICT (tenant_id, name) DO UPDATE SET description = EXCLUDED.description,"
     " lawful_basis = EXCLUDED.lawful_basis, updated_at = now()"
     " RETURNING (xmax = 0)"};
-static const struct cu_stmt q_records_insert = {
-    "records_insert",
-    "INSERT INTO records (tenant_id, id, collection, subject_id)"
-    " SELECT $1, x.id, x.collection, x.subject_id"
-    " FROM json_to_recordset($2::json) AS x(id text, collection text, subject_id text)"};
-static const struct cu_stmt q_values_insert = {
-    "values_insert",
-    "INSERT INTO record_values (tenant_id, record_id, collection, field, key_version, ciphertext,"
-    " blind_index, token)"
-    " SELECT $1, x.record_id, x.collection, x.field, x.key_version, decode(x.ct, 'hex'),"
-    " decode(x.bi, 'hex'), x.token"
-    " FROM json_to_recordset($2::json) AS x(record_id text, collection text, field text,"
-    " key_version int, ct text, bi text, token text)"};
+/* A whole tokenize in one round trip: records, values, tokens and the audit entries. The
+ * foreign keys between them are checked at the end of the statement. */
+static const struct cu_stmt q_write_batch = {
+    "write_batch",
+    "WITH r AS (INSERT INTO records (tenant_id, id, collection, subject_id)"
+    "   SELECT $1, x.id, x.collection, x.subject_id"
+    "   FROM json_to_recordset($2::json) AS x(id text, collection text, subject_id text)),"
+    " v AS (INSERT INTO record_values (tenant_id, record_id, collection, field, key_version,"
+    "   ciphertext, blind_index, token)"
+    "   SELECT $1, x.record_id, x.collection, x.field, x.key_version, decode(x.ct, 'hex'),"
+    "   decode(x.bi, 'hex'), x.token"
+    "   FROM json_to_recordset($3::json) AS x(record_id text, collection text, field text,"
+    "   key_version int, ct text, bi text, token text)),"
+    " t AS (INSERT INTO tokens (tenant_id, token, record_id, collection, field)"
+    "   SELECT $1, x.token, x.record_id, x.collection, x.field"
+    "   FROM json_to_recordset($4::json) AS x(token text, record_id text, collection text,"
+    "   field text)),"
+    " a AS (INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id,"
+    "   subject_id, purpose, redaction, outcome, request_id)"
+    "   SELECT $1, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id,"
+    "   x.purpose, x.redaction, x.outcome, x.request_id"
+    "   FROM json_to_recordset($5::json) AS x(principal text, action text, collection text,"
+    "   fields text[], record_id text, subject_id text, purpose text, redaction text,"
+    "   outcome text, request_id text))"
+    " SELECT 1"};
+
 static const struct cu_stmt q_values_upsert = {
     "values_upsert",
     "INSERT INTO record_values (tenant_id, record_id, collection, field, key_version, ciphertext,"
@@ -93,7 +107,8 @@ static const struct cu_stmt q_detokenize = {
     " CASE WHEN t.revoked THEN 'revoked' WHEN r.deleted_at IS NOT NULL THEN 'deleted'"
     "      WHEN v.ciphertext IS NULL OR sk.wrapped IS NULL THEN 'erased' ELSE 'live' END,"
     " coalesce(v.key_version, 0), v.ciphertext, coalesce(sk.kek_version, 0), sk.wrapped,"
-    " coalesce(c.fields -> t.field ->> 'type', '')"
+    " coalesce(c.fields -> t.field ->> 'type', ''),"
+    " (SELECT incarnation FROM tenants WHERE tenant_id = $1)"
     " FROM tokens t"
     " JOIN records r ON r.tenant_id = $1 AND r.id = t.record_id"
     " LEFT JOIN record_values v ON v.tenant_id = $1 AND v.record_id = t.record_id"
@@ -266,15 +281,20 @@ cu_store_purpose_put(struct cu_tx *tx, const char *tenant, const char *name,
 }
 
 enum cu_err
-cu_store_records_insert(struct cu_tx *tx, const char *tenant, const char *records_json)
+cu_store_write_batch(struct cu_tx *tx, const char *tenant, const char *records_json,
+                     const char *values_json, const char *tokens_json, const char *audit_json)
 {
-    return run2(tx, &q_records_insert, tenant, records_json, NULL, NULL);
-}
-
-enum cu_err
-cu_store_values_insert(struct cu_tx *tx, const char *tenant, const char *values_json)
-{
-    return run2(tx, &q_values_insert, tenant, values_json, NULL, NULL);
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, records_json);
+    cu_params_text(&p, values_json);
+    cu_params_text(&p, tokens_json);
+    cu_params_text(&p, audit_json);
+    struct cu_arena *tmp = cu_arena_new();
+    enum cu_err rc = cu_tx_exec(tx, &q_write_batch, &p, tmp, NULL);
+    cu_arena_free(tmp);
+    return rc;
 }
 
 enum cu_err

@@ -8,7 +8,7 @@
 #include "storage/db.h"
 
 /* Collections. Columns: name, fields (jsonb text), retention_days ("" when none), created_at,
- * updated_at, has_data ("t"/"f"). */
+ * updated_at, has_data ("t"/"f"), the tenant's incarnation ("" in lists). */
 enum cu_err cu_store_collection_get(struct cu_tx *tx, const char *tenant, const char *name,
                                     struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 enum cu_err cu_store_collection_list(struct cu_tx *tx, const char *tenant, const char *after,
@@ -36,10 +36,10 @@ enum cu_err cu_store_purpose_put(struct cu_tx *tx, const char *tenant, const cha
  * tokens:  [{"token","record_id","collection","field"}]
  * audit:   [{"principal","action","collection","fields":[...],"record_id","subject_id",
  *            "purpose","redaction","outcome","request_id"}] */
-enum cu_err cu_store_records_insert(struct cu_tx *tx, const char *tenant,
-                                    const char *records_json) CU_WUR;
-enum cu_err cu_store_values_insert(struct cu_tx *tx, const char *tenant,
-                                   const char *values_json) CU_WUR;
+/* records + values + tokens + audit of one tokenize request, in one statement. */
+enum cu_err cu_store_write_batch(struct cu_tx *tx, const char *tenant, const char *records_json,
+                                 const char *values_json, const char *tokens_json,
+                                 const char *audit_json) CU_WUR;
 /* Replaces values of existing (record, field) pairs (rectification). */
 enum cu_err cu_store_values_upsert(struct cu_tx *tx, const char *tenant,
                                    const char *values_json) CU_WUR;
@@ -55,7 +55,7 @@ enum cu_err cu_store_audit_insert(struct cu_tx *tx, const char *tenant,
  * match, ordered by token (byte order, as strcmp) and live ones first per token. Columns: token,
  * collection, field, record_id, subject_id,
  * state ("live", "deleted", "revoked", "erased"), key_version, ciphertext, kek_version, wrapped,
- * field type. Tokens with no row are unknown. */
+ * field type, the tenant's incarnation. Tokens with no row are unknown. */
 enum cu_err cu_store_detokenize(struct cu_tx *tx, const char *tenant, const char *tokens_json,
                                 struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 

@@ -498,3 +498,60 @@ Test(keys, a_second_node_sees_deletions_at_once, .timeout = 60)
     free(r1);
     free(t2);
 }
+
+Test(keys, a_tenant_recreated_under_the_same_id_gets_new_keys_on_every_node, .timeout = 60)
+{
+    struct t_server b;
+    cr_assert_eq(t_spawn(NULL, 0, &b), 0);
+    char id[32];
+    char *tok = setup_vault(id);
+    char *old = NULL;
+    /* node B caches the first incarnation's keys */
+    store(&b, tok, "crm-1", "First Incarnation", &old, NULL);
+    char value[64];
+    cr_assert_eq(reveal(&b, tok, old, value, sizeof(value)), 200);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/tenants/%s", id);
+    struct t_resp r;
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 204);
+    t_resp_free(&r);
+    create_tenant(id);
+    cr_assert_eq(t_json(t_shared(), "PUT", "/v1/collections/c", tok,
+                        "{\"fields\":{\"name\":{\"type\":\"name\"},"
+                        "\"phone\":{\"type\":\"phone\",\"tokenization\":\"deterministic\"}}}",
+                        &r),
+                 0);
+    t_resp_free(&r);
+    cr_assert_eq(t_json(t_shared(), "PUT", "/v1/purposes/support", tok,
+                        "{\"lawful_basis\":\"contract\"}", &r),
+                 0);
+    t_resp_free(&r);
+    /* B writes with the new tenant's keys and A reads it, and the other way round */
+    char *on_b = NULL, *on_a = NULL;
+    store(&b, tok, "crm-2", "Second Incarnation", &on_b, NULL);
+    store(t_shared(), tok, "crm-3", "Written On Node A", &on_a, NULL);
+    cr_assert_eq(reveal(t_shared(), tok, on_b, value, sizeof(value)), 200);
+    cr_assert_str_eq(value, "Second Incarnation");
+    cr_assert_eq(reveal(&b, tok, on_a, value, sizeof(value)), 200);
+    cr_assert_str_eq(value, "Written On Node A");
+    cr_assert_neq(reveal(&b, tok, old, value, sizeof(value)), 200);
+    /* deterministic tokens agree across nodes: both use the new token key */
+    const char *body = "{\"records\":[{\"subject_id\":\"crm-4\",\"fields\":{\"phone\":\"+14155550123\"}}]}";
+    struct t_resp ra, rb;
+    cr_assert_eq(t_json(t_shared(), "POST", "/v1/collections/c/records", tok, body, &ra), 0);
+    cr_assert_eq(t_json(&b, "POST", "/v1/collections/c/records", tok, body, &rb), 0);
+    const char *ta = json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(ra.json, "records"), 0), "tokens"),
+        "phone"));
+    const char *tb = json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(rb.json, "records"), 0), "tokens"),
+        "phone"));
+    cr_assert_str_eq(ta, tb);
+    t_resp_free(&ra);
+    t_resp_free(&rb);
+    cr_assert_eq(t_stop(&b), 0);
+    free(old);
+    free(on_a);
+    free(on_b);
+}
