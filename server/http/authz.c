@@ -3,9 +3,11 @@
 
 #include "auth/jwt.h"
 #include "auth/scope.h"
+#include "crypto/hmac.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum cu_err
 cu_need_scope(struct cu_req *req, const char *scope)
@@ -68,4 +70,47 @@ cu_req_actor(const struct cu_req *req, struct cu_actor *a)
     a->scopes = req->principal->scopes;
     a->nscopes = req->principal->nscopes;
     a->request_id = req->request_id;
+}
+
+/* SHA-256 over method, path and body: what an Idempotency-Key stands for. */
+static enum cu_err
+request_hash(const struct cu_req *req, uint8_t out[32])
+{
+    struct cu_sha256_ctx c = {0};
+    enum cu_err rc = cu_sha256_init(&c);
+    if (rc == CU_OK) {
+        rc = cu_sha256_update(&c, req->method, strlen(req->method) + 1);
+    }
+    if (rc == CU_OK) {
+        rc = cu_sha256_update(&c, req->path, strlen(req->path) + 1);
+    }
+    if (rc == CU_OK) {
+        rc = cu_sha256_update(&c, req->body, req->body_len);
+    }
+    if (rc == CU_OK) {
+        rc = cu_sha256_final(&c, out);
+    }
+    cu_sha256_cleanup(&c);
+    return rc;
+}
+
+enum cu_err
+cu_req_idem(struct cu_req *req, struct cu_idem *out)
+{
+    memset(out, 0, sizeof(*out));
+    const char *k = cu_req_header(req, "Idempotency-Key");
+    if (k == NULL) {
+        return CU_OK;
+    }
+    size_t n = strlen(k);
+    int ok = n >= 1 && n <= 255;
+    for (const unsigned char *p = (const unsigned char *)k; ok && *p; p++) {
+        ok = *p >= 0x21 && *p <= 0x7e;
+    }
+    if (!ok) {
+        return cu_req_fail(req, CU_ERR_BAD_REQUEST,
+                           "Idempotency-Key must be 1 to 255 printable characters");
+    }
+    out->key = k;
+    return request_hash(req, out->hash);
 }

@@ -122,6 +122,8 @@ enum cu_err cu_need_tenant(struct cu_req *req) CU_WUR;
 void cu_req_actor(const struct cu_req *req, struct cu_actor *a);
 /* Validation problems from a service become the problem's "errors". */
 enum cu_err cu_req_problems(struct cu_req *req, enum cu_err rc, struct cu_problems *p) CU_WUR;
+/* The Idempotency-Key header (out->key NULL when absent); 400 when malformed. */
+enum cu_err cu_req_idem(struct cu_req *req, struct cu_idem *out) CU_WUR;
 /* limit (default 100, 1..1000) and cursor query parameters; 400 when malformed. */
 enum cu_err cu_req_page(struct cu_req *req, int *limit, const char **cursor) CU_WUR;
 

@@ -216,8 +216,8 @@ exec_batch(struct cu_tx *tx, const char *tenant, json_t *batch,
 
 enum cu_err
 cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collection,
-                  json_t *body, const char *idem_key, const uint8_t req_hash[32],
-                  struct cu_problems *problems, int *status, json_t **out)
+                  json_t *body, const struct cu_idem *idem, struct cu_problems *problems,
+                  int *status, json_t **out)
 {
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
@@ -239,22 +239,12 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         CU_FAIL(CU_ERR_INVALID, "bad records body");
     }
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    if (idem_key != NULL) {
-        struct cu_db_result *r = NULL;
-        CU_TRY(cu_store_idem_get(tx, a->tenant, idem_key, arena, &r));
-        if (cu_res_rows(r) == 1) {
-            uint8_t *h = NULL;
-            size_t hl = 0;
-            CU_TRY(cu_res_bytea(r, 0, 0, arena, &h, &hl));
-            CU_CHECK(hl == 32 && memcmp(h, req_hash, 32) == 0, CU_ERR_CONFLICT,
-                     "idempotency key reused with another body");
-            *status = (int)cu_res_int(r, 0, 1);
-            *out = json_loads(cu_res_text(r, 0, 2), 0, NULL);
-            CU_CHECK(*out != NULL, CU_ERR_INTERNAL, "stored answer is not JSON");
-            rc = cu_tx_commit(tx);
-            tx = NULL;
-            goto out;
-        }
+    int hit = 0;
+    CU_TRY(cu_idem_check(tx, a->tenant, a->principal, idem, &hit, status, out));
+    if (hit) {
+        rc = cu_tx_commit(tx);
+        tx = NULL;
+        goto out;
     }
     struct cu_coll_spec spec;
     CU_TRY(cu_spec_load(tx, a->tenant, collection, arena, &spec));
@@ -360,12 +350,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
     }
     *status = good == n ? 201 : 200;
     *out = json_pack("{s:O}", "records", result);
-    if (idem_key != NULL) {
-        char *answer = json_dumps(*out, JSON_COMPACT);
-        rc = cu_store_idem_put(tx, a->tenant, idem_key, req_hash, 32, *status, answer);
-        free(answer);
-        CU_TRY(rc);
-    }
+    CU_TRY(cu_idem_store(tx, a->tenant, a->principal, idem, *status, *out));
     rc = cu_tx_commit(tx);
     tx = NULL;
     if (rc == CU_OK) {

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "service/vault_internal.h"
 #include "storage/keystore.h"
+#include "storage/vaultstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +71,10 @@ audit_one(struct cu_tx *tx, const struct cu_actor *a, const char *tenant, const 
 
 enum cu_err
 cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
-                 struct cu_problems *problems, json_t **out)
+                 const struct cu_idem *idem, struct cu_problems *problems, int *status,
+                 json_t **out)
 {
+    *out = NULL;
     if (!json_is_object(body)) {
         cu_problem_add(problems, "", "must be an object");
         return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "body not an object");
@@ -101,19 +104,32 @@ cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
     struct cu_arena *arena = cu_arena_new();
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, id, &tx));
+    if (idem != NULL && idem->key != NULL) {
+        /* platform keys: the same key may not create two tenants, whatever their ids */
+        int hit = 0;
+        CU_TRY(cu_tx_set_platform(tx));
+        CU_TRY(cu_idem_check(tx, NULL, a->principal, idem, &hit, status, out));
+        if (hit) {
+            rc = cu_tx_commit(tx);
+            tx = NULL;
+            goto out;
+        }
+    }
     CU_TRY(cu_keyring_create_tenant(s->keyring, tx, id, name));
     CU_TRY(audit_one(tx, a, id, "tenant.create"));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_tenant_get(tx, id, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "tenant vanished");
     *out = tenant_json(r, 0);
+    *status = 201;
+    CU_TRY(cu_idem_store(tx, NULL, a->principal, idem, *status, *out));
     rc = cu_tx_commit(tx);
     tx = NULL;
-    if (rc != CU_OK) {
+out:
+    if (rc != CU_OK && *out != NULL) {
         json_decref(*out);
         *out = NULL;
     }
-out:
     cu_tx_abort(tx);
     cu_arena_free(arena);
     return rc;
@@ -193,21 +209,29 @@ out:
 }
 
 enum cu_err
-cu_keys_rotate(struct cu_svc *s, const struct cu_actor *a, json_t **out)
+cu_keys_rotate(struct cu_svc *s, const struct cu_actor *a, const struct cu_idem *idem,
+               json_t **out)
 {
     const char *tenant = a->tenant;
     struct cu_tx *tx = NULL;
     enum cu_err rc = CU_OK;
-    int version = 0;
+    int version = 0, hit = 0, status = 202;
+    *out = NULL;
     CU_TRY(cu_tx_begin(s->db, tenant, &tx));
-    CU_TRY(cu_keyring_rotate(s->keyring, tx, tenant, &version));
-    CU_TRY(audit_one(tx, a, tenant, "keys.rotate"));
+    CU_TRY(cu_idem_check(tx, tenant, a->principal, idem, &hit, &status, out));
+    if (!hit) {
+        CU_TRY(cu_keyring_rotate(s->keyring, tx, tenant, &version));
+        CU_TRY(audit_one(tx, a, tenant, "keys.rotate"));
+        *out = json_pack("{s:I, s:s}", "version", (json_int_t)version, "status", "rewrapping");
+        CU_TRY(cu_idem_store(tx, tenant, a->principal, idem, 202, *out));
+    }
     rc = cu_tx_commit(tx);
     tx = NULL;
-    if (rc == CU_OK) {
-        *out = json_pack("{s:I, s:s}", "version", (json_int_t)version, "status", "rewrapping");
-    }
 out:
+    if (rc != CU_OK && *out != NULL) {
+        json_decref(*out);
+        *out = NULL;
+    }
     cu_tx_abort(tx);
     return rc;
 }
@@ -293,12 +317,30 @@ cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
                     break;
                 }
             }
+            struct cu_tx *gc = NULL;
+            if (cu_tx_begin(s->db, tenant, &gc) == CU_OK) {
+                if (cu_store_idem_gc(gc, tenant) == CU_OK) {
+                    enum cu_err ignored = cu_tx_commit(gc);
+                    (void)ignored;
+                } else {
+                    cu_tx_abort(gc);
+                }
+            }
         }
         if (n > 0) {
             snprintf(after, sizeof(after), "%s", cu_res_text(r, n - 1, 0));
         }
         cu_arena_free(arena);
         if (n < 200) {
+            struct cu_tx *gc = NULL;
+            if (cu_tx_begin(s->db, NULL, &gc) == CU_OK) {
+                if (cu_store_idem_gc(gc, NULL) == CU_OK) {
+                    enum cu_err ignored = cu_tx_commit(gc);
+                    (void)ignored;
+                } else {
+                    cu_tx_abort(gc);
+                }
+            }
             return CU_OK;
         }
     }

@@ -6,10 +6,12 @@
 #include "service/svc.h"
 #include "service/vault.h"
 
-/* body: {"id","name"}. 201-shaped result in *out (new reference). CU_ERR_INVALID with problems,
- * CU_ERR_CONFLICT when the id is taken. */
-enum cu_err cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body, struct cu_problems *problems,
-                             json_t **out) CU_WUR;
+/* body: {"id","name"}. 201-shaped result in *out (new reference), *status 201 (or the first
+ * answer's status for a replayed Idempotency-Key, kept per principal). CU_ERR_INVALID with
+ * problems, CU_ERR_CONFLICT when the id is taken or the key stood for another request. */
+enum cu_err cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
+                             const struct cu_idem *idem, struct cu_problems *problems,
+                             int *status, json_t **out) CU_WUR;
 enum cu_err cu_tenant_get(struct cu_svc *s, const char *id, json_t **out) CU_WUR;
 /* {"tenants":[...],"next_cursor":...}; cursor is the last id of the previous page. */
 enum cu_err cu_tenant_list(struct cu_svc *s, const char *cursor, int limit, json_t **out) CU_WUR;
@@ -18,7 +20,8 @@ enum cu_err cu_tenant_list(struct cu_svc *s, const char *cursor, int limit, json
 enum cu_err cu_tenant_delete(struct cu_svc *s, const struct cu_actor *a, const char *id) CU_WUR;
 
 /* A new KEK version for tenant; {"version":N,...}. */
-enum cu_err cu_keys_rotate(struct cu_svc *s, const struct cu_actor *a, json_t **out) CU_WUR;
+enum cu_err cu_keys_rotate(struct cu_svc *s, const struct cu_actor *a, const struct cu_idem *idem,
+                           json_t **out) CU_WUR;
 /* {"current_version","versions":[...],"rewrap":{"pending","done"}}. */
 enum cu_err cu_keys_status(struct cu_svc *s, const char *tenant, json_t **out) CU_WUR;
 

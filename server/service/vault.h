@@ -17,6 +17,12 @@ struct cu_actor {
     const char *request_id;
 };
 
+/* An Idempotency-Key and what it stands for (SHA-256 of method, path and body). key NULL: none. */
+struct cu_idem {
+    const char *key;
+    uint8_t hash[32];
+};
+
 /* Collections (tenant:admin). body: {"fields":{name:{type,tokenization,searchable,required}},
  * "retention_days":N}. CU_ERR_INVALID + problems; CU_ERR_CONFLICT when a field's type, kind or
  * searchability would change (or a field go) while the collection holds data. */
@@ -40,10 +46,10 @@ enum cu_err cu_purpose_list(struct cu_svc *s, const struct cu_actor *a, const ch
 /* Tokenize (records:write): body {"records":[{"subject_id","fields":{...}}]} with 1..1000
  * records. Valid records are stored in one transaction; invalid ones get a per-item error.
  * *status: 201 (all stored), 200 (some refused), 422 (none stored; problems set).
- * idem_key/req_hash (may be NULL): a retry with the same key and hash returns the first answer
- * (*status and *out); another hash → CU_ERR_CONFLICT. */
+ * idem: a retry with the same key and hash returns the first answer (*status and *out); the
+ * same key with another request → CU_ERR_CONFLICT. */
 enum cu_err cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collection,
-                              json_t *body, const char *idem_key, const uint8_t req_hash[32],
+                              json_t *body, const struct cu_idem *idem,
                               struct cu_problems *problems, int *status, json_t **out) CU_WUR;
 
 /* Reads one record's fields at the lower of asked and granted level, for purpose.

@@ -436,6 +436,51 @@ cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose,
     return CU_OK;
 }
 
+enum cu_err
+cu_idem_check(struct cu_tx *tx, const char *tenant, const char *principal, const struct cu_idem *k,
+              int *hit, int *status, json_t **out)
+{
+    *hit = 0;
+    if (k == NULL || k->key == NULL) {
+        return CU_OK;
+    }
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_db_result *r = NULL;
+    enum cu_err rc = tenant != NULL ? cu_store_idem_get(tx, tenant, k->key, arena, &r)
+                                    : cu_store_pidem_get(tx, principal, k->key, arena, &r);
+    CU_TRY(rc);
+    if (cu_res_rows(r) == 1) {
+        uint8_t *h = NULL;
+        size_t hl = 0;
+        CU_TRY(cu_res_bytea(r, 0, 0, arena, &h, &hl));
+        CU_CHECK(hl == 32 && cu_ct_equal(h, k->hash, 32), CU_ERR_CONFLICT,
+                 "idempotency key reused with another request");
+        *status = (int)cu_res_int(r, 0, 1);
+        *out = json_loads(cu_res_text(r, 0, 2), 0, NULL);
+        CU_CHECK(*out != NULL, CU_ERR_INTERNAL, "stored answer is not JSON");
+        *hit = 1;
+    }
+out:
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_idem_store(struct cu_tx *tx, const char *tenant, const char *principal, const struct cu_idem *k,
+              int status, json_t *answer)
+{
+    if (k == NULL || k->key == NULL) {
+        return CU_OK;
+    }
+    char *js = json_dumps(answer, JSON_COMPACT);
+    CU_ENSURE(js != NULL, CU_ERR_INTERNAL, "could not encode the answer");
+    enum cu_err rc =
+        tenant != NULL ? cu_store_idem_put(tx, tenant, k->key, k->hash, 32, status, js)
+                       : cu_store_pidem_put(tx, principal, k->key, k->hash, 32, status, js);
+    free(js);
+    return rc;
+}
+
 json_t *
 cu_item_error(enum cu_err e, const char *detail, json_t *errors)
 {

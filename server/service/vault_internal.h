@@ -85,6 +85,15 @@ enum cu_err cu_value_blind_index(const struct cu_tenant_keys *k, const char *col
 enum cu_err cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose,
                              struct cu_arena *arena, const char **basis) CU_WUR;
 
+/* Idempotency in tx: the tenant's keys, or the platform's (per principal) when tenant is NULL
+ * (the transaction must then see platform rows). *hit = 1 with *status and *out (new reference)
+ * for a replay; CU_ERR_CONFLICT when the key stood for another request. */
+enum cu_err cu_idem_check(struct cu_tx *tx, const char *tenant, const char *principal,
+                          const struct cu_idem *k, int *hit, int *status, json_t **out) CU_WUR;
+/* Remembers the answer to the key's request in tx. */
+enum cu_err cu_idem_store(struct cu_tx *tx, const char *tenant, const char *principal,
+                          const struct cu_idem *k, int status, json_t *answer) CU_WUR;
+
 /* A per-item problem object {"type","title","status","detail"[,"errors"]}. errors stolen. */
 json_t *cu_item_error(enum cu_err e, const char *detail, json_t *errors);
 

@@ -164,6 +164,23 @@ static const struct cu_stmt q_idem_put = {
     "idem_put",
     "INSERT INTO idempotency_keys (tenant_id, key, request_hash, status, response)"
     " VALUES ($1, $2, $3, $4, $5)"};
+static const struct cu_stmt q_pidem_get = {
+    "pidem_get",
+    "SELECT request_hash, status, response FROM platform_idempotency"
+    " WHERE principal = $1 AND key = $2"};
+static const struct cu_stmt q_pidem_put = {
+    "pidem_put",
+    "INSERT INTO platform_idempotency (principal, key, request_hash, status, response)"
+    " VALUES ($1, $2, $3, $4, $5)"};
+static const struct cu_stmt q_idem_gc = {
+    "idem_gc",
+    "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND created_at < now() - interval '24 hours'"};
+static const struct cu_stmt q_pidem_gc = {
+    "pidem_gc",
+    "DELETE FROM platform_idempotency WHERE created_at < now() - interval '24 hours'"};
+static const struct cu_stmt q_set_platform = {
+    "set_platform", "SELECT set_config('custos.platform', 'on', true)"};
+
 static const struct cu_stmt q_sk_use_batch = {
     "sk_use_batch",
     "UPDATE subject_keys k SET encryptions = k.encryptions + x.n"
@@ -408,6 +425,57 @@ cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *key, const u
     cu_params_text(&p, response);
     enum cu_err rc = cu_tx_exec(tx, &q_idem_put, &p, arena, NULL);
     cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_store_pidem_get(struct cu_tx *tx, const char *principal, const char *key,
+                   struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run2(tx, &q_pidem_get, principal, key, arena, out);
+}
+
+enum cu_err
+cu_store_pidem_put(struct cu_tx *tx, const char *principal, const char *key, const uint8_t *hash,
+                   size_t hash_len, int status, const char *response)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, principal);
+    cu_params_text(&p, key);
+    cu_params_bin(&p, hash, hash_len);
+    cu_params_int(&p, arena, status);
+    cu_params_text(&p, response);
+    enum cu_err rc = cu_tx_exec(tx, &q_pidem_put, &p, arena, NULL);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_store_idem_gc(struct cu_tx *tx, const char *tenant)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    if (tenant == NULL) {
+        struct cu_arena *tmp = cu_arena_new();
+        enum cu_err rc = cu_tx_exec(tx, &q_pidem_gc, &p, tmp, NULL);
+        cu_arena_free(tmp);
+        return rc;
+    }
+    cu_params_text(&p, tenant);
+    struct cu_arena *tmp = cu_arena_new();
+    enum cu_err rc = cu_tx_exec(tx, &q_idem_gc, &p, tmp, NULL);
+    cu_arena_free(tmp);
+    return rc;
+}
+
+enum cu_err
+cu_tx_set_platform(struct cu_tx *tx)
+{
+    struct cu_arena *tmp = cu_arena_new();
+    enum cu_err rc = cu_tx_exec(tx, &q_set_platform, NULL, tmp, NULL);
+    cu_arena_free(tmp);
     return rc;
 }
 

@@ -85,6 +85,19 @@ enum cu_err cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *
                               const uint8_t *hash, size_t hash_len, int status,
                               const char *response) CU_WUR;
 
+/* Platform idempotency (tenant creation), per principal; the transaction must be a platform
+ * one (cu_tx_set_platform). Columns as cu_store_idem_get. */
+enum cu_err cu_store_pidem_get(struct cu_tx *tx, const char *principal, const char *key,
+                               struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+enum cu_err cu_store_pidem_put(struct cu_tx *tx, const char *principal, const char *key,
+                               const uint8_t *hash, size_t hash_len, int status,
+                               const char *response) CU_WUR;
+/* Forgets idempotency keys older than a day: a tenant's, or (tenant NULL, platform
+ * transaction) the platform's. */
+enum cu_err cu_store_idem_gc(struct cu_tx *tx, const char *tenant) CU_WUR;
+/* Makes a tenant transaction see platform rows too (custos.platform = 'on'). */
+enum cu_err cu_tx_set_platform(struct cu_tx *tx) CU_WUR;
+
 /* Subject keys in batches: the newest version of each subject's key, counting n encryptions.
  * subjects_json: [{"subject_id","n"}]. Columns: subject_id, version, kek_version, wrapped,
  * encryptions. Subjects without a key get no row. */

@@ -555,3 +555,44 @@ Test(keys, a_tenant_recreated_under_the_same_id_gets_new_keys_on_every_node, .ti
     free(on_a);
     free(on_b);
 }
+
+Test(tenants, an_idempotency_key_creates_one_tenant_and_rotates_once)
+{
+    char id[32], other[32], key[64], hdr[96];
+    t_tenant_id(id);
+    t_tenant_id(other);
+    t_tenant_id(key);
+    snprintf(hdr, sizeof(hdr), "Idempotency-Key: create-%s", key);
+    const char *headers[] = {"Content-Type: application/json", hdr, NULL};
+    char body[128], body2[128];
+    snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
+    snprintf(body2, sizeof(body2), "{\"id\":\"%s\"}", other);
+    struct t_resp r1, r2, r3;
+    cr_assert_eq(t_request(t_shared(), "POST", "/v1/tenants", admin(), body, headers, &r1), 0);
+    cr_assert_eq(r1.status, 201, "%s", r1.body);
+    cr_assert_eq(t_request(t_shared(), "POST", "/v1/tenants", admin(), body, headers, &r2), 0);
+    cr_assert_eq(r2.status, 201, "the retry: %s", r2.body);
+    cr_assert(json_equal(r1.json, r2.json), "the retry got another answer");
+    cr_assert_eq(t_request(t_shared(), "POST", "/v1/tenants", admin(), body2, headers, &r3), 0);
+    cr_assert_eq(r3.status, 409, "the key reused for another tenant: %s", r3.body);
+    t_resp_free(&r1);
+    t_resp_free(&r2);
+    t_resp_free(&r3);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/tenants/%s", other);
+    cr_assert_eq(t_request(t_shared(), "GET", path, admin(), NULL, NULL, &r1), 0);
+    cr_assert_eq(r1.status, 404);
+    t_resp_free(&r1);
+
+    char *tok = t_token(id, "tenant:admin");
+    snprintf(hdr, sizeof(hdr), "Idempotency-Key: rotate-%s", key);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(t_request(t_shared(), "POST", "/v1/keys/rotate", tok, NULL, headers, &r1), 0);
+        cr_assert_eq(r1.status, 202, "%s", r1.body);
+        cr_assert_eq(json_integer_value(json_object_get(r1.json, "version")), 2);
+        t_resp_free(&r1);
+    }
+    json_t *k = get_keys(tok);
+    cr_assert_eq(json_integer_value(json_object_get(k, "current_version")), 2);
+    json_decref(k);
+}

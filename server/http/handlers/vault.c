@@ -2,7 +2,6 @@
 #include "http/http.h"
 
 #include "auth/jwt.h"
-#include "crypto/hmac.h"
 #include "service/vault.h"
 
 #include <string.h>
@@ -122,62 +121,18 @@ cu_h_purpose_list(struct cu_req *req)
     return CU_OK;
 }
 
-/* SHA-256 over method, path and body: what an Idempotency-Key stands for. */
-static enum cu_err
-request_hash(const struct cu_req *req, uint8_t out[32])
-{
-    struct cu_sha256_ctx c = {0};
-    enum cu_err rc = cu_sha256_init(&c);
-    if (rc == CU_OK) {
-        rc = cu_sha256_update(&c, req->method, strlen(req->method) + 1);
-    }
-    if (rc == CU_OK) {
-        rc = cu_sha256_update(&c, req->path, strlen(req->path) + 1);
-    }
-    if (rc == CU_OK) {
-        rc = cu_sha256_update(&c, req->body, req->body_len);
-    }
-    if (rc == CU_OK) {
-        rc = cu_sha256_final(&c, out);
-    }
-    cu_sha256_cleanup(&c);
-    return rc;
-}
-
-static int
-idem_key_ok(const char *k)
-{
-    size_t n = strlen(k);
-    if (n < 1 || n > 255) {
-        return 0;
-    }
-    for (const unsigned char *p = (const unsigned char *)k; *p; p++) {
-        if (*p < 0x21 || *p > 0x7e) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 enum cu_err
 cu_h_records_create(struct cu_req *req)
 {
     struct cu_actor a;
     CU_GUARD(authorize(req, "records:write", "tokenize", &a));
-    const char *idem = cu_req_header(req, "Idempotency-Key");
-    uint8_t hash[32];
-    if (idem != NULL) {
-        if (!idem_key_ok(idem)) {
-            return cu_req_fail(req, CU_ERR_BAD_REQUEST,
-                               "Idempotency-Key must be 1 to 255 printable characters");
-        }
-        CU_GUARD(request_hash(req, hash));
-    }
+    struct cu_idem idem;
+    CU_GUARD(cu_req_idem(req, &idem));
     struct cu_problems p = {0};
     json_t *out = NULL;
     int status = 0;
-    enum cu_err rc = cu_records_create(req->app->svc, &a, cu_req_param(req, "c"), req->json, idem,
-                                       idem ? hash : NULL, &p, &status, &out);
+    enum cu_err rc = cu_records_create(req->app->svc, &a, cu_req_param(req, "c"), req->json, &idem,
+                                       &p, &status, &out);
     if (rc == CU_ERR_CONFLICT) {
         req->problem_detail = "This Idempotency-Key was used with another request";
     }
