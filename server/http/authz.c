@@ -48,6 +48,19 @@ cu_req_page(struct cu_req *req, int *limit, const char **cursor)
 {
     *limit = 100;
     *cursor = cu_req_query(req, "cursor");
+    if (*cursor != NULL) {
+        /* cursors are ids and names: anything else is no cursor this server gave out */
+        size_t n = strlen(*cursor);
+        int ok = n >= 1 && n <= 128;
+        for (const char *p = *cursor; ok && *p; p++) {
+            char c = *p;
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_';
+        }
+        if (!ok) {
+            return cu_req_fail(req, CU_ERR_BAD_REQUEST, "cursor is not one this server returned");
+        }
+    }
     const char *l = cu_req_query(req, "limit");
     if (l == NULL) {
         return CU_OK;

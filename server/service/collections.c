@@ -74,7 +74,7 @@ cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, 
     spec.retention_days = retention;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     struct cu_coll_spec old;
-    rc = cu_spec_load(tx, a->tenant, name, arena, &old);
+    rc = cu_spec_load(tx, a->tenant, name, CU_SPEC_CHANGE, arena, &old);
     if (rc == CU_OK && old.has_data && !compatible(&old, &spec, problems, arena)) {
         CU_FAIL(CU_ERR_CONFLICT, "incompatible change to a collection with data");
     }
@@ -92,7 +92,7 @@ cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, 
                                                   NULL, NULL, "allowed"));
     CU_TRY(cu_audit_write(tx, a->tenant, entries));
     struct cu_coll_spec now;
-    CU_TRY(cu_spec_load(tx, a->tenant, name, arena, &now));
+    CU_TRY(cu_spec_load(tx, a->tenant, name, CU_SPEC_READ, arena, &now));
     *out = cu_spec_json(&now);
     rc = cu_tx_commit(tx);
     tx = NULL;
@@ -114,7 +114,7 @@ cu_collection_get(struct cu_svc *s, const struct cu_actor *a, const char *name, 
     enum cu_err rc = CU_OK;
     struct cu_coll_spec spec;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    CU_TRY(cu_spec_load(tx, a->tenant, name, arena, &spec));
+    CU_TRY(cu_spec_load(tx, a->tenant, name, CU_SPEC_READ, arena, &spec));
     *out = cu_spec_json(&spec);
     rc = cu_tx_commit(tx);
     tx = NULL;

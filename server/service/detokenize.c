@@ -247,8 +247,9 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                                                     subject, purpose, cu_level_name(level),
                                                     "allowed"));
     }
-    CU_TRY(cu_audit_write(tx, a->tenant, audit));
+    rc = cu_audit_write(tx, a->tenant, audit); /* takes audit, also on failure */
     audit = NULL;
+    CU_TRY(rc);
     rc = cu_tx_commit(tx);
     tx = NULL;
     CU_TRY(rc);

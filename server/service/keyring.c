@@ -75,15 +75,23 @@ sk_aad(struct cu_arena *arena, char **out, const char *tenant, const char *subje
                            kek_version);
 }
 
-/* Subject ids can be long: cache ids carry a digest of the subject instead. Every version of
- * a subject's key shares the prefix "<tenant>/s/<digest>/". */
+/* A subject key's cache id: a digest of the subject and of the wrapped key itself (subject
+ * ids can be long; and a key created anew for the same subject and version, after an erasure,
+ * wraps to other bytes, so it can never be served another key's cache entry). */
 static void
-sk_cache_prefix(char *out, size_t n, const char *tenant, const char *inc, const char *subject)
+sk_cache_id(char *out, size_t n, const char *tenant, const char *inc, const char *subject,
+            const uint8_t *wrapped, size_t wrapped_len)
 {
+    uint8_t len4[4];
+    cu_put_be32(len4, (uint32_t)strlen(subject));
+    struct cu_sha256_ctx c = {0};
     uint8_t d[CU_SHA256_LEN];
-    if (cu_sha256((const uint8_t *)subject, strlen(subject), d) != CU_OK) {
+    if (cu_sha256_init(&c) != CU_OK || cu_sha256_update(&c, len4, 4) != CU_OK ||
+        cu_sha256_update(&c, subject, strlen(subject)) != CU_OK ||
+        cu_sha256_update(&c, wrapped, wrapped_len) != CU_OK || cu_sha256_final(&c, d) != CU_OK) {
         memset(d, 0, sizeof(d));
     }
+    cu_sha256_cleanup(&c);
     static const char digits[] = "0123456789abcdef";
     char hex[2 * 20 + 1];
     for (int i = 0; i < 20; i++) {
@@ -91,16 +99,7 @@ sk_cache_prefix(char *out, size_t n, const char *tenant, const char *inc, const 
         hex[2 * i + 1] = digits[d[i] & 15];
     }
     hex[40] = '\0';
-    snprintf(out, n, "%s@%s/s/%s/", tenant, inc, hex);
-}
-
-static void
-sk_cache_id(char *out, size_t n, const char *tenant, const char *inc, const char *subject,
-            int version, int kek_version)
-{
-    char prefix[160];
-    sk_cache_prefix(prefix, sizeof(prefix), tenant, inc, subject);
-    snprintf(out, n, "%s%d/%d", prefix, version, kek_version);
+    snprintf(out, n, "%s@%s/s/%s", tenant, inc, hex);
 }
 
 /* ---- root ---- */
@@ -238,7 +237,7 @@ cu_keyring_subject_key_unwrap(struct cu_keyring *kr, struct cu_tx *tx, const cha
                               const uint8_t *wrapped, size_t len, struct cu_secret **out)
 {
     char id[200];
-    sk_cache_id(id, sizeof(id), tenant, inc, subject, version, kek_version);
+    sk_cache_id(id, sizeof(id), tenant, inc, subject, wrapped, len);
     if (cu_keycache_get(kr->cache, id, now_s(), out) == CU_OK) {
         return CU_OK;
     }
@@ -327,6 +326,7 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
     struct cu_secret *kek = NULL;
     struct cu_secret **fresh = cu_xcalloc(n ? n : 1, sizeof(*fresh));
     int *need = cu_xcalloc(n ? n : 1, sizeof(*need));
+    char **ids = cu_arena_alloc(arena, (n ? n : 1) * sizeof(*ids));
     char *js = NULL;
     enum cu_err rc = CU_OK;
     for (size_t i = 0; i < n; i++) {
@@ -362,6 +362,8 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         CU_TRY(cu_key_wrap(kek, aad, fresh[i], &wrapped, &len));
         size_t hex_len = 0;
         char *hex = cu_hex_encode(wrapped, len, &hex_len);
+        ids[i] = cu_arena_alloc(arena, 200);
+        sk_cache_id(ids[i], 200, tenant, inc, reqs[i].subject, wrapped, len);
         free(wrapped);
         json_array_append_new(list, json_pack("{s:s, s:i, s:i, s:s, s:I}", "subject_id",
                                               reqs[i].subject, "version", version, "kek_version",
@@ -380,9 +382,7 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         size_t at = (size_t)(q - reqs);
         /* cached only now: a key that lost a race to a concurrent creator must never be
          * served from the cache in place of the one stored */
-        char id[200];
-        sk_cache_id(id, sizeof(id), tenant, inc, q->subject, q->version, kek_version);
-        if (cu_keycache_put(kr->cache, id, fresh[at], now_s()) != CU_OK) {
+        if (cu_keycache_put(kr->cache, ids[at], fresh[at], now_s()) != CU_OK) {
             cu_log(CU_LOG_WARN, "could not cache a key", NULL);
         }
         q->key = fresh[at];

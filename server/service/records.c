@@ -242,12 +242,16 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
     int hit = 0;
     CU_TRY(cu_idem_check(tx, a->tenant, a->principal, idem, &hit, status, out));
     if (hit) {
+        json_t *replay = json_array();
+        json_array_append_new(replay, cu_audit_entry(a, "tokenize.replay", collection, NULL, NULL,
+                                                     NULL, NULL, NULL, "allowed"));
+        CU_TRY(cu_audit_write(tx, a->tenant, replay));
         rc = cu_tx_commit(tx);
         tx = NULL;
         goto out;
     }
     struct cu_coll_spec spec;
-    CU_TRY(cu_spec_load(tx, a->tenant, collection, arena, &spec));
+    CU_TRY(cu_spec_load(tx, a->tenant, collection, CU_SPEC_WRITE, arena, &spec));
     CU_TRY(cu_tenant_keys_load(s, tx, a->tenant, &spec, &keys));
 
     n = json_array_size(list);
@@ -325,8 +329,9 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         /* nothing stored: the whole request is refused, the refusal audited */
         json_array_append_new(audit, cu_audit_entry(a, "tokenize", collection, NULL, NULL, NULL,
                                                     NULL, NULL, "invalid"));
-        CU_TRY(cu_audit_write(tx, a->tenant, audit));
+        rc = cu_audit_write(tx, a->tenant, audit); /* takes audit, also on failure */
         audit = NULL;
+        CU_TRY(rc);
         rc = cu_tx_commit(tx);
         tx = NULL;
         CU_TRY(rc);
@@ -430,7 +435,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     CU_TRY(cu_purpose_check(tx, a->tenant, purpose, arena, &basis));
     struct cu_coll_spec spec;
-    CU_TRY(cu_spec_load(tx, a->tenant, collection, arena, &spec));
+    CU_TRY(cu_spec_load(tx, a->tenant, collection, CU_SPEC_READ, arena, &spec));
     CU_TRY(load_record(tx, a->tenant, collection, id, 0, arena, &subject));
     if (strcmp(basis, "consent") == 0) {
         /* no consent grant exists yet (grants come with the consent API): refuse */
@@ -545,7 +550,7 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
     }
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     struct cu_coll_spec spec;
-    CU_TRY(cu_spec_load(tx, a->tenant, collection, arena, &spec));
+    CU_TRY(cu_spec_load(tx, a->tenant, collection, CU_SPEC_WRITE, arena, &spec));
     CU_TRY(load_record(tx, a->tenant, collection, id, 1, arena, &subject));
     CU_TRY(cu_tenant_keys_load(s, tx, a->tenant, &spec, &keys));
     struct in_record rec = {.subject = subject, .ok = 1};
@@ -682,7 +687,7 @@ cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collec
     CU_CHECK(problems->errors == NULL, CU_ERR_INVALID, "bad search body");
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     struct cu_coll_spec spec;
-    CU_TRY(cu_spec_load(tx, a->tenant, collection, arena, &spec));
+    CU_TRY(cu_spec_load(tx, a->tenant, collection, CU_SPEC_READ, arena, &spec));
     const struct cu_field_spec *f = cu_spec_field(&spec, field);
     if (f == NULL || !f->searchable) {
         cu_problem_add(problems, "/field", f == NULL ? "unknown field" : "is not searchable");

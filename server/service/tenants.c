@@ -107,9 +107,15 @@ cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
     if (idem != NULL && idem->key != NULL) {
         /* platform keys: the same key may not create two tenants, whatever their ids */
         int hit = 0;
-        CU_TRY(cu_tx_set_platform(tx));
+        CU_TRY(cu_tx_allow_platform_idem(tx));
         CU_TRY(cu_idem_check(tx, NULL, a->principal, idem, &hit, status, out));
         if (hit) {
+            /* a replay is an access too; the tenant may be gone since (then no entry) */
+            struct cu_db_result *r = NULL;
+            CU_TRY(cu_store_tenant_get(tx, id, arena, &r));
+            if (cu_res_rows(r) == 1) {
+                CU_TRY(audit_one(tx, a, id, "tenant.create.replay"));
+            }
             rc = cu_tx_commit(tx);
             tx = NULL;
             goto out;
@@ -219,7 +225,9 @@ cu_keys_rotate(struct cu_svc *s, const struct cu_actor *a, const struct cu_idem 
     *out = NULL;
     CU_TRY(cu_tx_begin(s->db, tenant, &tx));
     CU_TRY(cu_idem_check(tx, tenant, a->principal, idem, &hit, &status, out));
-    if (!hit) {
+    if (hit) {
+        CU_TRY(audit_one(tx, a, tenant, "keys.rotate.replay"));
+    } else {
         CU_TRY(cu_keyring_rotate(s->keyring, tx, tenant, &version));
         CU_TRY(audit_one(tx, a, tenant, "keys.rotate"));
         *out = json_pack("{s:I, s:s}", "version", (json_int_t)version, "status", "rewrapping");
@@ -334,7 +342,7 @@ cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
         if (n < 200) {
             struct cu_tx *gc = NULL;
             if (cu_tx_begin(s->db, NULL, &gc) == CU_OK) {
-                if (cu_store_idem_gc(gc, NULL) == CU_OK) {
+                if (cu_tx_allow_platform_idem(gc) == CU_OK && cu_store_idem_gc(gc, NULL) == CU_OK) {
                     enum cu_err ignored = cu_tx_commit(gc);
                     (void)ignored;
                 } else {

@@ -179,13 +179,14 @@ cu_spec_parse(json_t *fields, struct cu_arena *arena, struct cu_coll_spec *out,
 }
 
 enum cu_err
-cu_spec_load(struct cu_tx *tx, const char *tenant, const char *name, struct cu_arena *arena,
+cu_spec_load(struct cu_tx *tx, const char *tenant, const char *name, enum cu_spec_lock lock,
+             struct cu_arena *arena,
              struct cu_coll_spec *out)
 {
     memset(out, 0, sizeof(*out));
     CU_ENSURE(cu_ident_ok(name), CU_ERR_NOT_FOUND, "malformed collection name");
     struct cu_db_result *r = NULL;
-    CU_GUARD(cu_store_collection_get(tx, tenant, name, arena, &r));
+    CU_GUARD(cu_store_collection_get(tx, tenant, name, (int)lock, arena, &r));
     CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such collection");
     json_t *fields = json_loads(cu_res_text(r, 0, 1), 0, NULL);
     CU_ENSURE(fields != NULL, CU_ERR_INTERNAL, "stored collection is not JSON");
@@ -446,7 +447,7 @@ cu_idem_check(struct cu_tx *tx, const char *tenant, const char *principal, const
     }
     struct cu_arena *arena = cu_arena_new();
     struct cu_db_result *r = NULL;
-    enum cu_err rc = tenant != NULL ? cu_store_idem_get(tx, tenant, k->key, arena, &r)
+    enum cu_err rc = tenant != NULL ? cu_store_idem_get(tx, tenant, principal, k->key, arena, &r)
                                     : cu_store_pidem_get(tx, principal, k->key, arena, &r);
     CU_TRY(rc);
     if (cu_res_rows(r) == 1) {
@@ -475,7 +476,7 @@ cu_idem_store(struct cu_tx *tx, const char *tenant, const char *principal, const
     char *js = json_dumps(answer, JSON_COMPACT);
     CU_ENSURE(js != NULL, CU_ERR_INTERNAL, "could not encode the answer");
     enum cu_err rc =
-        tenant != NULL ? cu_store_idem_put(tx, tenant, k->key, k->hash, 32, status, js)
+        tenant != NULL ? cu_store_idem_put(tx, tenant, principal, k->key, k->hash, 32, status, js)
                        : cu_store_pidem_put(tx, principal, k->key, k->hash, 32, status, js);
     free(js);
     return rc;

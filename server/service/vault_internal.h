@@ -44,8 +44,10 @@ int cu_record_id_ok(const char *s);
 enum cu_err cu_spec_parse(json_t *fields, struct cu_arena *arena, struct cu_coll_spec *out,
                           struct cu_problems *problems) CU_WUR;
 /* Loads a collection's spec; CU_ERR_NOT_FOUND when there is none. */
+enum cu_spec_lock { CU_SPEC_READ = 0, CU_SPEC_WRITE = -1, CU_SPEC_CHANGE = 1 };
 enum cu_err cu_spec_load(struct cu_tx *tx, const char *tenant, const char *name,
-                         struct cu_arena *arena, struct cu_coll_spec *out) CU_WUR;
+                         enum cu_spec_lock lock, struct cu_arena *arena,
+                         struct cu_coll_spec *out) CU_WUR;
 const struct cu_field_spec *cu_spec_field(const struct cu_coll_spec *spec, const char *name);
 json_t *cu_spec_json(const struct cu_coll_spec *spec);
 const char *cu_tokkind_name(enum cu_tokkind k);
@@ -101,7 +103,8 @@ json_t *cu_item_error(enum cu_err e, const char *detail, json_t *errors);
 json_t *cu_audit_entry(const struct cu_actor *a, const char *action, const char *collection,
                        json_t *fields, const char *record_id, const char *subject_id,
                        const char *purpose, const char *redaction, const char *outcome);
-/* Appends entries (a JSON array, stolen) in tx; any failure fails the caller's operation. */
+/* Appends entries (a JSON array, always stolen, also on failure) in tx; any failure fails the
+ * caller's operation. */
 enum cu_err cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries) CU_WUR;
 
 #endif

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,8 +34,8 @@ struct cu_db {
     struct db_conn *conns;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    unsigned long long connect_failures;
-    unsigned long long timeouts;
+    _Atomic unsigned long long connect_failures;
+    _Atomic unsigned long long timeouts;
 };
 
 struct cu_tx {
@@ -206,6 +207,10 @@ result_error(struct db_conn *c, PGresult *res, const char *what)
     }
     if (strcmp(state, "23505") == 0) {
         return cu_err_set(CU_ERR_CONFLICT, __FILE__, __LINE__, "%s: unique violation", what);
+    }
+    if (strncmp(state, "22", 2) == 0) {
+        /* data exception: a value PostgreSQL refuses (encoding, range) is the client's */
+        return cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "%s: sqlstate %s", what, state);
     }
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
         strcmp(state, "57014") == 0 || strcmp(state, "53300") == 0) {

@@ -12,6 +12,20 @@ static const struct cu_stmt q_coll_get = {
     " EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.collection = $2),"
     " (SELECT incarnation FROM tenants t WHERE t.tenant_id = $1)"
     " FROM collections WHERE tenant_id = $1 AND name = $2"};
+static const struct cu_stmt q_coll_get_share = {
+    "coll_get_share",
+    "SELECT name, fields::text, coalesce(retention_days::text, ''), " TS("created_at") ", "
+    TS("updated_at") ","
+    " EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.collection = $2),"
+    " (SELECT incarnation FROM tenants t WHERE t.tenant_id = $1)"
+    " FROM collections WHERE tenant_id = $1 AND name = $2 FOR KEY SHARE"};
+static const struct cu_stmt q_coll_get_update = {
+    "coll_get_update",
+    "SELECT name, fields::text, coalesce(retention_days::text, ''), " TS("created_at") ", "
+    TS("updated_at") ","
+    " EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.collection = $2),"
+    " (SELECT incarnation FROM tenants t WHERE t.tenant_id = $1)"
+    " FROM collections WHERE tenant_id = $1 AND name = $2 FOR UPDATE"};
 static const struct cu_stmt q_coll_list = {
     "coll_list",
     "SELECT name, fields::text, coalesce(retention_days::text, ''), " TS("created_at") ", "
@@ -159,11 +173,11 @@ static const struct cu_stmt q_search = {
 static const struct cu_stmt q_idem_get = {
     "idem_get",
     "SELECT request_hash, status, response FROM idempotency_keys"
-    " WHERE tenant_id = $1 AND key = $2"};
+    " WHERE tenant_id = $1 AND principal = $2 AND key = $3"};
 static const struct cu_stmt q_idem_put = {
     "idem_put",
-    "INSERT INTO idempotency_keys (tenant_id, key, request_hash, status, response)"
-    " VALUES ($1, $2, $3, $4, $5)"};
+    "INSERT INTO idempotency_keys (tenant_id, principal, key, request_hash, status, response)"
+    " VALUES ($1, $2, $3, $4, $5, $6)"};
 static const struct cu_stmt q_pidem_get = {
     "pidem_get",
     "SELECT request_hash, status, response FROM platform_idempotency"
@@ -179,7 +193,7 @@ static const struct cu_stmt q_pidem_gc = {
     "pidem_gc",
     "DELETE FROM platform_idempotency WHERE created_at < now() - interval '24 hours'"};
 static const struct cu_stmt q_set_platform = {
-    "set_platform", "SELECT set_config('custos.platform', 'on', true)"};
+    "set_platform_idem", "SELECT set_config('custos.platform_idem', 'on', true)"};
 
 static const struct cu_stmt q_sk_use_batch = {
     "sk_use_batch",
@@ -230,10 +244,12 @@ run_list(struct cu_tx *tx, const struct cu_stmt *stmt, const char *tenant, const
 }
 
 enum cu_err
-cu_store_collection_get(struct cu_tx *tx, const char *tenant, const char *name,
+cu_store_collection_get(struct cu_tx *tx, const char *tenant, const char *name, int lock,
                         struct cu_arena *arena, struct cu_db_result **out)
 {
-    return run2(tx, &q_coll_get, tenant, name, arena, out);
+    const struct cu_stmt *q = lock > 0 ? &q_coll_get_update : lock < 0 ? &q_coll_get_share
+                                                                        : &q_coll_get;
+    return run2(tx, q, tenant, name, arena, out);
 }
 
 enum cu_err
@@ -405,20 +421,26 @@ cu_store_search(struct cu_tx *tx, const char *tenant, const char *collection, co
 }
 
 enum cu_err
-cu_store_idem_get(struct cu_tx *tx, const char *tenant, const char *key, struct cu_arena *arena,
-                  struct cu_db_result **out)
+cu_store_idem_get(struct cu_tx *tx, const char *tenant, const char *principal, const char *key,
+                  struct cu_arena *arena, struct cu_db_result **out)
 {
-    return run2(tx, &q_idem_get, tenant, key, arena, out);
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, principal);
+    cu_params_text(&p, key);
+    return cu_tx_exec(tx, &q_idem_get, &p, arena, out);
 }
 
 enum cu_err
-cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *key, const uint8_t *hash,
-                  size_t hash_len, int status, const char *response)
+cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *principal, const char *key,
+                  const uint8_t *hash, size_t hash_len, int status, const char *response)
 {
     struct cu_arena *arena = cu_arena_new();
     struct cu_params p;
     cu_params_init(&p);
     cu_params_text(&p, tenant);
+    cu_params_text(&p, principal);
     cu_params_text(&p, key);
     cu_params_bin(&p, hash, hash_len);
     cu_params_int(&p, arena, status);
@@ -471,7 +493,7 @@ cu_store_idem_gc(struct cu_tx *tx, const char *tenant)
 }
 
 enum cu_err
-cu_tx_set_platform(struct cu_tx *tx)
+cu_tx_allow_platform_idem(struct cu_tx *tx)
 {
     struct cu_arena *tmp = cu_arena_new();
     enum cu_err rc = cu_tx_exec(tx, &q_set_platform, NULL, tmp, NULL);

@@ -9,8 +9,11 @@
 
 /* Collections. Columns: name, fields (jsonb text), retention_days ("" when none), created_at,
  * updated_at, has_data ("t"/"f"), the tenant's incarnation ("" in lists). */
+/* lock: 0 none; < 0 FOR KEY SHARE (writers of records: the definition they encode with cannot
+ * change under them); > 0 FOR UPDATE (a change of the definition waits for those writers). */
 enum cu_err cu_store_collection_get(struct cu_tx *tx, const char *tenant, const char *name,
-                                    struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+                                    int lock, struct cu_arena *arena,
+                                    struct cu_db_result **out) CU_WUR;
 enum cu_err cu_store_collection_list(struct cu_tx *tx, const char *tenant, const char *after,
                                      int limit, struct cu_arena *arena,
                                      struct cu_db_result **out) CU_WUR;
@@ -79,24 +82,25 @@ enum cu_err cu_store_search(struct cu_tx *tx, const char *tenant, const char *co
                             struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 
 /* Idempotency. Columns: request_hash, status, response. 0 rows: unused key. */
-enum cu_err cu_store_idem_get(struct cu_tx *tx, const char *tenant, const char *key,
-                              struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
-enum cu_err cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *key,
-                              const uint8_t *hash, size_t hash_len, int status,
+enum cu_err cu_store_idem_get(struct cu_tx *tx, const char *tenant, const char *principal,
+                              const char *key, struct cu_arena *arena,
+                              struct cu_db_result **out) CU_WUR;
+enum cu_err cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *principal,
+                              const char *key, const uint8_t *hash, size_t hash_len, int status,
                               const char *response) CU_WUR;
 
-/* Platform idempotency (tenant creation), per principal; the transaction must be a platform
- * one (cu_tx_set_platform). Columns as cu_store_idem_get. */
+/* Platform idempotency (tenant creation), per principal; the transaction must have asked for
+ * it (cu_tx_allow_platform_idem). Columns as cu_store_idem_get. */
 enum cu_err cu_store_pidem_get(struct cu_tx *tx, const char *principal, const char *key,
                                struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 enum cu_err cu_store_pidem_put(struct cu_tx *tx, const char *principal, const char *key,
                                const uint8_t *hash, size_t hash_len, int status,
                                const char *response) CU_WUR;
-/* Forgets idempotency keys older than a day: a tenant's, or (tenant NULL, platform
- * transaction) the platform's. */
+/* Forgets idempotency keys older than a day: a tenant's, or (tenant NULL, after
+ * cu_tx_allow_platform_idem) the platform's. */
 enum cu_err cu_store_idem_gc(struct cu_tx *tx, const char *tenant) CU_WUR;
-/* Makes a tenant transaction see platform rows too (custos.platform = 'on'). */
-enum cu_err cu_tx_set_platform(struct cu_tx *tx) CU_WUR;
+/* Lets a transaction see the platform's idempotency keys, and nothing else of the platform. */
+enum cu_err cu_tx_allow_platform_idem(struct cu_tx *tx) CU_WUR;
 
 /* Subject keys in batches: the newest version of each subject's key, counting n encryptions.
  * subjects_json: [{"subject_id","n"}]. Columns: subject_id, version, kek_version, wrapped,

@@ -596,3 +596,38 @@ Test(tenants, an_idempotency_key_creates_one_tenant_and_rotates_once)
     cr_assert_eq(json_integer_value(json_object_get(k, "current_version")), 2);
     json_decref(k);
 }
+
+Test(tenants, idempotency_keys_belong_to_their_principal_and_bad_cursors_are_400)
+{
+    char id[32], key[32], hdr[96];
+    t_tenant_id(id);
+    t_tenant_id(key);
+    create_tenant(id);
+    snprintf(hdr, sizeof(hdr), "Idempotency-Key: shared-%s", key);
+    const char *headers[] = {"Content-Type: application/json", hdr, NULL};
+    char *alice = t_token_sub(id, "tenant:admin", "alice");
+    char *bob = t_token_sub(id, "tenant:admin", "bob");
+    struct t_resp r;
+    cr_assert_eq(t_request(t_shared(), "POST", "/v1/keys/rotate", alice, NULL, headers, &r), 0);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "version")), 2);
+    t_resp_free(&r);
+    /* the same key from another principal is another request: no replay of alice's answer */
+    cr_assert_eq(t_request(t_shared(), "POST", "/v1/keys/rotate", bob, NULL, headers, &r), 0);
+    cr_assert_eq(r.status, 202);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "version")), 3);
+    t_resp_free(&r);
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM audit_log WHERE tenant_id = '%s' AND action LIKE 'keys.rotate%%'",
+             id);
+    char *n = t_sql(sql);
+    cr_assert_str_eq(n, "2");
+    free(n);
+    const char *bad[] = {"/v1/tenants?cursor=%ff", "/v1/tenants?cursor=%c3%28",
+                         "/v1/tenants?cursor=a%27b", "/v1/tenants?limit=0", NULL};
+    for (int i = 0; bad[i] != NULL; i++) {
+        cr_assert_eq(t_request(t_shared(), "GET", bad[i], admin(), NULL, NULL, &r), 0);
+        cr_assert_eq(r.status, 400, "%s gave %ld", bad[i], r.status);
+        t_resp_free(&r);
+    }
+}
