@@ -42,6 +42,9 @@ struct cu_tx {
     struct cu_db *db;
     struct db_conn *conn;
     int open;
+    int begun;          /* BEGIN has reached the server (it travels with the first statement) */
+    char tenant[64];
+    int platform;
 };
 
 struct cu_db_result {
@@ -355,40 +358,153 @@ exec_on(struct cu_db *db, struct db_conn *c, const struct cu_stmt *stmt,
 enum cu_err
 cu_tx_begin(struct cu_db *db, const char *tenant, struct cu_tx **out)
 {
+    CU_ENSURE(tenant == NULL || strlen(tenant) < 64, CU_ERR_INTERNAL, "tenant id too long");
     struct db_conn *c = NULL;
     CU_GUARD(acquire(db, &c));
-    char sql[256];
-    if (tenant != NULL) {
-        char *lit = PQescapeLiteral(c->pg, tenant, strlen(tenant));
-        if (lit == NULL) {
-            release(db, c);
-            return cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "could not quote tenant");
-        }
-        snprintf(sql, sizeof(sql),
-                 "BEGIN; SET LOCAL custos.tenant = %s; SET LOCAL custos.platform = 'off'; "
-                 "SET LOCAL statement_timeout = %d",
-                 lit, db->timeout_ms);
-        PQfreemem(lit);
-    } else {
-        snprintf(sql, sizeof(sql),
-                 "BEGIN; SET LOCAL custos.tenant = ''; SET LOCAL custos.platform = 'on'; "
-                 "SET LOCAL statement_timeout = %d",
-                 db->timeout_ms);
-    }
-    enum cu_err rc = simple(db, c, sql, "begin");
-    if (rc != CU_OK) {
-        if (c->pg != NULL) {
-            enum cu_err ignored = simple(db, c, "ROLLBACK", "rollback");
-            (void)ignored;
-        }
-        release(db, c);
-        return rc;
-    }
+    /* nothing is sent yet: BEGIN and the tenant settings go out in one pipeline with the
+     * transaction's first statement, which saves a round trip per request */
     struct cu_tx *tx = cu_xcalloc(1, sizeof(*tx));
     tx->db = db;
     tx->conn = c;
     tx->open = 1;
+    tx->platform = tenant == NULL;
+    snprintf(tx->tenant, sizeof(tx->tenant), "%s", tenant ? tenant : "");
     *out = tx;
+    return CU_OK;
+}
+
+static const char begin_settings[] =
+    "SELECT set_config('custos.tenant', $1, true), set_config('custos.platform', $2, true),"
+    " set_config('statement_timeout', $3, true)";
+
+/* Reads the results of one pipelined query (up to its NULL) and keeps the last one (or the
+ * first error). NULL with the connection closed on timeout or loss. */
+static PGresult *
+pipeline_query_result(struct cu_db *db, struct db_conn *c, long long deadline, int *lost)
+{
+    PGresult *keep = NULL;
+    for (;;) {
+        while (PQisBusy(c->pg)) {
+            long long left = deadline - now_ms();
+            if (left <= 0) {
+                db->timeouts++;
+                goto lost;
+            }
+            struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+            int n = poll(&pfd, 1, (int)left);
+            if ((n < 0 && errno != EINTR) || (n > 0 && PQconsumeInput(c->pg) == 0)) {
+                goto lost;
+            }
+        }
+        PGresult *r = PQgetResult(c->pg);
+        if (r == NULL) {
+            return keep;
+        }
+        if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+            continue;
+        }
+        PQclear(keep);
+        keep = r;
+    }
+lost:
+    PQclear(keep);
+    *lost = 1;
+    return NULL;
+}
+
+/* BEGIN, the settings, [PREPARE] and the statement in one pipeline and one round trip. */
+static enum cu_err
+exec_first(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
+           struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_db *db = tx->db;
+    struct db_conn *c = tx->conn;
+    long long deadline = now_ms() + db->timeout_ms;
+    int prepared = 0;
+    for (int i = 0; i < c->nprepared; i++) {
+        prepared |= c->prepared[i] == stmt;
+    }
+    char timeout[16];
+    snprintf(timeout, sizeof(timeout), "%d", db->timeout_ms);
+    const char *settings[] = {tx->tenant, tx->platform ? "on" : "off", timeout};
+    int n = p ? p->n : 0;
+    tx->begun = 1;
+    if (PQenterPipelineMode(c->pg) != 1 ||
+        PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+        PQsendQueryParams(c->pg, begin_settings, 3, NULL, settings, NULL, NULL, 0) != 1 ||
+        (!prepared && PQsendPrepare(c->pg, stmt->name, stmt->sql, 0, NULL) != 1) ||
+        PQsendQueryPrepared(c->pg, stmt->name, n, p ? p->values : NULL, p ? p->lens : NULL,
+                            p ? p->formats : NULL, 0) != 1 ||
+        PQpipelineSync(c->pg) != 1) {
+        conn_close(c);
+        return cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "%s: could not send",
+                          stmt->name);
+    }
+    while (PQflush(c->pg) == 1) {
+        struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLOUT};
+        if (deadline - now_ms() <= 0 || poll(&pfd, 1, (int)(deadline - now_ms())) < 0) {
+            conn_close(c);
+            return cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "%s: could not send",
+                              stmt->name);
+        }
+    }
+    int queries = prepared ? 3 : 4;
+    int lost = 0;
+    enum cu_err rc = CU_OK;
+    PGresult *last = NULL;
+    for (int q = 0; q < queries && !lost; q++) {
+        PGresult *r = pipeline_query_result(db, c, deadline, &lost);
+        if (lost) {
+            break;
+        }
+        ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (rc == CU_OK && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            rc = st == PGRES_PIPELINE_ABORTED
+                     ? cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "%s: pipeline aborted",
+                                  stmt->name)
+                     : result_error(c, r, q == queries - 1 ? stmt->name : "begin");
+        }
+        if (q == queries - 1 && rc == CU_OK) {
+            last = r;
+        } else {
+            PQclear(r);
+        }
+        if (c->pg == NULL) {
+            lost = 1; /* result_error closed a broken connection */
+        }
+    }
+    if (!lost) {
+        /* the sync's own result, then back to ordinary mode */
+        PGresult *sync = pipeline_query_result(db, c, deadline, &lost);
+        if (!lost && sync != NULL && PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+            lost = 1;
+        }
+        PQclear(sync);
+        if (!lost && PQexitPipelineMode(c->pg) != 1) {
+            lost = 1;
+        }
+    }
+    if (lost) {
+        PQclear(last);
+        conn_close(c);
+        return rc != CU_OK ? rc
+                           : cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__,
+                                        "%s: no answer in time", stmt->name);
+    }
+    if (!prepared && c->nprepared < MAX_PREPARED && rc == CU_OK) {
+        c->prepared[c->nprepared++] = stmt;
+    }
+    if (rc != CU_OK) {
+        PQclear(last);
+        return rc;
+    }
+    struct cu_db_result *res = cu_arena_alloc(arena, sizeof(*res));
+    res->res = last;
+    cu_arena_defer(arena, result_clear, res);
+    if (out != NULL) {
+        *out = res;
+    }
     return CU_OK;
 }
 
@@ -396,7 +512,9 @@ enum cu_err
 cu_tx_commit(struct cu_tx *tx)
 {
     enum cu_err rc = CU_ERR_UNAVAILABLE;
-    if (tx->conn->pg != NULL) {
+    if (!tx->begun) {
+        rc = CU_OK; /* nothing was sent, so there is nothing to commit */
+    } else if (tx->conn->pg != NULL) {
         rc = simple(tx->db, tx->conn, "COMMIT", "commit");
     } else {
         cu_err_set(rc, __FILE__, __LINE__, "commit: connection lost");
@@ -413,7 +531,7 @@ cu_tx_abort(struct cu_tx *tx)
     if (tx == NULL) {
         return;
     }
-    if (tx->open && tx->conn->pg != NULL) {
+    if (tx->open && tx->begun && tx->conn->pg != NULL) {
         enum cu_err ignored = simple(tx->db, tx->conn, "ROLLBACK", "rollback");
         (void)ignored;
     }
@@ -426,6 +544,9 @@ cu_tx_exec(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params 
            struct cu_arena *arena, struct cu_db_result **out)
 {
     CU_ENSURE(tx->conn->pg != NULL, CU_ERR_UNAVAILABLE, "%s: connection lost", stmt->name);
+    if (!tx->begun) {
+        return exec_first(tx, stmt, p, arena, out);
+    }
     return exec_on(tx->db, tx->conn, stmt, p, arena, out);
 }
 

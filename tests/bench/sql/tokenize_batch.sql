@@ -11,8 +11,8 @@ BEGIN;
 SET LOCAL custos.tenant = 'bench';
 SET LOCAL custos.platform = 'off';
 SET LOCAL statement_timeout = 3000;
-\endpipeline
 SELECT name, fields::text, coalesce(retention_days::text, ''), to_char(created_at AT TIME ZONE 'UTC', E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS.MS"Z"'), to_char(updated_at AT TIME ZONE 'UTC', E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS.MS"Z"'), EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = :tenant AND r.collection = 'c'), (SELECT incarnation FROM tenants t WHERE t.tenant_id = :tenant) FROM collections WHERE tenant_id = :tenant AND name = 'c';
+\endpipeline
 UPDATE subject_keys k SET encryptions = k.encryptions + x.n FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'sk_use'), '@R@', :r)::json) AS x(subject_id text, n bigint) WHERE k.tenant_id = :tenant AND k.subject_id = x.subject_id AND k.subject_id = ANY (ARRAY(SELECT json_array_elements(replace((SELECT b.j FROM bench_json b WHERE b.name = 'sk_use'), '@R@', :r)::json) ->> 'subject_id')) AND k.version = (SELECT max(m.version) FROM subject_keys m WHERE m.tenant_id = :tenant AND m.subject_id = x.subject_id) RETURNING k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions;
 SELECT current_kek_version, incarnation FROM tenants WHERE tenant_id = :tenant FOR SHARE;
 INSERT INTO subject_keys (tenant_id, subject_id, version, kek_version, wrapped, encryptions) SELECT :tenant, x.subject_id, x.version, x.kek_version, decode(x.wrapped, 'hex'), x.n FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'sk_insert'), '@R@', :r)::json) AS x(subject_id text, version int, kek_version int, wrapped text, n bigint) ON CONFLICT DO NOTHING RETURNING subject_id;
