@@ -111,16 +111,39 @@ run_sweep(struct cu_svc *svc)
     }
 }
 
+/* Ready to serve tenant requests: the root key matches and the schema is at least the one this
+ * binary was built for (migrations are additive, so an older binary keeps working during a
+ * rolling upgrade). CU_ERR_CONFIG for a wrong root key; CU_ERR_UNAVAILABLE otherwise. */
+static enum cu_err
+check_ready(struct cu_app *app, struct cu_svc *svc)
+{
+    int version = 0;
+    CU_GUARD(cu_db_schema_version(svc->db, &version));
+    if (version < app->schema_latest) {
+        static _Atomic int told;
+        if (!atomic_exchange(&told, 1)) {
+            char have[16], want[16];
+            snprintf(have, sizeof(have), "%d", version);
+            snprintf(want, sizeof(want), "%d", app->schema_latest);
+            cu_log(CU_LOG_WARN, "the database schema is older than this binary: run custos migrate",
+                   "schema", have, "needed", want, NULL);
+        }
+        return cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "schema %d < %d", version,
+                          app->schema_latest);
+    }
+    return cu_keyring_verify_root(svc->keyring, svc->db);
+}
+
 static void *
 jobs_main(void *arg)
 {
     struct jobs *j = arg;
     int wait_s = 1;
     while (!atomic_load(&j->stop)) {
-        if (!j->app->keys_loaded) {
-            enum cu_err rc = cu_keyring_verify_root(j->svc->keyring, j->svc->db);
+        if (!j->app->ready) {
+            enum cu_err rc = check_ready(j->app, j->svc);
             if (rc == CU_OK) {
-                j->app->keys_loaded = 1;
+                j->app->ready = 1;
                 cu_log(CU_LOG_INFO, "root key verified", NULL);
                 wait_s = j->interval_s;
             } else if (rc == CU_ERR_CONFIG) {
@@ -186,18 +209,18 @@ cmd_serve(void)
     }
     struct cu_svc svc = {.db = db, .keyring = keyring};
     struct cu_app app = {.cfg = &cfg, .db = db, .auth = auth, .svc = &svc,
-                         .schema_latest = cu_migrate_latest(), .keys_loaded = 0};
+                         .schema_latest = cu_migrate_latest(), .ready = 0};
 
     /* a wrong root key stops start-up before anything is served or written; a database that
      * is down only delays the check (readyz says 503 meanwhile) */
-    enum cu_err vrc = cu_keyring_verify_root(keyring, db);
+    enum cu_err vrc = check_ready(&app, &svc);
     if (vrc == CU_ERR_CONFIG) {
         status = fail("refusing to start");
         goto out;
     }
-    app.keys_loaded = vrc == CU_OK;
+    app.ready = vrc == CU_OK;
     if (vrc != CU_OK) {
-        cu_log(CU_LOG_WARN, "database not reachable at start; will keep trying", NULL);
+        cu_log(CU_LOG_WARN, "not ready at start (database or schema); will keep trying", NULL);
     }
 
     const char *patterns[128];

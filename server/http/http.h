@@ -24,7 +24,7 @@ struct cu_app {
     struct cu_auth *auth;
     struct cu_svc *svc;
     int schema_latest;
-    volatile int keys_loaded;
+    volatile int ready;
 };
 
 enum { CU_MAX_PATH_PARAMS = 4 };

@@ -344,9 +344,9 @@ dispatch(struct req_state *st)
     const struct cu_route *route = &cu_routes[st->route_index];
     if (!(route->flags & CU_ROUTE_PUBLIC)) {
         CU_GUARD(authenticate(req));
-        if (!req->app->keys_loaded) {
-            req->problem_detail = "The keys are not loaded yet";
-            return cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "keys not loaded");
+        if (!req->app->ready) {
+            req->problem_detail = "The service is not ready yet (database, schema or root key)";
+            return cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "not ready");
         }
     }
     req->body = st->body.data;

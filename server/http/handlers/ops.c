@@ -18,14 +18,14 @@ cu_h_readyz(struct cu_req *req)
     if (rc != CU_OK) {
         return cu_req_fail(req, CU_ERR_UNAVAILABLE, "the database is not reachable");
     }
-    if (version != req->app->schema_latest) {
+    if (version < req->app->schema_latest) {
         return cu_req_fail(req, cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__,
                                            "schema version %d, expected %d", version,
                                            req->app->schema_latest),
                            "the database schema is not current; run custos migrate");
     }
-    if (!req->app->keys_loaded) {
-        return cu_req_fail(req, CU_ERR_UNAVAILABLE, "the keys are not loaded");
+    if (!req->app->ready) {
+        return cu_req_fail(req, CU_ERR_UNAVAILABLE, "the root key is not verified yet");
     }
     cu_resp_json(req, 200, json_pack("{s:s, s:i}", "status", "ready", "schema", version));
     return CU_OK;
