@@ -451,6 +451,7 @@ exec_first(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params 
     }
     int queries = prepared ? 3 : 4;
     int lost = 0;
+    int prepare_ok = 0;
     enum cu_err rc = CU_OK;
     PGresult *last = NULL;
     for (int q = 0; q < queries && !lost; q++) {
@@ -459,6 +460,10 @@ exec_first(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params 
             break;
         }
         ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (!prepared && q == 2 && st == PGRES_COMMAND_OK) {
+            /* the statement exists on the connection now, whatever its execution does */
+            prepare_ok = 1;
+        }
         if (rc == CU_OK && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
             rc = st == PGRES_PIPELINE_ABORTED
                      ? cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "%s: pipeline aborted",
@@ -492,7 +497,7 @@ exec_first(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params 
                            : cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__,
                                         "%s: no answer in time", stmt->name);
     }
-    if (!prepared && c->nprepared < MAX_PREPARED && rc == CU_OK) {
+    if (prepare_ok && c->nprepared < MAX_PREPARED) {
         c->prepared[c->nprepared++] = stmt;
     }
     if (rc != CU_OK) {

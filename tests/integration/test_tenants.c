@@ -631,3 +631,29 @@ Test(tenants, idempotency_keys_belong_to_their_principal_and_bad_cursors_are_400
         t_resp_free(&r);
     }
 }
+
+Test(tenants, a_failed_first_statement_does_not_spoil_its_connection)
+{
+    /* one connection, and the first tenant insert it ever prepares fails (409): the statement
+     * it prepared on the way must still be known to exist for the next transaction */
+    char taken[32];
+    t_tenant_id(taken);
+    create_tenant(taken);
+    const char *env[] = {"CUSTOS_DB_POOL=1", NULL};
+    struct t_server s;
+    cr_assert_eq(t_spawn(env, 0, &s), 0);
+    for (int i = 0; i < 3; i++) {
+        char id[32], body[96];
+        snprintf(body, sizeof(body), "{\"id\":\"%s\"}", taken);
+        struct t_resp r;
+        cr_assert_eq(t_json(&s, "POST", "/v1/tenants", admin(), body, &r), 0);
+        cr_assert_eq(r.status, 409, "round %d: %s", i, r.body);
+        t_resp_free(&r);
+        t_tenant_id(id);
+        snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
+        cr_assert_eq(t_json(&s, "POST", "/v1/tenants", admin(), body, &r), 0);
+        cr_assert_eq(r.status, 201, "round %d: %s", i, r.body);
+        t_resp_free(&r);
+    }
+    cr_assert_eq(t_stop(&s), 0);
+}
