@@ -247,10 +247,9 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                                                     subject, purpose, cu_level_name(level),
                                                     "allowed"));
     }
-    rc = cu_audit_write(tx, a->tenant, audit); /* takes audit, also on failure */
+    /* the audit entries and COMMIT in one round trip; it takes audit and ends tx either way */
+    rc = cu_audit_write_commit(tx, a->tenant, audit);
     audit = NULL;
-    CU_TRY(rc);
-    rc = cu_tx_commit(tx);
     tx = NULL;
     CU_TRY(rc);
     *out = json_pack("{s:O}", "results", results);

@@ -521,17 +521,23 @@ cu_audit_entry(const struct cu_actor *a, const char *action, const char *collect
     return e;
 }
 
-enum cu_err
-cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries)
+static enum cu_err
+audit_write(struct cu_tx *tx, const char *tenant, json_t *entries, int commit)
 {
     if (json_array_size(entries) == 0) {
         json_decref(entries);
-        return CU_OK;
+        return commit ? cu_tx_commit(tx) : CU_OK;
     }
     char *js = json_dumps(entries, JSON_COMPACT);
     json_decref(entries);
-    CU_ENSURE(js != NULL, CU_ERR_INTERNAL, "could not encode audit entries");
-    enum cu_err rc = cu_store_audit_insert(tx, tenant, js);
+    if (js == NULL) {
+        if (commit) {
+            cu_tx_abort(tx);
+        }
+        return cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "could not encode audit entries");
+    }
+    enum cu_err rc = commit ? cu_store_audit_insert_commit(tx, tenant, js)
+                            : cu_store_audit_insert(tx, tenant, js);
     free(js);
     if (rc != CU_OK) {
         /* fail closed: the operation this entry records must not happen without it */
@@ -539,6 +545,18 @@ cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries)
                           "could not write the audit entry");
     }
     return CU_OK;
+}
+
+enum cu_err
+cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries)
+{
+    return audit_write(tx, tenant, entries, 0);
+}
+
+enum cu_err
+cu_audit_write_commit(struct cu_tx *tx, const char *tenant, json_t *entries)
+{
+    return audit_write(tx, tenant, entries, 1);
 }
 
 void

@@ -413,10 +413,12 @@ lost:
     return NULL;
 }
 
-/* BEGIN, the settings, [PREPARE] and the statement in one pipeline and one round trip. */
+/* One round trip: [BEGIN and the settings] [PREPARE] the statement [COMMIT], pipelined. With
+ * begin, the transaction's first statement; with commit, its last. */
 static enum cu_err
-exec_first(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
-           struct cu_arena *arena, struct cu_db_result **out)
+exec_pipelined(struct cu_tx *tx, int begin, const struct cu_stmt *stmt,
+               const struct cu_params *p, int commit, struct cu_arena *arena,
+               struct cu_db_result **out)
 {
     struct cu_db *db = tx->db;
     struct db_conn *c = tx->conn;
@@ -430,12 +432,17 @@ exec_first(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params 
     const char *settings[] = {tx->tenant, tx->platform ? "on" : "off", timeout};
     int n = p ? p->n : 0;
     tx->begun = 1;
+    /* positions of the queries in the pipeline */
+    int q_prepare = begin ? 2 : 0;
+    int q_stmt = q_prepare + (prepared ? 0 : 1);
+    int queries = q_stmt + 1 + (commit ? 1 : 0);
     if (PQenterPipelineMode(c->pg) != 1 ||
-        PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
-        PQsendQueryParams(c->pg, begin_settings, 3, NULL, settings, NULL, NULL, 0) != 1 ||
+        (begin && PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1) ||
+        (begin && PQsendQueryParams(c->pg, begin_settings, 3, NULL, settings, NULL, NULL, 0) != 1) ||
         (!prepared && PQsendPrepare(c->pg, stmt->name, stmt->sql, 0, NULL) != 1) ||
         PQsendQueryPrepared(c->pg, stmt->name, n, p ? p->values : NULL, p ? p->lens : NULL,
                             p ? p->formats : NULL, 0) != 1 ||
+        (commit && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1) ||
         PQpipelineSync(c->pg) != 1) {
         conn_close(c);
         return cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "%s: could not send",
@@ -449,7 +456,6 @@ exec_first(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params 
                               stmt->name);
         }
     }
-    int queries = prepared ? 3 : 4;
     int lost = 0;
     int prepare_ok = 0;
     enum cu_err rc = CU_OK;
@@ -460,17 +466,18 @@ exec_first(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params 
             break;
         }
         ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-        if (!prepared && q == 2 && st == PGRES_COMMAND_OK) {
+        if (!prepared && q == q_prepare && st == PGRES_COMMAND_OK) {
             /* the statement exists on the connection now, whatever its execution does */
             prepare_ok = 1;
         }
         if (rc == CU_OK && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            const char *what = q == q_stmt ? stmt->name : q > q_stmt ? "commit" : "begin";
             rc = st == PGRES_PIPELINE_ABORTED
                      ? cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "%s: pipeline aborted",
                                   stmt->name)
-                     : result_error(c, r, q == queries - 1 ? stmt->name : "begin");
+                     : result_error(c, r, what);
         }
-        if (q == queries - 1 && rc == CU_OK) {
+        if (q == q_stmt && rc == CU_OK) {
             last = r;
         } else {
             PQclear(r);
@@ -549,10 +556,29 @@ cu_tx_exec(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params 
            struct cu_arena *arena, struct cu_db_result **out)
 {
     CU_ENSURE(tx->conn->pg != NULL, CU_ERR_UNAVAILABLE, "%s: connection lost", stmt->name);
-    if (!tx->begun) {
-        return exec_first(tx, stmt, p, arena, out);
+    return exec_pipelined(tx, !tx->begun, stmt, p, 0, arena, out);
+}
+
+enum cu_err
+cu_tx_exec_commit(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p)
+{
+    enum cu_err rc = CU_ERR_UNAVAILABLE;
+    if (tx->conn->pg == NULL) {
+        cu_err_set(rc, __FILE__, __LINE__, "%s: connection lost", stmt->name);
+    } else {
+        struct cu_arena *arena = cu_arena_new();
+        rc = exec_pipelined(tx, !tx->begun, stmt, p, 1, arena, NULL);
+        cu_arena_free(arena);
     }
-    return exec_on(tx->db, tx->conn, stmt, p, arena, out);
+    if (rc != CU_OK && tx->conn->pg != NULL) {
+        /* the statement or COMMIT failed: the transaction is still open, in error */
+        enum cu_err ignored = simple(tx->db, tx->conn, "ROLLBACK", "rollback");
+        (void)ignored;
+    }
+    tx->open = 0;
+    release(tx->db, tx->conn);
+    free(tx);
+    return rc;
 }
 
 enum cu_err

@@ -61,6 +61,10 @@ void cu_params_int(struct cu_params *p, struct cu_arena *arena, long long v);
 
 enum cu_err cu_tx_exec(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
                        struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+/* Runs the transaction's last statement and COMMIT in one round trip; like cu_tx_commit it
+ * always ends the transaction (rolled back on failure) and returns the connection. */
+enum cu_err cu_tx_exec_commit(struct cu_tx *tx, const struct cu_stmt *stmt,
+                              const struct cu_params *p) CU_WUR;
 /* The same outside an explicit transaction (for readiness and migrations). */
 enum cu_err cu_db_exec_once(struct cu_db *db, const struct cu_stmt *stmt,
                             const struct cu_params *p, struct cu_arena *arena,

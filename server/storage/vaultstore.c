@@ -315,7 +315,8 @@ cu_store_purpose_put(struct cu_tx *tx, const char *tenant, const char *name,
 
 enum cu_err
 cu_store_write_batch(struct cu_tx *tx, const char *tenant, const char *records_json,
-                     const char *values_json, const char *tokens_json, const char *audit_json)
+                     const char *values_json, const char *tokens_json, const char *audit_json,
+                     int commit)
 {
     struct cu_params p;
     cu_params_init(&p);
@@ -324,6 +325,9 @@ cu_store_write_batch(struct cu_tx *tx, const char *tenant, const char *records_j
     cu_params_text(&p, values_json);
     cu_params_text(&p, tokens_json);
     cu_params_text(&p, audit_json);
+    if (commit) {
+        return cu_tx_exec_commit(tx, &q_write_batch, &p);
+    }
     struct cu_arena *tmp = cu_arena_new();
     enum cu_err rc = cu_tx_exec(tx, &q_write_batch, &p, tmp, NULL);
     cu_arena_free(tmp);
@@ -352,6 +356,16 @@ enum cu_err
 cu_store_audit_insert(struct cu_tx *tx, const char *tenant, const char *audit_json)
 {
     return run2(tx, &q_audit_insert, tenant, audit_json, NULL, NULL);
+}
+
+enum cu_err
+cu_store_audit_insert_commit(struct cu_tx *tx, const char *tenant, const char *audit_json)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, audit_json);
+    return cu_tx_exec_commit(tx, &q_audit_insert, &p);
 }
 
 enum cu_err
