@@ -17,6 +17,7 @@ static const struct cu_err_info err_info[] = {
 };
 
 static _Thread_local char err_reason[512];
+static _Thread_local const char *err_public;
 
 static const struct cu_err_info *
 info(enum cu_err e)
@@ -71,8 +72,22 @@ cu_err_reason(void)
     return err_reason;
 }
 
+enum cu_err
+cu_err_public(enum cu_err e, const char *detail)
+{
+    err_public = detail;
+    return e;
+}
+
+const char *
+cu_err_public_detail(void)
+{
+    return err_public;
+}
+
 void
 cu_err_clear(void)
 {
     err_reason[0] = '\0';
+    err_public = NULL;
 }

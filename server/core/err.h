@@ -47,6 +47,13 @@ enum cu_err cu_err_set(enum cu_err e, const char *file, int line, const char *fm
     __attribute__((format(printf, 4, 5)));
 /* The last reason recorded on this thread ("" if none); valid until the next cu_err_set. */
 const char *cu_err_reason(void);
+/* A fixed text (a string literal, never request values) for the client's problem detail,
+ * attached where the error arises; returns e. The HTTP layer shows it unless the handler
+ * chose a detail itself. */
+enum cu_err cu_err_public(enum cu_err e, const char *detail);
+/* The detail attached on this thread since the last cu_err_clear, or NULL. */
+const char *cu_err_public_detail(void);
+/* Forgets the reason and the public detail (at the start of each request). */
 void cu_err_clear(void);
 
 /* Return at once: only while the function holds nothing to release. */

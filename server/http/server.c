@@ -163,8 +163,11 @@ problem_body(struct cu_req *req, enum cu_err err)
                           cu_arena_printf(req->arena, "https://custos.dev/problems/%s",
                                           cu_err_slug(err)),
                           "title", cu_err_title(err), "status", status);
-    json_object_set_new(p, "detail",
-                        json_string(req->problem_detail ? req->problem_detail : cu_err_title(err)));
+    const char *detail = req->problem_detail;
+    if (detail == NULL) {
+        detail = cu_err_public_detail();
+    }
+    json_object_set_new(p, "detail", json_string(detail ? detail : cu_err_title(err)));
     if (req->problem_errors != NULL) {
         json_object_set(p, "errors", req->problem_errors);
     }

@@ -48,13 +48,8 @@ cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, 
         cu_problem_add(problems, "", "must be an object");
         CU_FAIL(CU_ERR_INVALID, "body not an object");
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        if (strcmp(key, "fields") != 0 && strcmp(key, "retention_days") != 0) {
-            cu_problem_add(problems, "", "unknown member");
-        }
+    if (cu_unknown_members(body, (const char *const[]){"fields", "retention_days", NULL}) > 0) {
+        cu_problem_add(problems, "", "unknown member");
     }
     json_t *ret = json_object_get(body, "retention_days");
     int retention = 0;
@@ -124,6 +119,27 @@ out:
     return rc;
 }
 
+/* A listed collection; NULL (left out) for a stored definition that does not parse. */
+static json_t *
+collection_row(const struct cu_db_result *r, int i, void *ctx)
+{
+    struct cu_arena *arena = ctx;
+    struct cu_coll_spec spec = {0};
+    struct cu_problems p = {0};
+    json_t *out = NULL;
+    json_t *fields = json_loads(cu_res_text(r, i, 1), 0, NULL);
+    if (fields != NULL && cu_spec_parse(fields, arena, &spec, &p) == CU_OK) {
+        spec.name = cu_res_text(r, i, 0);
+        spec.retention_days = atoi(cu_res_text(r, i, 2));
+        spec.created_at = cu_res_text(r, i, 3);
+        spec.updated_at = cu_res_text(r, i, 4);
+        out = cu_spec_json(&spec);
+    }
+    json_decref(fields);
+    json_decref(p.errors);
+    return out;
+}
+
 enum cu_err
 cu_collection_list(struct cu_svc *s, const struct cu_actor *a, const char *cursor, int limit,
                    json_t **out)
@@ -134,24 +150,7 @@ cu_collection_list(struct cu_svc *s, const struct cu_actor *a, const char *curso
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_collection_list(tx, a->tenant, cursor, limit + 1, arena, &r));
-    json_t *list = json_array();
-    int n = cu_res_rows(r);
-    for (int i = 0; i < n && i < limit; i++) {
-        struct cu_coll_spec spec = {0};
-        struct cu_problems p = {0};
-        json_t *fields = json_loads(cu_res_text(r, i, 1), 0, NULL);
-        if (fields != NULL && cu_spec_parse(fields, arena, &spec, &p) == CU_OK) {
-            spec.name = cu_res_text(r, i, 0);
-            spec.retention_days = atoi(cu_res_text(r, i, 2));
-            spec.created_at = cu_res_text(r, i, 3);
-            spec.updated_at = cu_res_text(r, i, 4);
-            json_array_append_new(list, cu_spec_json(&spec));
-        }
-        json_decref(fields);
-        json_decref(p.errors);
-    }
-    *out = json_pack("{s:o, s:o}", "collections", list, "next_cursor",
-                     n > limit ? json_string(cu_res_text(r, limit - 1, 0)) : json_null());
+    *out = cu_page_json(r, limit, "collections", 0, collection_row, arena);
     rc = cu_tx_commit(tx);
     tx = NULL;
 out:
@@ -161,8 +160,9 @@ out:
 }
 
 static json_t *
-purpose_json(const struct cu_db_result *r, int row)
+purpose_json(const struct cu_db_result *r, int row, void *ctx)
 {
+    (void)ctx;
     return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", cu_res_text(r, row, 0), "description",
                      cu_res_text(r, row, 1), "lawful_basis", cu_res_text(r, row, 2), "created_at",
                      cu_res_text(r, row, 3), "updated_at", cu_res_text(r, row, 4));
@@ -180,13 +180,9 @@ cu_purpose_put(struct cu_svc *s, const struct cu_actor *a, const char *name, jso
         cu_problem_add(problems, "", "must be an object");
         return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "body not an object");
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        if (strcmp(key, "description") != 0 && strcmp(key, "lawful_basis") != 0) {
-            cu_problem_add(problems, "", "unknown member");
-        }
+    if (cu_unknown_members(body, (const char *const[]){"description", "lawful_basis", NULL}) >
+        0) {
+        cu_problem_add(problems, "", "unknown member");
     }
     json_t *jd = json_object_get(body, "description");
     const char *description = "";
@@ -220,7 +216,7 @@ cu_purpose_put(struct cu_svc *s, const struct cu_actor *a, const char *name, jso
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_purpose_get(tx, a->tenant, name, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "purpose vanished");
-    *out = purpose_json(r, 0);
+    *out = purpose_json(r, 0, NULL);
     rc = cu_tx_commit(tx);
     tx = NULL;
     if (rc != CU_OK) {
@@ -244,7 +240,7 @@ cu_purpose_get(struct cu_svc *s, const struct cu_actor *a, const char *name, jso
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_purpose_get(tx, a->tenant, name, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such purpose");
-    *out = purpose_json(r, 0);
+    *out = purpose_json(r, 0, NULL);
     rc = cu_tx_commit(tx);
     tx = NULL;
 out:
@@ -263,13 +259,7 @@ cu_purpose_list(struct cu_svc *s, const struct cu_actor *a, const char *cursor, 
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_purpose_list(tx, a->tenant, cursor, limit + 1, arena, &r));
-    json_t *list = json_array();
-    int n = cu_res_rows(r);
-    for (int i = 0; i < n && i < limit; i++) {
-        json_array_append_new(list, purpose_json(r, i));
-    }
-    *out = json_pack("{s:o, s:o}", "purposes", list, "next_cursor",
-                     n > limit ? json_string(cu_res_text(r, limit - 1, 0)) : json_null());
+    *out = cu_page_json(r, limit, "purposes", 0, purpose_json, NULL);
     rc = cu_tx_commit(tx);
     tx = NULL;
 out:

@@ -3,7 +3,6 @@
  * alike; erased ones 410. Every item is audited in the same transaction (fail closed). */
 #include "service/vault_internal.h"
 
-#include "core/metrics.h"
 #include "service/mask.h"
 #include "storage/vaultstore.h"
 
@@ -24,14 +23,6 @@ enum {
     C_TYPE,
     C_INC
 };
-
-static void
-count_reveal(enum cu_level level)
-{
-    static const char *const names[] = {"reveals_none", "reveals_redacted", "reveals_masked",
-                                        "reveals_plain"};
-    cu_metrics_count(names[level], 1);
-}
 
 /* Decrypts (and masks) one live row into *value (arena). */
 static enum cu_err
@@ -108,13 +99,8 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         cu_problem_add(problems, "", "must be an object");
         CU_FAIL(CU_ERR_INVALID, "bad detokenize body");
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        if (strcmp(key, "tokens") != 0 && strcmp(key, "redaction") != 0) {
-            cu_problem_add(problems, "", "unknown member");
-        }
+    if (cu_unknown_members(body, (const char *const[]){"tokens", "redaction", NULL}) > 0) {
+        cu_problem_add(problems, "", "unknown member");
     }
     if (!json_is_array(tokens) || json_array_size(tokens) < 1 ||
         json_array_size(tokens) > CU_MAX_BATCH) {
@@ -238,7 +224,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                                                         "not_found"));
             continue;
         }
-        count_reveal(level);
+        cu_count_reveal(level);
         json_array_append_new(results,
                               json_pack("{s:s, s:s, s:s, s:o, s:s}", "token", token,
                                         "collection", collection, "field", field, "value", value,

@@ -265,13 +265,8 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
             item_problem(r, arena, i, "", "must be an object");
             continue;
         }
-        const char *key;
-        json_t *v;
-        json_object_foreach(item, key, v)
-        {
-            if (strcmp(key, "subject_id") != 0 && strcmp(key, "fields") != 0) {
-                item_problem(r, arena, i, "", "unknown member");
-            }
+        if (cu_unknown_members(item, (const char *const[]){"subject_id", "fields", NULL}) > 0) {
+            item_problem(r, arena, i, "", "unknown member");
         }
         r->subject = json_string_value(json_object_get(item, "subject_id"));
         if (r->subject == NULL || !cu_subject_id_ok(r->subject)) {
@@ -420,14 +415,6 @@ in_filter(const char *filter, const char *name)
     return 0;
 }
 
-static void
-count_reveal(enum cu_level level)
-{
-    static const char *const names[] = {"reveals_none", "reveals_redacted", "reveals_masked",
-                                        "reveals_plain"};
-    cu_metrics_count(names[level], 1);
-}
-
 enum cu_err
 cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collection, const char *id,
                const char *purpose, enum cu_level asked, const char *filter, json_t **out)
@@ -454,6 +441,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         rc = cu_tx_commit(tx);
         tx = NULL;
         CU_TRY(rc);
+        cu_err_public(CU_ERR_FORBIDDEN, "The subject has not consented to this purpose");
         CU_FAIL(CU_ERR_FORBIDDEN, "no consent grant");
     }
     struct cu_db_result *r = NULL;
@@ -475,7 +463,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         json_object_set_new(levels, field, json_string(cu_level_name(level)));
         json_array_append_new(revealed, json_string(field));
         top = level > top ? level : top;
-        count_reveal(level);
+        cu_count_reveal(level);
         if (level == CU_LEVEL_REDACTED) {
             json_object_set_new(values, field, json_string(cu_redacted()));
             continue;
@@ -676,13 +664,8 @@ cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collec
         cu_problem_add(problems, "", "must be an object");
         CU_FAIL(CU_ERR_INVALID, "bad search body");
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        if (strcmp(key, "field") != 0 && strcmp(key, "value") != 0) {
-            cu_problem_add(problems, "", "unknown member");
-        }
+    if (cu_unknown_members(body, (const char *const[]){"field", "value", NULL}) > 0) {
+        cu_problem_add(problems, "", "unknown member");
     }
     const char *field = json_string_value(json_object_get(body, "field"));
     json_t *jv = json_object_get(body, "value");

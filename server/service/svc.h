@@ -25,4 +25,14 @@ void cu_problem_add(struct cu_problems *p, const char *pointer, const char *deta
 /* ^[a-z0-9][a-z0-9-]{1,62}$ */
 int cu_tenant_id_ok(const char *s);
 
+/* How many members of obj are not in allowed (NULL-terminated). */
+size_t cu_unknown_members(json_t *obj, const char *const *allowed);
+
+struct cu_db_result;
+/* A list page {"<key>":[row(r, i, ctx) for the first limit rows], "next_cursor"}: r was read
+ * with limit + 1 rows, so a row past limit means there is a next page, which starts after the
+ * value of cursor_col in the page's last row. row may return NULL to skip a row. */
+json_t *cu_page_json(const struct cu_db_result *r, int limit, const char *key, int cursor_col,
+                     json_t *(*row)(const struct cu_db_result *r, int i, void *ctx), void *ctx);
+
 #endif

@@ -11,35 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void
-cu_problem_add(struct cu_problems *p, const char *pointer, const char *detail)
-{
-    if (p->errors == NULL) {
-        p->errors = json_array();
-    }
-    json_array_append_new(p->errors, json_pack("{s:s, s:s}", "pointer", pointer, "detail", detail));
-}
-
-int
-cu_tenant_id_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 2 || n > 63) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-');
-        if (!ok) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static json_t *
-tenant_json(const struct cu_db_result *r, int row)
+tenant_json(const struct cu_db_result *r, int row, void *ctx)
 {
+    (void)ctx;
     return json_pack("{s:s, s:s, s:I, s:s}", "id", cu_res_text(r, row, 0), "name",
                      cu_res_text(r, row, 1), "kek_version", (json_int_t)cu_res_int(r, row, 2),
                      "created_at", cu_res_text(r, row, 3));
@@ -79,13 +54,8 @@ cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
         cu_problem_add(problems, "", "must be an object");
         return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "body not an object");
     }
-    const char *key;
-    json_t *value;
-    json_object_foreach(body, key, value)
-    {
-        if (strcmp(key, "id") != 0 && strcmp(key, "name") != 0) {
-            cu_problem_add(problems, "", "unknown member");
-        }
+    if (cu_unknown_members(body, (const char *const[]){"id", "name", NULL}) > 0) {
+        cu_problem_add(problems, "", "unknown member");
     }
     json_t *jid = json_object_get(body, "id");
     json_t *jname = json_object_get(body, "name");
@@ -121,12 +91,16 @@ cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
             goto out;
         }
     }
-    CU_TRY(cu_keyring_create_tenant(s->keyring, tx, id, name));
+    rc = cu_keyring_create_tenant(s->keyring, tx, id, name);
+    if (rc == CU_ERR_CONFLICT) {
+        cu_err_public(rc, "A tenant with this id exists");
+    }
+    CU_TRY(rc);
     CU_TRY(audit_one(tx, a, id, "tenant.create"));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_tenant_get(tx, id, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "tenant vanished");
-    *out = tenant_json(r, 0);
+    *out = tenant_json(r, 0, NULL);
     *status = 201;
     CU_TRY(cu_idem_store(tx, NULL, a->principal, idem, *status, *out));
     rc = cu_tx_commit(tx);
@@ -154,7 +128,7 @@ cu_tenant_get(struct cu_svc *s, const char *id, json_t **out)
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_tenant_get(tx, id, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such tenant");
-    *out = tenant_json(r, 0);
+    *out = tenant_json(r, 0, NULL);
     rc = cu_tx_commit(tx);
     tx = NULL;
 out:
@@ -172,17 +146,7 @@ cu_tenant_list(struct cu_svc *s, const char *cursor, int limit, json_t **out)
     CU_TRY(cu_tx_begin(s->db, NULL, &tx));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_tenant_list(tx, cursor ? cursor : "", limit + 1, arena, &r));
-    json_t *list = json_array();
-    int n = cu_res_rows(r);
-    for (int i = 0; i < n && i < limit; i++) {
-        json_array_append_new(list, tenant_json(r, i));
-    }
-    *out = json_pack("{s:o}", "tenants", list);
-    if (n > limit) {
-        json_object_set_new(*out, "next_cursor", json_string(cu_res_text(r, limit - 1, 0)));
-    } else {
-        json_object_set_new(*out, "next_cursor", json_null());
-    }
+    *out = cu_page_json(r, limit, "tenants", 0, tenant_json, NULL);
     rc = cu_tx_commit(tx);
     tx = NULL;
 out:

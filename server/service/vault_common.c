@@ -2,6 +2,7 @@
  * purposes, per-item errors and audit entries. */
 #include "service/vault_internal.h"
 
+#include "core/metrics.h"
 #include "crypto/aead.h"
 #include "crypto/encode.h"
 #include "crypto/ff1.h"
@@ -428,11 +429,22 @@ enum cu_err
 cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose,
                  struct cu_arena *arena, const char **basis)
 {
-    CU_ENSURE(purpose != NULL && purpose[0] != '\0', CU_ERR_BAD_REQUEST, "no X-Purpose");
-    CU_ENSURE(cu_purpose_name_ok(purpose), CU_ERR_FORBIDDEN, "malformed purpose");
+    static const char undeclared[] = "The X-Purpose is not a declared purpose of this tenant";
+    if (purpose == NULL || purpose[0] == '\0') {
+        cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "no X-Purpose");
+        return cu_err_public(CU_ERR_BAD_REQUEST,
+                             "The X-Purpose header is required to read personal data");
+    }
+    if (!cu_purpose_name_ok(purpose)) {
+        cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "malformed purpose");
+        return cu_err_public(CU_ERR_FORBIDDEN, undeclared);
+    }
     struct cu_db_result *r = NULL;
     CU_GUARD(cu_store_purpose_get(tx, tenant, purpose, arena, &r));
-    CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_FORBIDDEN, "purpose not declared");
+    if (cu_res_rows(r) != 1) {
+        cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "purpose not declared");
+        return cu_err_public(CU_ERR_FORBIDDEN, undeclared);
+    }
     *basis = cu_res_text(r, 0, 2);
     return CU_OK;
 }
@@ -454,8 +466,10 @@ cu_idem_check(struct cu_tx *tx, const char *tenant, const char *principal, const
         uint8_t *h = NULL;
         size_t hl = 0;
         CU_TRY(cu_res_bytea(r, 0, 0, arena, &h, &hl));
-        CU_CHECK(hl == 32 && cu_ct_equal(h, k->hash, 32), CU_ERR_CONFLICT,
-                 "idempotency key reused with another request");
+        if (hl != 32 || !cu_ct_equal(h, k->hash, 32)) {
+            cu_err_public(CU_ERR_CONFLICT, "This Idempotency-Key was used with another request");
+            CU_FAIL(CU_ERR_CONFLICT, "idempotency key reused with another request");
+        }
         *status = (int)cu_res_int(r, 0, 1);
         *out = json_loads(cu_res_text(r, 0, 2), 0, NULL);
         CU_CHECK(*out != NULL, CU_ERR_INTERNAL, "stored answer is not JSON");
@@ -480,6 +494,14 @@ cu_idem_store(struct cu_tx *tx, const char *tenant, const char *principal, const
                        : cu_store_pidem_put(tx, principal, k->key, k->hash, 32, status, js);
     free(js);
     return rc;
+}
+
+void
+cu_count_reveal(enum cu_level level)
+{
+    static const char *const names[] = {"reveals_none", "reveals_redacted", "reveals_masked",
+                                        "reveals_plain"};
+    cu_metrics_count(names[level], 1);
 }
 
 json_t *

@@ -96,6 +96,9 @@ enum cu_err cu_idem_check(struct cu_tx *tx, const char *tenant, const char *prin
 enum cu_err cu_idem_store(struct cu_tx *tx, const char *tenant, const char *principal,
                           const struct cu_idem *k, int status, json_t *answer) CU_WUR;
 
+/* Counts a reveal at level in the metrics (reveals_plain, reveals_masked, ...). */
+void cu_count_reveal(enum cu_level level);
+
 /* A per-item problem object {"type","title","status","detail"[,"errors"]}. errors stolen. */
 json_t *cu_item_error(enum cu_err e, const char *detail, json_t *errors);
 

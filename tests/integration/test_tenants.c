@@ -657,3 +657,33 @@ Test(tenants, a_failed_first_statement_does_not_spoil_its_connection)
     }
     cr_assert_eq(t_stop(&s), 0);
 }
+
+Test(tenants, problems_say_what_went_wrong_in_fixed_words)
+{
+    char id[32];
+    char *tok = setup_vault(id);
+    struct t_resp r;
+    const char *no_purpose[] = {"Content-Type: application/json", NULL};
+    cr_assert_eq(t_request(t_shared(), "POST", "/v1/detokenize", tok, "{\"tokens\":[\"tok_x\"]}",
+                           no_purpose, &r),
+                 0);
+    cr_assert_eq(r.status, 400);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "detail")),
+                     "The X-Purpose header is required to read personal data");
+    t_resp_free(&r);
+    const char *undeclared[] = {"Content-Type: application/json", "X-Purpose: marketing", NULL};
+    cr_assert_eq(t_request(t_shared(), "POST", "/v1/detokenize", tok, "{\"tokens\":[\"tok_x\"]}",
+                           undeclared, &r),
+                 0);
+    cr_assert_eq(r.status, 403);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "detail")),
+                     "The X-Purpose is not a declared purpose of this tenant");
+    t_resp_free(&r);
+    char body[96];
+    snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
+    cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", admin(), body, &r), 0);
+    cr_assert_eq(r.status, 409);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "detail")),
+                     "A tenant with this id exists");
+    t_resp_free(&r);
+}

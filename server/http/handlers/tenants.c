@@ -4,7 +4,6 @@
 #include "auth/jwt.h"
 #include "service/tenants.h"
 
-#include <string.h>
 
 
 
@@ -20,12 +19,6 @@ cu_h_tenant_create(struct cu_req *req)
     CU_GUARD(cu_req_idem(req, &idem));
     int status = 201;
     enum cu_err rc = cu_tenant_create(req->app->svc, &a, req->json, &idem, &p, &status, &out);
-    if (rc == CU_ERR_CONFLICT && idem.key != NULL && strstr(cu_err_reason(), "idempotency")) {
-        return cu_req_fail(req, rc, "This Idempotency-Key was used with another request");
-    }
-    if (rc == CU_ERR_CONFLICT) {
-        return cu_req_fail(req, rc, "A tenant with this id exists");
-    }
     CU_GUARD(cu_req_problems(req, rc, &p));
     req->location = cu_arena_printf(req->arena, "/v1/tenants/%s",
                                     json_string_value(json_object_get(out, "id")));
@@ -80,9 +73,6 @@ cu_h_keys_rotate(struct cu_req *req)
     enum cu_err rc = cu_keys_rotate(req->app->svc, &a, &idem, &out);
     if (rc == CU_ERR_NOT_FOUND) {
         return cu_req_fail(req, rc, "The tenant of this token does not exist");
-    }
-    if (rc == CU_ERR_CONFLICT) {
-        return cu_req_fail(req, rc, "This Idempotency-Key was used with another request");
     }
     CU_GUARD(rc);
     cu_resp_json(req, 202, out);

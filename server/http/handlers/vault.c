@@ -133,9 +133,6 @@ cu_h_records_create(struct cu_req *req)
     int status = 0;
     enum cu_err rc = cu_records_create(req->app->svc, &a, cu_req_param(req, "c"), req->json, &idem,
                                        &p, &status, &out);
-    if (rc == CU_ERR_CONFLICT) {
-        req->problem_detail = "This Idempotency-Key was used with another request";
-    }
     CU_GUARD(not_found_detail(req, cu_req_problems(req, rc, &p)));
     cu_resp_json(req, status, out);
     return CU_OK;
@@ -152,20 +149,6 @@ level_param(struct cu_req *req, enum cu_level *out)
     return CU_OK;
 }
 
-static enum cu_err
-purpose_detail(struct cu_req *req, enum cu_err rc)
-{
-    const char *why = cu_err_reason();
-    if (rc == CU_ERR_BAD_REQUEST && strstr(why, "X-Purpose") != NULL) {
-        req->problem_detail = "The X-Purpose header is required to read personal data";
-    } else if (rc == CU_ERR_FORBIDDEN && strstr(why, "consent") != NULL) {
-        req->problem_detail = "The subject has not consented to this purpose";
-    } else if (rc == CU_ERR_FORBIDDEN && strstr(why, "purpose") != NULL) {
-        req->problem_detail = "The X-Purpose is not a declared purpose of this tenant";
-    }
-    return not_found_detail(req, rc);
-}
-
 enum cu_err
 cu_h_record_get(struct cu_req *req)
 {
@@ -177,7 +160,7 @@ cu_h_record_get(struct cu_req *req)
     enum cu_err rc = cu_record_read(req->app->svc, &a, cu_req_param(req, "c"),
                                     cu_req_param(req, "id"), cu_req_header(req, "X-Purpose"),
                                     level, cu_req_query(req, "fields"), &out);
-    CU_GUARD(purpose_detail(req, rc));
+    CU_GUARD(not_found_detail(req, rc));
     cu_resp_json(req, 200, out);
     return CU_OK;
 }
@@ -230,7 +213,7 @@ cu_h_detokenize(struct cu_req *req)
     json_t *out = NULL;
     enum cu_err rc =
         cu_detokenize(req->app->svc, &a, cu_req_header(req, "X-Purpose"), req->json, &p, &out);
-    CU_GUARD(purpose_detail(req, cu_req_problems(req, rc, &p)));
+    CU_GUARD(not_found_detail(req, cu_req_problems(req, rc, &p)));
     cu_resp_json(req, 200, out);
     return CU_OK;
 }

@@ -1,0 +1,65 @@
+/* Helpers every use case shares: validation problems, identifiers, unknown members, pages. */
+#include "service/svc.h"
+
+#include "storage/db.h"
+
+#include <string.h>
+
+void
+cu_problem_add(struct cu_problems *p, const char *pointer, const char *detail)
+{
+    if (p->errors == NULL) {
+        p->errors = json_array();
+    }
+    json_array_append_new(p->errors, json_pack("{s:s, s:s}", "pointer", pointer, "detail", detail));
+}
+
+int
+cu_tenant_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 2 || n > 63) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-');
+        if (!ok) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+size_t
+cu_unknown_members(json_t *obj, const char *const *allowed)
+{
+    size_t unknown = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        size_t i = 0;
+        while (allowed[i] != NULL && strcmp(allowed[i], key) != 0) {
+            i++;
+        }
+        unknown += allowed[i] == NULL;
+    }
+    return unknown;
+}
+
+json_t *
+cu_page_json(const struct cu_db_result *r, int limit, const char *key, int cursor_col,
+             json_t *(*row)(const struct cu_db_result *r, int i, void *ctx), void *ctx)
+{
+    json_t *list = json_array();
+    int n = cu_res_rows(r);
+    for (int i = 0; i < n && i < limit; i++) {
+        json_t *item = row(r, i, ctx);
+        if (item != NULL) {
+            json_array_append_new(list, item);
+        }
+    }
+    json_t *next = n > limit ? json_string(cu_res_text(r, limit - 1, cursor_col)) : json_null();
+    return json_pack("{s:o, s:o}", key, list, "next_cursor", next);
+}
