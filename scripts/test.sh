@@ -75,7 +75,12 @@ fi
 
 # ---- integration: throwaway cluster, migrations as in production, HTTPS server ----
 mkdir -p "$work"
-pg_port=$(( (RANDOM % 20000) + 30000 ))
+# a port the kernel says is free now (a random pick in 30000-49999 can meet a client's
+# ephemeral port)
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+pg_port=$(free_port)
 scripts/pg.sh start "$work/pg" "$pg_port" fast || die "could not start PostgreSQL"
 sock=$(readlink -f "$work/pg")/run
 psql -X -q -h "$sock" -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE custos_test" ||
@@ -107,15 +112,25 @@ unset CUSTOS_JWT_HS256_SECRET CUSTOS_JWT_HS256_SECRET_FILE
 # a second run applies nothing and succeeds
 "$bin" migrate >/dev/null || die "custos migrate is not idempotent"
 
-api_port=$(( pg_port + 1 ))
-export CUSTOS_TEST_URL=https://127.0.0.1:$api_port
 export CUSTOS_TEST_SERVER_LOG=$work/server.log
-CUSTOS_LISTEN=127.0.0.1:$api_port "$bin" serve >"$CUSTOS_TEST_SERVER_LOG" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-    curl -fsS --cacert "$CUSTOS_TEST_CA" "$CUSTOS_TEST_URL/healthz" >/dev/null 2>&1 && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$CUSTOS_TEST_SERVER_LOG" >&2; die "the server did not start"; }
-    sleep 0.1
+# the shared server: a few tries, should another process take the port in between
+for attempt in 1 2 3; do
+    api_port=$(free_port)
+    export CUSTOS_TEST_URL=https://127.0.0.1:$api_port
+    CUSTOS_LISTEN=127.0.0.1:$api_port "$bin" serve >"$CUSTOS_TEST_SERVER_LOG" 2>&1 &
+    server_pid=$!
+    up=0
+    for _ in $(seq 1 100); do
+        if curl -fsS --cacert "$CUSTOS_TEST_CA" "$CUSTOS_TEST_URL/healthz" >/dev/null 2>&1; then
+            up=1; break
+        fi
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ "$up" = 1 ] && break
+    kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null
+    server_pid=
+    [ "$attempt" = 3 ] && { cat "$CUSTOS_TEST_SERVER_LOG" >&2; die "the server did not start"; }
 done
 
 jobs=2
