@@ -1,6 +1,8 @@
 /* Detokenize: up to 1000 tokens in one query; per item the lower of the level asked and the
  * level granted, or a per-item problem. Unknown, foreign and undecryptable tokens all answer 404
- * alike; erased ones 410. Every item is audited in the same transaction (fail closed). */
+ * alike; erased ones 410. A failure of the database or the keyring fails the whole request (503):
+ * an outage never looks like absence. Every item is audited in the same transaction (fail
+ * closed). */
 #include "service/vault_internal.h"
 
 #include "service/mask.h"
@@ -24,7 +26,8 @@ enum {
     C_INC
 };
 
-/* Decrypts (and masks) one live row into *value (arena). */
+/* Decrypts (and masks) one live row into *value (arena). CU_ERR_CRYPTO only when the value
+ * itself does not open; a keyring failure is CU_ERR_UNAVAILABLE (see cu_subject_key_for_read). */
 static enum cu_err
 reveal(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const struct cu_db_result *r,
        int row, enum cu_level level, struct cu_arena *arena, json_t **value)
@@ -41,10 +44,9 @@ reveal(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const struct cu_d
     CU_GUARD(cu_res_bytea(r, row, C_CIPHERTEXT, arena, &ct, &cl));
     int version = (int)cu_res_int(r, row, C_KEY_VERSION);
     struct cu_secret *key = NULL;
-    CU_GUARD(cu_keyring_subject_key_unwrap(s->keyring, tx, tenant, cu_res_text(r, row, C_INC),
-                                           cu_res_text(r, row, C_SUBJECT),
-                                           version, (int)cu_res_int(r, row, C_KEK_VERSION),
-                                           wrapped, wl, &key));
+    CU_GUARD(cu_subject_key_for_read(s, tx, tenant, cu_res_text(r, row, C_INC),
+                                     cu_res_text(r, row, C_SUBJECT), version,
+                                     (int)cu_res_int(r, row, C_KEK_VERSION), wrapped, wl, &key));
     char *pt = NULL;
     size_t len = 0;
     enum cu_err rc = cu_value_open(key, tenant, cu_res_text(r, row, C_COLLECTION),
@@ -125,17 +127,8 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     const char *basis = NULL;
     rc = cu_purpose_check(tx, a->tenant, purpose, arena, &basis);
     if (rc == CU_ERR_FORBIDDEN) {
-        /* the refusal is audited before the transaction goes */
-        audit = json_array();
-        json_array_append_new(audit, cu_audit_entry(a, "detokenize", NULL, NULL, NULL, NULL,
-                                                    NULL, NULL, "denied_purpose"));
-        enum cu_err arc = cu_audit_write(tx, a->tenant, audit);
-        audit = NULL;
-        if (arc == CU_OK) {
-            enum cu_err crc = cu_tx_commit(tx);
-            tx = NULL;
-            (void)crc;
-        }
+        cu_audit_purpose_refused(tx, a, "detokenize", NULL, NULL);
+        tx = NULL;
         CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
     }
     CU_TRY(rc);
@@ -216,8 +209,16 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         }
         enum cu_level level = cu_level_min(asked, granted);
         json_t *value = NULL;
-        if (reveal(s, tx, a->tenant, r, first, level, arena, &value) != CU_OK) {
-            /* a value that does not open looks like an unknown token */
+        rc = reveal(s, tx, a->tenant, r, first, level, arena, &value);
+        if (rc != CU_OK && rc != CU_ERR_CRYPTO) {
+            /* the keyring or the database failed: the whole request fails (503), it never
+             * looks like absence */
+            json_decref(fields);
+            goto out;
+        }
+        if (rc == CU_ERR_CRYPTO) {
+            /* a value that does not open (moved, tampered) looks like an unknown token */
+            rc = CU_OK;
             json_array_append_new(results, item_err(token, CU_ERR_NOT_FOUND, "No such token"));
             json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
                                                         record, subject, purpose, NULL,

@@ -85,8 +85,9 @@ take_fields(struct in_record *r, size_t index, json_t *fields, const struct cu_c
             continue;
         }
         if (f->searchable) {
-            if (cu_value_blind_index(keys, spec->name, f->name, iv->norm, iv->len, iv->index) !=
-                CU_OK) {
+            size_t il = 0;
+            const char *form = cu_value_index_form(f->type, iv->norm, iv->len, arena, &il);
+            if (cu_value_blind_index(keys, spec->name, f->name, form, il, iv->index) != CU_OK) {
                 item_problem(r, arena, index, sub, "could not index");
                 continue;
             }
@@ -428,7 +429,13 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     const char *basis = NULL;
     const char *subject = NULL;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    CU_TRY(cu_purpose_check(tx, a->tenant, purpose, arena, &basis));
+    rc = cu_purpose_check(tx, a->tenant, purpose, arena, &basis);
+    if (rc == CU_ERR_FORBIDDEN) {
+        cu_audit_purpose_refused(tx, a, "record.read", collection, id);
+        tx = NULL;
+        CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
+    }
+    CU_TRY(rc);
     struct cu_coll_spec spec;
     CU_TRY(cu_spec_load(tx, a->tenant, collection, CU_SPEC_READ, arena, &spec));
     CU_TRY(load_record(tx, a->tenant, collection, id, 0, arena, &subject));
@@ -476,8 +483,8 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         int version = (int)cu_res_int(r, i, 1);
         cu_secret_free(key);
         key = NULL;
-        CU_TRY(cu_keyring_subject_key_unwrap(s->keyring, tx, a->tenant, spec.inc, subject, version,
-                                             (int)cu_res_int(r, i, 4), wrapped, wl, &key));
+        CU_TRY(cu_subject_key_for_read(s, tx, a->tenant, spec.inc, subject, version,
+                                       (int)cu_res_int(r, i, 4), wrapped, wl, &key));
         char *pt = NULL;
         size_t len = 0;
         if (cu_value_open(key, a->tenant, collection, id, field, version, ct, cl, arena, &pt,
@@ -694,7 +701,9 @@ cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collec
     }
     CU_TRY(cu_tenant_keys_load(s, tx, a->tenant, &spec, &keys));
     uint8_t bi[32];
-    CU_TRY(cu_value_blind_index(&keys, collection, field, norm, len, bi));
+    size_t il = 0;
+    const char *form = cu_value_index_form(f->type, norm, len, arena, &il);
+    CU_TRY(cu_value_blind_index(&keys, collection, field, form, il, bi));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_search(tx, a->tenant, collection, field, bi, 32, 1000, arena, &r));
     json_t *list = json_array();

@@ -74,7 +74,9 @@ enum cu_err cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char
                           json_t *body, struct cu_problems *problems, json_t **out) CU_WUR;
 
 /* Records a denied request (whole-request 403/423) in the audit trail, in its own transaction.
- * Best effort: the request is refused either way. */
+ * collection: the raw path segment (borrowed, may be NULL); stored only when it is a valid
+ * collection name, never otherwise (it could hold a value). Best effort: the request is refused
+ * either way. */
 void cu_audit_denial(struct cu_svc *s, const struct cu_actor *a, const char *action,
                      const char *collection);
 

@@ -275,6 +275,20 @@ cu_tenant_keys_cleanup(struct cu_tenant_keys *k)
     memset(k, 0, sizeof(*k));
 }
 
+enum cu_err
+cu_subject_key_for_read(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const char *inc,
+                        const char *subject, int version, int kek_version,
+                        const uint8_t *wrapped, size_t len, struct cu_secret **out)
+{
+    enum cu_err rc = cu_keyring_subject_key_unwrap(s->keyring, tx, tenant, inc, subject, version,
+                                                   kek_version, wrapped, len, out);
+    if (rc == CU_OK || rc == CU_ERR_UNAVAILABLE) {
+        return rc;
+    }
+    return cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__,
+                      "could not get a subject key for a read: %s", cu_err_name(rc));
+}
+
 /* ---- values ---- */
 
 static char *
@@ -592,6 +606,10 @@ cu_audit_denial(struct cu_svc *s, const struct cu_actor *a, const char *action,
     if (cu_tx_begin(s->db, a->tenant, &tx) != CU_OK) {
         return;
     }
+    /* the {c} path segment is not validated yet: it may hold anything, even a value */
+    if (collection != NULL && !cu_ident_ok(collection)) {
+        collection = NULL;
+    }
     json_t *entries = json_array();
     json_array_append_new(entries, cu_audit_entry(a, action, collection, NULL, NULL, NULL, NULL,
                                                   NULL, "denied"));
@@ -600,5 +618,22 @@ cu_audit_denial(struct cu_svc *s, const struct cu_actor *a, const char *action,
         return;
     }
     enum cu_err ignored = cu_tx_commit(tx);
+    (void)ignored;
+}
+
+void
+cu_audit_purpose_refused(struct cu_tx *tx, const struct cu_actor *a, const char *action,
+                         const char *collection, const char *record_id)
+{
+    if (collection != NULL && !cu_ident_ok(collection)) {
+        collection = NULL;
+    }
+    if (record_id != NULL && !cu_record_id_ok(record_id)) {
+        record_id = NULL;
+    }
+    json_t *entries = json_array();
+    json_array_append_new(entries, cu_audit_entry(a, action, collection, NULL, record_id, NULL,
+                                                  NULL, NULL, "denied_purpose"));
+    enum cu_err ignored = cu_audit_write_commit(tx, a->tenant, entries);
     (void)ignored;
 }

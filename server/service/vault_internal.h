@@ -62,6 +62,15 @@ enum cu_err cu_tenant_keys_load(struct cu_svc *s, struct cu_tx *tx, const char *
                                 const struct cu_coll_spec *spec, struct cu_tenant_keys *k) CU_WUR;
 void cu_tenant_keys_cleanup(struct cu_tenant_keys *k);
 
+/* The subject key of a value being read, from the wrapped row the caller has just read in tx.
+ * Any failure of the keyring (database, missing KEK version, a wrapped key that does not
+ * unwrap) is CU_ERR_UNAVAILABLE: the request fails as an outage, never as "not found".
+ * *out is the caller's (cu_secret_free). */
+enum cu_err cu_subject_key_for_read(struct cu_svc *s, struct cu_tx *tx, const char *tenant,
+                                    const char *inc, const char *subject, int version,
+                                    int kek_version, const uint8_t *wrapped, size_t len,
+                                    struct cu_secret **out) CU_WUR;
+
 /* AES-256-GCM of a normalized value under a subject key; AAD binds tenant, collection, record,
  * field and key version. *hex: the sealed bytes in hex (arena). */
 enum cu_err cu_value_seal(const struct cu_secret *key, const char *tenant, const char *collection,
@@ -112,5 +121,11 @@ enum cu_err cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries
 /* The same as the transaction's last statement: it commits (one round trip for both) and, like
  * cu_tx_commit, always ends tx. */
 enum cu_err cu_audit_write_commit(struct cu_tx *tx, const char *tenant, json_t *entries) CU_WUR;
+/* Records the refusal of an undeclared X-Purpose (the purpose itself is not stored: it is
+ * whatever the client sent) and commits tx, which it always ends. collection and record_id are
+ * raw path segments (borrowed): each is stored only when well-formed. Best effort: the request
+ * is refused either way. */
+void cu_audit_purpose_refused(struct cu_tx *tx, const struct cu_actor *a, const char *action,
+                              const char *collection, const char *record_id);
 
 #endif
