@@ -37,7 +37,7 @@ compatible(const struct cu_coll_spec *old, const struct cu_coll_spec *next,
 
 enum cu_err
 cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, json_t *body,
-                  struct cu_problems *problems, json_t **out, int *created)
+                  struct cu_problems *problems, json_t **out, enum cu_outcome *outcome)
 {
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
@@ -79,9 +79,11 @@ cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, 
     json_t *stored = cu_spec_json(&spec);
     char *fields_json = json_dumps(json_object_get(stored, "fields"), JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(stored);
-    rc = cu_store_collection_put(tx, a->tenant, name, fields_json, retention, created);
+    int created = 0;
+    rc = cu_store_collection_put(tx, a->tenant, name, fields_json, retention, &created);
     free(fields_json);
     CU_TRY(rc);
+    *outcome = created ? CU_OUTCOME_CREATED : CU_OUTCOME_DONE;
     json_t *entries = json_array();
     json_array_append_new(entries, cu_audit_entry(a, "collection.put", name, NULL, NULL, NULL,
                                                   NULL, NULL, "allowed"));
@@ -170,7 +172,7 @@ purpose_json(const struct cu_db_result *r, int row, void *ctx)
 
 enum cu_err
 cu_purpose_put(struct cu_svc *s, const struct cu_actor *a, const char *name, json_t *body,
-               struct cu_problems *problems, json_t **out, int *created)
+               struct cu_problems *problems, json_t **out, enum cu_outcome *outcome)
 {
     if (!cu_purpose_name_ok(name)) {
         cu_problem_add(problems, "", "purpose names must match ^[a-z][a-z0-9_-]{0,62}$");
@@ -208,7 +210,9 @@ cu_purpose_put(struct cu_svc *s, const struct cu_actor *a, const char *name, jso
     struct cu_tx *tx = NULL;
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    CU_TRY(cu_store_purpose_put(tx, a->tenant, name, description, basis, created));
+    int created = 0;
+    CU_TRY(cu_store_purpose_put(tx, a->tenant, name, description, basis, &created));
+    *outcome = created ? CU_OUTCOME_CREATED : CU_OUTCOME_DONE;
     json_t *entries = json_array();
     json_array_append_new(entries, cu_audit_entry(a, "purpose.put", NULL, NULL, NULL, NULL, name,
                                                   NULL, "allowed"));

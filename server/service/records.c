@@ -218,7 +218,7 @@ exec_batch(struct cu_tx *tx, const char *tenant, json_t *batch,
 enum cu_err
 cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collection,
                   json_t *body, const struct cu_idem *idem, struct cu_problems *problems,
-                  int *status, json_t **out)
+                  enum cu_outcome *outcome, json_t **out)
 {
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
@@ -241,7 +241,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
     }
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     int hit = 0;
-    CU_TRY(cu_idem_check(tx, a->tenant, a->principal, idem, &hit, status, out));
+    CU_TRY(cu_idem_check(tx, a->tenant, a->principal, idem, &hit, outcome, out));
     if (hit) {
         json_t *replay = json_array();
         json_array_append_new(replay, cu_audit_entry(a, "tokenize.replay", collection, NULL, NULL,
@@ -355,10 +355,10 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
             goto out;
         }
     }
-    *status = good == n ? 201 : 200;
+    *outcome = good == n ? CU_OUTCOME_CREATED : CU_OUTCOME_PARTIAL;
     *out = json_pack("{s:O}", "records", result);
     if (tx != NULL) {
-        CU_TRY(cu_idem_store(tx, a->tenant, a->principal, idem, *status, *out));
+        CU_TRY(cu_idem_store(tx, a->tenant, a->principal, idem, *outcome, *out));
         rc = cu_tx_commit(tx);
         tx = NULL;
     }

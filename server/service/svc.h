@@ -15,6 +15,16 @@ struct cu_svc {
     struct cu_keyring *keyring;
 };
 
+/* What a use case did; the HTTP layer maps it to a status (services never pick one). The values
+ * are stored with Idempotency-Keys, so that a replay answers like the first time: never
+ * renumber them. A request that does nothing is an error (enum cu_err), not an outcome. */
+enum cu_outcome {
+    CU_OUTCOME_DONE = 0,     /* done, nothing new created (a replacement) */
+    CU_OUTCOME_CREATED = 1,  /* everything asked for was created */
+    CU_OUTCOME_PARTIAL = 2,  /* some items done, the others refused with per-item errors */
+    CU_OUTCOME_ACCEPTED = 3, /* accepted; the rest happens in the background */
+};
+
 /* A problem found while validating input: appended by services, rendered by the HTTP layer. */
 struct cu_problems {
     json_t *errors; /* array of {"pointer","detail"}; NULL when none */

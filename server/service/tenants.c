@@ -46,8 +46,8 @@ audit_one(struct cu_tx *tx, const struct cu_actor *a, const char *tenant, const 
 
 enum cu_err
 cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
-                 const struct cu_idem *idem, struct cu_problems *problems, int *status,
-                 json_t **out)
+                 const struct cu_idem *idem, struct cu_problems *problems,
+                 enum cu_outcome *outcome, json_t **out)
 {
     *out = NULL;
     if (!json_is_object(body)) {
@@ -78,7 +78,7 @@ cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
         /* platform keys: the same key may not create two tenants, whatever their ids */
         int hit = 0;
         CU_TRY(cu_tx_allow_platform_idem(tx));
-        CU_TRY(cu_idem_check(tx, NULL, a->principal, idem, &hit, status, out));
+        CU_TRY(cu_idem_check(tx, NULL, a->principal, idem, &hit, outcome, out));
         if (hit) {
             /* a replay is an access too; the tenant may be gone since (then no entry) */
             struct cu_db_result *r = NULL;
@@ -101,8 +101,8 @@ cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
     CU_TRY(cu_store_tenant_get(tx, id, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "tenant vanished");
     *out = tenant_json(r, 0, NULL);
-    *status = 201;
-    CU_TRY(cu_idem_store(tx, NULL, a->principal, idem, *status, *out));
+    *outcome = CU_OUTCOME_CREATED;
+    CU_TRY(cu_idem_store(tx, NULL, a->principal, idem, *outcome, *out));
     rc = cu_tx_commit(tx);
     tx = NULL;
 out:
@@ -185,17 +185,18 @@ cu_keys_rotate(struct cu_svc *s, const struct cu_actor *a, const struct cu_idem 
     const char *tenant = a->tenant;
     struct cu_tx *tx = NULL;
     enum cu_err rc = CU_OK;
-    int version = 0, hit = 0, status = 202;
+    int version = 0, hit = 0;
+    enum cu_outcome outcome = CU_OUTCOME_ACCEPTED;
     *out = NULL;
     CU_TRY(cu_tx_begin(s->db, tenant, &tx));
-    CU_TRY(cu_idem_check(tx, tenant, a->principal, idem, &hit, &status, out));
+    CU_TRY(cu_idem_check(tx, tenant, a->principal, idem, &hit, &outcome, out));
     if (hit) {
         CU_TRY(audit_one(tx, a, tenant, "keys.rotate.replay"));
     } else {
         CU_TRY(cu_keyring_rotate(s->keyring, tx, tenant, &version));
         CU_TRY(audit_one(tx, a, tenant, "keys.rotate"));
         *out = json_pack("{s:I, s:s}", "version", (json_int_t)version, "status", "rewrapping");
-        CU_TRY(cu_idem_store(tx, tenant, a->principal, idem, 202, *out));
+        CU_TRY(cu_idem_store(tx, tenant, a->principal, idem, CU_OUTCOME_ACCEPTED, *out));
     }
     rc = cu_tx_commit(tx);
     tx = NULL;

@@ -465,7 +465,7 @@ cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose,
 
 enum cu_err
 cu_idem_check(struct cu_tx *tx, const char *tenant, const char *principal, const struct cu_idem *k,
-              int *hit, int *status, json_t **out)
+              int *hit, enum cu_outcome *outcome, json_t **out)
 {
     *hit = 0;
     if (k == NULL || k->key == NULL) {
@@ -484,7 +484,10 @@ cu_idem_check(struct cu_tx *tx, const char *tenant, const char *principal, const
             cu_err_public(CU_ERR_CONFLICT, "This Idempotency-Key was used with another request");
             CU_FAIL(CU_ERR_CONFLICT, "idempotency key reused with another request");
         }
-        *status = (int)cu_res_int(r, 0, 1);
+        long long stored = cu_res_int(r, 0, 1);
+        CU_CHECK(stored >= CU_OUTCOME_DONE && stored <= CU_OUTCOME_ACCEPTED, CU_ERR_INTERNAL,
+                 "stored outcome %lld is unknown", stored);
+        *outcome = (enum cu_outcome)stored;
         *out = json_loads(cu_res_text(r, 0, 2), 0, NULL);
         CU_CHECK(*out != NULL, CU_ERR_INTERNAL, "stored answer is not JSON");
         *hit = 1;
@@ -496,7 +499,7 @@ out:
 
 enum cu_err
 cu_idem_store(struct cu_tx *tx, const char *tenant, const char *principal, const struct cu_idem *k,
-              int status, json_t *answer)
+              enum cu_outcome outcome, json_t *answer)
 {
     if (k == NULL || k->key == NULL) {
         return CU_OK;
@@ -504,8 +507,9 @@ cu_idem_store(struct cu_tx *tx, const char *tenant, const char *principal, const
     char *js = json_dumps(answer, JSON_COMPACT);
     CU_ENSURE(js != NULL, CU_ERR_INTERNAL, "could not encode the answer");
     enum cu_err rc =
-        tenant != NULL ? cu_store_idem_put(tx, tenant, principal, k->key, k->hash, 32, status, js)
-                       : cu_store_pidem_put(tx, principal, k->key, k->hash, 32, status, js);
+        tenant != NULL
+            ? cu_store_idem_put(tx, tenant, principal, k->key, k->hash, 32, (int)outcome, js)
+            : cu_store_pidem_put(tx, principal, k->key, k->hash, 32, (int)outcome, js);
     free(js);
     return rc;
 }

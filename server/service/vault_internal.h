@@ -97,13 +97,15 @@ enum cu_err cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *p
                              struct cu_arena *arena, const char **basis) CU_WUR;
 
 /* Idempotency in tx: the tenant's keys, or the platform's (per principal) when tenant is NULL
- * (the transaction must then see platform rows). *hit = 1 with *status and *out (new reference)
- * for a replay; CU_ERR_CONFLICT when the key stood for another request. */
+ * (the transaction must then see platform rows). *hit = 1 with *outcome and *out (new
+ * reference) for a replay; CU_ERR_CONFLICT when the key stood for another request. */
 enum cu_err cu_idem_check(struct cu_tx *tx, const char *tenant, const char *principal,
-                          const struct cu_idem *k, int *hit, int *status, json_t **out) CU_WUR;
-/* Remembers the answer to the key's request in tx. */
+                          const struct cu_idem *k, int *hit, enum cu_outcome *outcome,
+                          json_t **out) CU_WUR;
+/* Remembers the outcome and answer (borrowed) of the key's request in tx. */
 enum cu_err cu_idem_store(struct cu_tx *tx, const char *tenant, const char *principal,
-                          const struct cu_idem *k, int status, json_t *answer) CU_WUR;
+                          const struct cu_idem *k, enum cu_outcome outcome,
+                          json_t *answer) CU_WUR;
 
 /* Counts a reveal at level in the metrics (reveals_plain, reveals_masked, ...). */
 void cu_count_reveal(enum cu_level level);
