@@ -88,15 +88,10 @@ cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, 
     CU_TRY(cu_audit_write(tx, a->tenant, entries));
     struct cu_coll_spec now;
     CU_TRY(cu_spec_load(tx, a->tenant, name, CU_SPEC_READ, arena, &now));
+    CU_TRY(cu_tx_commit(&tx));
     *out = cu_spec_json(&now);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
-    if (rc != CU_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -110,11 +105,10 @@ cu_collection_get(struct cu_svc *s, const struct cu_actor *a, const char *name, 
     struct cu_coll_spec spec;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     CU_TRY(cu_spec_load(tx, a->tenant, name, CU_SPEC_READ, arena, &spec));
+    CU_TRY(cu_tx_commit(&tx));
     *out = cu_spec_json(&spec);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -150,11 +144,10 @@ cu_collection_list(struct cu_svc *s, const struct cu_actor *a, const char *curso
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_collection_list(tx, a->tenant, cursor, limit + 1, arena, &r));
+    CU_TRY(cu_tx_commit(&tx));
     *out = cu_page_json(r, limit, "collections", 0, collection_row, arena);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -216,15 +209,10 @@ cu_purpose_put(struct cu_svc *s, const struct cu_actor *a, const char *name, jso
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_purpose_get(tx, a->tenant, name, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "purpose vanished");
+    CU_TRY(cu_tx_commit(&tx));
     *out = purpose_json(r, 0, NULL);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
-    if (rc != CU_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -240,11 +228,10 @@ cu_purpose_get(struct cu_svc *s, const struct cu_actor *a, const char *name, jso
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_purpose_get(tx, a->tenant, name, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such purpose");
+    CU_TRY(cu_tx_commit(&tx));
     *out = purpose_json(r, 0, NULL);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -259,11 +246,10 @@ cu_purpose_list(struct cu_svc *s, const struct cu_actor *a, const char *cursor, 
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_purpose_list(tx, a->tenant, cursor, limit + 1, arena, &r));
+    CU_TRY(cu_tx_commit(&tx));
     *out = cu_page_json(r, limit, "purposes", 0, purpose_json, NULL);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }

@@ -132,8 +132,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         enum cu_err arc = cu_audit_write(tx, a->tenant, audit);
         audit = NULL;
         if (arc == CU_OK) {
-            enum cu_err crc = cu_tx_commit(tx);
-            tx = NULL;
+            enum cu_err crc = cu_tx_commit(&tx);
             (void)crc;
         }
         CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
@@ -234,13 +233,12 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                                                     "allowed"));
     }
     /* the audit entries and COMMIT in one round trip; it takes audit and ends tx either way */
-    rc = cu_audit_write_commit(tx, a->tenant, audit);
+    rc = cu_audit_write_commit(&tx, a->tenant, audit);
     audit = NULL;
-    tx = NULL;
     CU_TRY(rc);
     *out = json_pack("{s:O}", "results", results);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     json_decref(results);
     json_decref(audit);
     cu_arena_free(arena);

@@ -126,10 +126,9 @@ cu_keyring_verify_root(struct cu_keyring *kr, struct cu_db *db)
         CU_FAIL(CU_ERR_CONFIG, "the root key (CUSTOS_ROOT_KEY_FILE) does not match the key this "
                                "database was created with");
     }
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     cu_cleanse(kcv, sizeof(kcv));
     return rc;
@@ -529,15 +528,14 @@ cu_keyring_rewrap(struct cu_keyring *kr, struct cu_db *db, const char *tenant, i
         (*rewrapped)++;
     }
     CU_TRY(cu_store_kek_destroy_unused(tx, tenant, destroyed));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
     if (rc == CU_OK && *destroyed > 0) {
         char prefix[160];
         snprintf(prefix, sizeof(prefix), "%s@%s/kek/", tenant, inc);
         cu_keycache_remove_prefix(kr->cache, prefix);
     }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_secret_free(new_kek);
     cu_secret_free(old_kek);
     cu_secret_free(key);
@@ -595,10 +593,9 @@ cu_keyring_rotate_root(struct cu_keyring *kr, struct cu_db *db, const struct cu_
     CU_TRY(cu_tx_set_tenant(tx, ""));
     CU_TRY(cu_key_check_value(new_root, kcv));
     CU_TRY(cu_store_root_kcv_replace(tx, kcv, sizeof(kcv)));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_secret_free(kek);
     free(wrapped);
     cu_cleanse(kcv, sizeof(kcv));

@@ -246,8 +246,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         json_array_append_new(replay, cu_audit_entry(a, "tokenize.replay", collection, NULL, NULL,
                                                      NULL, NULL, NULL, "allowed"));
         CU_TRY(cu_audit_write(tx, a->tenant, replay));
-        rc = cu_tx_commit(tx);
-        tx = NULL;
+        rc = cu_tx_commit(&tx);
         goto out;
     }
     struct cu_coll_spec spec;
@@ -327,9 +326,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         rc = cu_audit_write(tx, a->tenant, audit); /* takes audit, also on failure */
         audit = NULL;
         CU_TRY(rc);
-        rc = cu_tx_commit(tx);
-        tx = NULL;
-        CU_TRY(rc);
+        CU_TRY(cu_tx_commit(&tx));
         CU_FAIL(CU_ERR_INVALID, "no valid record");
     }
     {
@@ -340,11 +337,9 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         /* without an Idempotency-Key to remember, the writes end the transaction: one round
          * trip for them and COMMIT (the call ends tx either way) */
         int last = idem == NULL || idem->key == NULL;
-        rc = rj && vj && tj && aj ? cu_store_write_batch(tx, a->tenant, rj, vj, tj, aj, last)
-                                  : CU_ERR_INTERNAL;
-        if (last && rj && vj && tj && aj) {
-            tx = NULL;
-        }
+        rc = !(rj && vj && tj && aj) ? CU_ERR_INTERNAL
+             : last                 ? cu_store_write_batch_commit(&tx, a->tenant, rj, vj, tj, aj)
+                                    : cu_store_write_batch(tx, a->tenant, rj, vj, tj, aj);
         free(rj);
         free(vj);
         free(tj);
@@ -358,8 +353,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
     *out = json_pack("{s:O}", "records", result);
     if (tx != NULL) {
         CU_TRY(cu_idem_store(tx, a->tenant, a->principal, idem, *status, *out));
-        rc = cu_tx_commit(tx);
-        tx = NULL;
+        rc = cu_tx_commit(&tx);
     }
     if (rc == CU_OK) {
         cu_metrics_count("values_tokenized", json_array_size(values_b));
@@ -369,7 +363,7 @@ out:
         json_decref(*out);
         *out = NULL;
     }
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_tenant_keys_cleanup(&keys);
     free_reqs(reqs, nreqs);
     for (size_t i = 0; recs != NULL && i < n; i++) {
@@ -438,9 +432,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         json_array_append_new(denied, cu_audit_entry(a, "record.read", collection, NULL, id,
                                                      subject, purpose, NULL, "denied_consent"));
         CU_TRY(cu_audit_write(tx, a->tenant, denied));
-        rc = cu_tx_commit(tx);
-        tx = NULL;
-        CU_TRY(rc);
+        CU_TRY(cu_tx_commit(&tx));
         cu_err_public(CU_ERR_FORBIDDEN, "The subject has not consented to this purpose");
         CU_FAIL(CU_ERR_FORBIDDEN, "no consent grant");
     }
@@ -498,18 +490,14 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
                                                     json_incref(withheld), id, subject, purpose,
                                                     NULL, "denied"));
         CU_TRY(cu_audit_write(tx, a->tenant, audit));
-        rc = cu_tx_commit(tx);
-        tx = NULL;
-        CU_TRY(rc);
+        CU_TRY(cu_tx_commit(&tx));
         CU_FAIL(CU_ERR_FORBIDDEN, "no field of the record is granted");
     }
     json_array_append_new(audit, cu_audit_entry(a, "record.read", collection,
                                                 json_incref(revealed), id, subject, purpose,
                                                 cu_level_name(top), "allowed"));
     CU_TRY(cu_audit_write(tx, a->tenant, audit));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
-    CU_TRY(rc);
+    CU_TRY(cu_tx_commit(&tx));
     *out = json_pack("{s:s, s:s, s:s, s:O, s:O, s:O}", "id", id, "collection", collection,
                      "subject_id", subject, "fields", values, "redaction", levels, "tokens",
                      tokens);
@@ -517,7 +505,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         json_object_set(*out, "withheld", withheld);
     }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_secret_free(key);
     json_decref(values);
     json_decref(levels);
@@ -605,19 +593,14 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
     CU_TRY(cu_audit_write(tx, a->tenant, audit));
     struct cu_db_result *now = NULL;
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &now));
+    CU_TRY(cu_tx_commit(&tx));
     json_t *tokens = json_object();
     for (int i = 0; i < cu_res_rows(now); i++) {
         json_object_set_new(tokens, cu_res_text(now, i, 0), json_string(cu_res_text(now, i, 3)));
     }
     *out = json_pack("{s:s, s:s, s:o}", "id", id, "subject_id", subject, "tokens", tokens);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
-    if (rc != CU_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_secret_free(req.key);
     cu_tenant_keys_cleanup(&keys);
     json_decref(values_b);
@@ -644,10 +627,9 @@ cu_record_delete(struct cu_svc *s, const struct cu_actor *a, const char *collect
     json_array_append_new(audit, cu_audit_entry(a, "record.delete", collection, NULL, id, subject,
                                                 NULL, NULL, "allowed"));
     CU_TRY(cu_audit_write(tx, a->tenant, audit));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -713,15 +695,14 @@ cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collec
         json_decref(list);
         goto out;
     }
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
     if (rc == CU_OK) {
         *out = json_pack("{s:o}", "records", list);
     } else {
         json_decref(list);
     }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_tenant_keys_cleanup(&keys);
     cu_arena_free(arena);
     return rc;

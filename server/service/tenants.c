@@ -86,8 +86,7 @@ cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
             if (cu_res_rows(r) == 1) {
                 CU_TRY(audit_one(tx, a, id, "tenant.create.replay"));
             }
-            rc = cu_tx_commit(tx);
-            tx = NULL;
+            rc = cu_tx_commit(&tx);
             goto out;
         }
     }
@@ -103,14 +102,13 @@ cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
     *out = tenant_json(r, 0, NULL);
     *status = 201;
     CU_TRY(cu_idem_store(tx, NULL, a->principal, idem, *status, *out));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
 out:
     if (rc != CU_OK && *out != NULL) {
         json_decref(*out);
         *out = NULL;
     }
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -128,11 +126,10 @@ cu_tenant_get(struct cu_svc *s, const char *id, json_t **out)
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_tenant_get(tx, id, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such tenant");
+    CU_TRY(cu_tx_commit(&tx));
     *out = tenant_json(r, 0, NULL);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -146,11 +143,10 @@ cu_tenant_list(struct cu_svc *s, const char *cursor, int limit, json_t **out)
     CU_TRY(cu_tx_begin(s->db, NULL, &tx));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_tenant_list(tx, cursor ? cursor : "", limit + 1, arena, &r));
+    CU_TRY(cu_tx_commit(&tx));
     *out = cu_page_json(r, limit, "tenants", 0, tenant_json, NULL);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -168,13 +164,12 @@ cu_tenant_delete(struct cu_svc *s, const struct cu_actor *a, const char *id)
     CU_TRY(cu_store_tenant_delete(tx, id, &deleted));
     CU_CHECK(deleted == 1, CU_ERR_NOT_FOUND, "no such tenant");
     CU_TRY(audit_one(tx, a, id, "tenant.delete"));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
     if (rc == CU_OK) {
         cu_keyring_forget_tenant(s->keyring, id);
     }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     return rc;
 }
 
@@ -197,14 +192,13 @@ cu_keys_rotate(struct cu_svc *s, const struct cu_actor *a, const struct cu_idem 
         *out = json_pack("{s:I, s:s}", "version", (json_int_t)version, "status", "rewrapping");
         CU_TRY(cu_idem_store(tx, tenant, a->principal, idem, 202, *out));
     }
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
 out:
     if (rc != CU_OK && *out != NULL) {
         json_decref(*out);
         *out = NULL;
     }
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     return rc;
 }
 
@@ -241,13 +235,12 @@ cu_keys_status(struct cu_svc *s, const char *tenant, json_t **out)
             pending += subjects;
         }
     }
+    CU_TRY(cu_tx_commit(&tx));
     *out = json_pack("{s:i, s:o, s:{s:I, s:I, s:b}}", "current_version", current, "versions",
                      versions, "rewrap", "pending", (json_int_t)pending, "done", (json_int_t)done,
                      "complete", pending == 0);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -266,7 +259,7 @@ cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
         if (rc == CU_OK) {
             rc = cu_store_tenant_list(tx, after, 200, arena, &r);
         }
-        cu_tx_abort(tx);
+        cu_tx_abort(&tx);
         if (rc != CU_OK) {
             cu_arena_free(arena);
             return rc;
@@ -292,10 +285,10 @@ cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
             struct cu_tx *gc = NULL;
             if (cu_tx_begin(s->db, tenant, &gc) == CU_OK) {
                 if (cu_store_idem_gc(gc, tenant) == CU_OK) {
-                    enum cu_err ignored = cu_tx_commit(gc);
+                    enum cu_err ignored = cu_tx_commit(&gc);
                     (void)ignored;
                 } else {
-                    cu_tx_abort(gc);
+                    cu_tx_abort(&gc);
                 }
             }
         }
@@ -307,10 +300,10 @@ cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
             struct cu_tx *gc = NULL;
             if (cu_tx_begin(s->db, NULL, &gc) == CU_OK) {
                 if (cu_tx_allow_platform_idem(gc) == CU_OK && cu_store_idem_gc(gc, NULL) == CU_OK) {
-                    enum cu_err ignored = cu_tx_commit(gc);
+                    enum cu_err ignored = cu_tx_commit(&gc);
                     (void)ignored;
                 } else {
-                    cu_tx_abort(gc);
+                    cu_tx_abort(&gc);
                 }
             }
             return CU_OK;

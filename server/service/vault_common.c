@@ -543,23 +543,17 @@ cu_audit_entry(const struct cu_actor *a, const char *action, const char *collect
     return e;
 }
 
-static enum cu_err
-audit_write(struct cu_tx *tx, const char *tenant, json_t *entries, int commit)
+enum cu_err
+cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries)
 {
     if (json_array_size(entries) == 0) {
         json_decref(entries);
-        return commit ? cu_tx_commit(tx) : CU_OK;
+        return CU_OK;
     }
     char *js = json_dumps(entries, JSON_COMPACT);
     json_decref(entries);
-    if (js == NULL) {
-        if (commit) {
-            cu_tx_abort(tx);
-        }
-        return cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "could not encode audit entries");
-    }
-    enum cu_err rc = commit ? cu_store_audit_insert_commit(tx, tenant, js)
-                            : cu_store_audit_insert(tx, tenant, js);
+    CU_ENSURE(js != NULL, CU_ERR_INTERNAL, "could not encode audit entries");
+    enum cu_err rc = cu_store_audit_insert(tx, tenant, js);
     free(js);
     if (rc != CU_OK) {
         /* fail closed: the operation this entry records must not happen without it */
@@ -570,15 +564,26 @@ audit_write(struct cu_tx *tx, const char *tenant, json_t *entries, int commit)
 }
 
 enum cu_err
-cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries)
+cu_audit_write_commit(struct cu_tx **tx, const char *tenant, json_t *entries)
 {
-    return audit_write(tx, tenant, entries, 0);
-}
-
-enum cu_err
-cu_audit_write_commit(struct cu_tx *tx, const char *tenant, json_t *entries)
-{
-    return audit_write(tx, tenant, entries, 1);
+    if (json_array_size(entries) == 0) {
+        json_decref(entries);
+        return cu_tx_commit(tx);
+    }
+    char *js = json_dumps(entries, JSON_COMPACT);
+    json_decref(entries);
+    if (js == NULL) {
+        cu_tx_abort(tx);
+        return cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "could not encode audit entries");
+    }
+    enum cu_err rc = cu_store_audit_insert_commit(tx, tenant, js);
+    free(js);
+    if (rc != CU_OK) {
+        /* fail closed: the operation this entry records must not happen without it */
+        return cu_err_set(rc == CU_ERR_UNAVAILABLE ? rc : CU_ERR_INTERNAL, __FILE__, __LINE__,
+                          "could not write the audit entry");
+    }
+    return CU_OK;
 }
 
 void
@@ -596,9 +601,9 @@ cu_audit_denial(struct cu_svc *s, const struct cu_actor *a, const char *action,
     json_array_append_new(entries, cu_audit_entry(a, action, collection, NULL, NULL, NULL, NULL,
                                                   NULL, "denied"));
     if (cu_audit_write(tx, a->tenant, entries) != CU_OK) {
-        cu_tx_abort(tx);
+        cu_tx_abort(&tx);
         return;
     }
-    enum cu_err ignored = cu_tx_commit(tx);
+    enum cu_err ignored = cu_tx_commit(&tx);
     (void)ignored;
 }

@@ -313,25 +313,38 @@ cu_store_purpose_put(struct cu_tx *tx, const char *tenant, const char *name,
     return rc;
 }
 
+static void
+write_batch_params(struct cu_params *p, const char *tenant, const char *records_json,
+                   const char *values_json, const char *tokens_json, const char *audit_json)
+{
+    cu_params_init(p);
+    cu_params_text(p, tenant);
+    cu_params_text(p, records_json);
+    cu_params_text(p, values_json);
+    cu_params_text(p, tokens_json);
+    cu_params_text(p, audit_json);
+}
+
 enum cu_err
 cu_store_write_batch(struct cu_tx *tx, const char *tenant, const char *records_json,
-                     const char *values_json, const char *tokens_json, const char *audit_json,
-                     int commit)
+                     const char *values_json, const char *tokens_json, const char *audit_json)
 {
     struct cu_params p;
-    cu_params_init(&p);
-    cu_params_text(&p, tenant);
-    cu_params_text(&p, records_json);
-    cu_params_text(&p, values_json);
-    cu_params_text(&p, tokens_json);
-    cu_params_text(&p, audit_json);
-    if (commit) {
-        return cu_tx_exec_commit(tx, &q_write_batch, &p);
-    }
+    write_batch_params(&p, tenant, records_json, values_json, tokens_json, audit_json);
     struct cu_arena *tmp = cu_arena_new();
     enum cu_err rc = cu_tx_exec(tx, &q_write_batch, &p, tmp, NULL);
     cu_arena_free(tmp);
     return rc;
+}
+
+enum cu_err
+cu_store_write_batch_commit(struct cu_tx **tx, const char *tenant, const char *records_json,
+                            const char *values_json, const char *tokens_json,
+                            const char *audit_json)
+{
+    struct cu_params p;
+    write_batch_params(&p, tenant, records_json, values_json, tokens_json, audit_json);
+    return cu_tx_exec_commit(tx, &q_write_batch, &p);
 }
 
 enum cu_err
@@ -359,7 +372,7 @@ cu_store_audit_insert(struct cu_tx *tx, const char *tenant, const char *audit_js
 }
 
 enum cu_err
-cu_store_audit_insert_commit(struct cu_tx *tx, const char *tenant, const char *audit_json)
+cu_store_audit_insert_commit(struct cu_tx **tx, const char *tenant, const char *audit_json)
 {
     struct cu_params p;
     cu_params_init(&p);

@@ -39,11 +39,14 @@ enum cu_err cu_store_purpose_put(struct cu_tx *tx, const char *tenant, const cha
  * tokens:  [{"token","record_id","collection","field"}]
  * audit:   [{"principal","action","collection","fields":[...],"record_id","subject_id",
  *            "purpose","redaction","outcome","request_id"}] */
-/* records + values + tokens + audit of one tokenize request, in one statement; with commit,
- * the transaction ends with it (cu_tx_exec_commit). */
+/* records + values + tokens + audit of one tokenize request, in one statement. */
 enum cu_err cu_store_write_batch(struct cu_tx *tx, const char *tenant, const char *records_json,
                                  const char *values_json, const char *tokens_json,
-                                 const char *audit_json, int commit) CU_WUR;
+                                 const char *audit_json) CU_WUR;
+/* The same, and the transaction ends with it: consumes *tx (cu_tx_exec_commit). */
+enum cu_err cu_store_write_batch_commit(struct cu_tx **tx, const char *tenant,
+                                        const char *records_json, const char *values_json,
+                                        const char *tokens_json, const char *audit_json) CU_WUR;
 /* Replaces values of existing (record, field) pairs (rectification). */
 enum cu_err cu_store_values_upsert(struct cu_tx *tx, const char *tenant,
                                    const char *values_json) CU_WUR;
@@ -54,8 +57,8 @@ enum cu_err cu_store_tokens_revoke(struct cu_tx *tx, const char *tenant,
                                    const char *tokens_json) CU_WUR;
 enum cu_err cu_store_audit_insert(struct cu_tx *tx, const char *tenant,
                                   const char *audit_json) CU_WUR;
-/* The same, and the transaction ends with it (cu_tx_exec_commit). */
-enum cu_err cu_store_audit_insert_commit(struct cu_tx *tx, const char *tenant,
+/* The same, and the transaction ends with it: consumes *tx (cu_tx_exec_commit). */
+enum cu_err cu_store_audit_insert_commit(struct cu_tx **tx, const char *tenant,
                                          const char *audit_json) CU_WUR;
 
 /* Detokenize lookup for a list of tokens (JSON array of strings), one row per (token, record)
