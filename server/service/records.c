@@ -387,8 +387,8 @@ load_record(struct cu_tx *tx, const char *tenant, const char *collection, const 
     struct cu_db_result *r = NULL;
     CU_GUARD(cu_store_record_get(tx, tenant, collection, id, for_update, arena, &r));
     CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such record");
-    CU_ENSURE(cu_res_text(r, 0, 3)[0] != 't', CU_ERR_GONE, "record deleted");
-    *subject = cu_res_text(r, 0, 2);
+    CU_ENSURE(cu_res_text(r, 0, CU_COL_RECORD_DELETED)[0] != 't', CU_ERR_GONE, "record deleted");
+    *subject = cu_res_text(r, 0, CU_COL_RECORD_SUBJECT_ID);
     return CU_OK;
 }
 
@@ -440,7 +440,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &r));
     enum cu_level top = CU_LEVEL_NONE;
     for (int i = 0; i < cu_res_rows(r); i++) {
-        const char *field = cu_res_text(r, i, 0);
+        const char *field = cu_res_text(r, i, CU_COL_VALUE_FIELD);
         const struct cu_field_spec *f = cu_spec_field(&spec, field);
         if (f == NULL || !in_filter(filter, field)) {
             continue;
@@ -451,7 +451,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
             continue;
         }
         enum cu_level level = cu_level_min(asked, granted);
-        json_object_set_new(tokens, field, json_string(cu_res_text(r, i, 3)));
+        json_object_set_new(tokens, field, json_string(cu_res_text(r, i, CU_COL_VALUE_TOKEN)));
         json_object_set_new(levels, field, json_string(cu_level_name(level)));
         json_array_append_new(revealed, json_string(field));
         top = level > top ? level : top;
@@ -460,16 +460,16 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
             json_object_set_new(values, field, json_string(cu_redacted()));
             continue;
         }
-        CU_CHECK(!cu_res_isnull(r, i, 5), CU_ERR_GONE, "subject key erased");
+        CU_CHECK(!cu_res_isnull(r, i, CU_COL_VALUE_WRAPPED), CU_ERR_GONE, "subject key erased");
         uint8_t *wrapped = NULL, *ct = NULL;
         size_t wl = 0, cl = 0;
-        CU_TRY(cu_res_bytea(r, i, 5, arena, &wrapped, &wl));
-        CU_TRY(cu_res_bytea(r, i, 2, arena, &ct, &cl));
-        int version = (int)cu_res_int(r, i, 1);
+        CU_TRY(cu_res_bytea(r, i, CU_COL_VALUE_WRAPPED, arena, &wrapped, &wl));
+        CU_TRY(cu_res_bytea(r, i, CU_COL_VALUE_CIPHERTEXT, arena, &ct, &cl));
+        int version = (int)cu_res_int(r, i, CU_COL_VALUE_KEY_VERSION);
         cu_secret_free(key);
         key = NULL;
         CU_TRY(cu_keyring_subject_key_unwrap(s->keyring, tx, a->tenant, spec.inc, subject, version,
-                                             (int)cu_res_int(r, i, 4), wrapped, wl, &key));
+                                             (int)cu_res_int(r, i, CU_COL_VALUE_KEK_VERSION), wrapped, wl, &key));
         char *pt = NULL;
         size_t len = 0;
         if (cu_value_open(key, a->tenant, collection, id, field, version, ct, cl, arena, &pt,
@@ -559,8 +559,8 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
         struct in_value *iv = &rec.values[j];
         const char *old = NULL;
         for (int i = 0; i < cu_res_rows(cur); i++) {
-            if (strcmp(cu_res_text(cur, i, 0), iv->f->name) == 0) {
-                old = cu_res_text(cur, i, 3);
+            if (strcmp(cu_res_text(cur, i, CU_COL_VALUE_FIELD), iv->f->name) == 0) {
+                old = cu_res_text(cur, i, CU_COL_VALUE_TOKEN);
             }
         }
         if (old != NULL && iv->f->kind == CU_TOK_RANDOM) {
@@ -596,7 +596,8 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
     CU_TRY(cu_tx_commit(&tx));
     json_t *tokens = json_object();
     for (int i = 0; i < cu_res_rows(now); i++) {
-        json_object_set_new(tokens, cu_res_text(now, i, 0), json_string(cu_res_text(now, i, 3)));
+        json_object_set_new(tokens, cu_res_text(now, i, CU_COL_VALUE_FIELD),
+                            json_string(cu_res_text(now, i, CU_COL_VALUE_TOKEN)));
     }
     *out = json_pack("{s:s, s:s, s:o}", "id", id, "subject_id", subject, "tokens", tokens);
 out:
@@ -681,9 +682,9 @@ cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collec
     CU_TRY(cu_store_search(tx, a->tenant, collection, field, bi, 32, 1000, arena, &r));
     json_t *list = json_array();
     for (int i = 0; i < cu_res_rows(r); i++) {
-        json_t *toks = json_loads(cu_res_text(r, i, 2), 0, NULL);
-        json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "id", cu_res_text(r, i, 0),
-                                              "subject_id", cu_res_text(r, i, 1), "tokens",
+        json_t *toks = json_loads(cu_res_text(r, i, CU_COL_SEARCH_TOKENS), 0, NULL);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "id", cu_res_text(r, i, CU_COL_SEARCH_ID),
+                                              "subject_id", cu_res_text(r, i, CU_COL_SEARCH_SUBJECT_ID), "tokens",
                                               toks ? toks : json_object()));
     }
     json_t *audit = json_array();

@@ -15,9 +15,10 @@ static json_t *
 tenant_json(const struct cu_db_result *r, int row, void *ctx)
 {
     (void)ctx;
-    return json_pack("{s:s, s:s, s:I, s:s}", "id", cu_res_text(r, row, 0), "name",
-                     cu_res_text(r, row, 1), "kek_version", (json_int_t)cu_res_int(r, row, 2),
-                     "created_at", cu_res_text(r, row, 3));
+    return json_pack("{s:s, s:s, s:I, s:s}", "id", cu_res_text(r, row, CU_COL_TENANT_ID), "name",
+                     cu_res_text(r, row, CU_COL_TENANT_NAME), "kek_version",
+                     (json_int_t)cu_res_int(r, row, CU_COL_TENANT_KEK_VERSION), "created_at",
+                     cu_res_text(r, row, CU_COL_TENANT_CREATED_AT));
 }
 
 static int
@@ -144,7 +145,7 @@ cu_tenant_list(struct cu_svc *s, const char *cursor, int limit, json_t **out)
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_tenant_list(tx, cursor ? cursor : "", limit + 1, arena, &r));
     CU_TRY(cu_tx_commit(&tx));
-    *out = cu_page_json(r, limit, "tenants", 0, tenant_json, NULL);
+    *out = cu_page_json(r, limit, "tenants", CU_COL_TENANT_ID, tenant_json, NULL);
 out:
     cu_tx_abort(&tx);
     cu_arena_free(arena);
@@ -216,17 +217,18 @@ cu_keys_status(struct cu_svc *s, const char *tenant, json_t **out)
     json_t *versions = json_array();
     long long pending = 0, done = 0;
     for (int i = 0; i < cu_res_rows(r); i++) {
-        int v = (int)cu_res_int(r, i, 0);
-        long long subjects = cu_res_int(r, i, 5);
+        int v = (int)cu_res_int(r, i, CU_COL_KEKST_VERSION);
+        long long subjects = cu_res_int(r, i, CU_COL_KEKST_SUBJECT_KEYS);
         json_t *o = json_pack("{s:i, s:s, s:s, s:I, s:I}", "version", v, "state",
-                              cu_res_text(r, i, 1), "created_at", cu_res_text(r, i, 2),
+                              cu_res_text(r, i, CU_COL_KEKST_STATE), "created_at",
+                              cu_res_text(r, i, CU_COL_KEKST_CREATED_AT),
                               "subject_keys", (json_int_t)subjects, "data_keys",
-                              (json_int_t)cu_res_int(r, i, 6));
-        if (cu_res_text(r, i, 3)[0] != '\0') {
-            json_object_set_new(o, "retired_at", json_string(cu_res_text(r, i, 3)));
+                              (json_int_t)cu_res_int(r, i, CU_COL_KEKST_DATA_KEYS));
+        if (cu_res_text(r, i, CU_COL_KEKST_RETIRED_AT)[0] != '\0') {
+            json_object_set_new(o, "retired_at", json_string(cu_res_text(r, i, CU_COL_KEKST_RETIRED_AT)));
         }
-        if (cu_res_text(r, i, 4)[0] != '\0') {
-            json_object_set_new(o, "destroyed_at", json_string(cu_res_text(r, i, 4)));
+        if (cu_res_text(r, i, CU_COL_KEKST_DESTROYED_AT)[0] != '\0') {
+            json_object_set_new(o, "destroyed_at", json_string(cu_res_text(r, i, CU_COL_KEKST_DESTROYED_AT)));
         }
         json_array_append_new(versions, o);
         if (v == current) {
@@ -266,7 +268,7 @@ cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
         }
         int n = cu_res_rows(r);
         for (int i = 0; i < n; i++) {
-            const char *tenant = cu_res_text(r, i, 0);
+            const char *tenant = cu_res_text(r, i, CU_COL_TENANT_ID);
             /* batches of 500 until the tenant has nothing stale */
             for (;;) {
                 int done = 0, gone = 0;
@@ -293,7 +295,7 @@ cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
             }
         }
         if (n > 0) {
-            snprintf(after, sizeof(after), "%s", cu_res_text(r, n - 1, 0));
+            snprintf(after, sizeof(after), "%s", cu_res_text(r, n - 1, CU_COL_TENANT_ID));
         }
         cu_arena_free(arena);
         if (n < 200) {
