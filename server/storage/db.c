@@ -521,8 +521,10 @@ exec_pipelined(struct cu_tx *tx, int begin, const struct cu_stmt *stmt,
 }
 
 enum cu_err
-cu_tx_commit(struct cu_tx *tx)
+cu_tx_commit(struct cu_tx **txp)
 {
+    struct cu_tx *tx = *txp;
+    *txp = NULL;
     enum cu_err rc = CU_ERR_UNAVAILABLE;
     if (!tx->begun) {
         rc = CU_OK; /* nothing was sent, so there is nothing to commit */
@@ -538,11 +540,13 @@ cu_tx_commit(struct cu_tx *tx)
 }
 
 void
-cu_tx_abort(struct cu_tx *tx)
+cu_tx_abort(struct cu_tx **txp)
 {
-    if (tx == NULL) {
+    if (txp == NULL || *txp == NULL) {
         return;
     }
+    struct cu_tx *tx = *txp;
+    *txp = NULL;
     if (tx->open && tx->begun && tx->conn->pg != NULL) {
         enum cu_err ignored = simple(tx->db, tx->conn, "ROLLBACK", "rollback");
         (void)ignored;
@@ -560,8 +564,10 @@ cu_tx_exec(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params 
 }
 
 enum cu_err
-cu_tx_exec_commit(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p)
+cu_tx_exec_commit(struct cu_tx **txp, const struct cu_stmt *stmt, const struct cu_params *p)
 {
+    struct cu_tx *tx = *txp;
+    *txp = NULL;
     enum cu_err rc = CU_ERR_UNAVAILABLE;
     if (tx->conn->pg == NULL) {
         cu_err_set(rc, __FILE__, __LINE__, "%s: connection lost", stmt->name);

@@ -38,11 +38,24 @@ void cu_db_free(struct cu_db *db);
 /* Begins a transaction on a pooled connection. tenant: validated tenant id, set as
  * custos.tenant for row-level security, or NULL for platform-level work (custos.platform=on).
  * CU_ERR_UNAVAILABLE when no connection can be had in time. The caller must end the
- * transaction with cu_tx_commit or cu_tx_abort, which also returns the connection. */
+ * transaction with cu_tx_commit, cu_tx_exec_commit or cu_tx_abort, which also return the
+ * connection.
+ *
+ * The functions that end a transaction consume it: they take the caller's pointer and set it
+ * to NULL on success and on failure alike, so the idiom is
+ *
+ *     struct cu_tx *tx = NULL;
+ *     CU_TRY(cu_tx_begin(db, tenant, &tx));
+ *     CU_TRY(...statements on tx...);
+ *     rc = cu_tx_commit(&tx);
+ * out:
+ *     cu_tx_abort(&tx);   (does nothing once tx is NULL)
+ */
 enum cu_err cu_tx_begin(struct cu_db *db, const char *tenant, struct cu_tx **out) CU_WUR;
-enum cu_err cu_tx_commit(struct cu_tx *tx) CU_WUR;
-/* Rolls back (if still open) and releases; NULL is fine. Safe after a failed commit. */
-void cu_tx_abort(struct cu_tx *tx);
+/* Commits; on failure the transaction is rolled back. Always ends *tx and sets it to NULL. */
+enum cu_err cu_tx_commit(struct cu_tx **tx) CU_WUR;
+/* Rolls back (if still open) and releases; *tx NULL (or tx NULL) is fine. Sets *tx to NULL. */
+void cu_tx_abort(struct cu_tx **tx);
 
 /* Parameter lists: text values (NULL = SQL NULL) or binary (bytea) when lens[i] >= 0 and
  * bin[i] is set. Results are owned by arena. Errors: CU_ERR_CONFLICT on unique violation,
@@ -62,8 +75,9 @@ void cu_params_int(struct cu_params *p, struct cu_arena *arena, long long v);
 enum cu_err cu_tx_exec(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
                        struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 /* Runs the transaction's last statement and COMMIT in one round trip; like cu_tx_commit it
- * always ends the transaction (rolled back on failure) and returns the connection. */
-enum cu_err cu_tx_exec_commit(struct cu_tx *tx, const struct cu_stmt *stmt,
+ * always ends the transaction (rolled back on failure), returns the connection and sets *tx to
+ * NULL. */
+enum cu_err cu_tx_exec_commit(struct cu_tx **tx, const struct cu_stmt *stmt,
                               const struct cu_params *p) CU_WUR;
 /* The same outside an explicit transaction (for readiness and migrations). */
 enum cu_err cu_db_exec_once(struct cu_db *db, const struct cu_stmt *stmt,
