@@ -3,7 +3,11 @@
  * alike; erased ones 410. A failure of the database or the keyring fails the whole request (503):
  * an outage never looks like absence. Every item is audited in the same transaction (fail
  * closed). */
-#include "service/vault_internal.h"
+#include "service/vault.h"
+
+#include "service/audit.h"
+#include "service/purpose.h"
+#include "service/seal.h"
 
 #include "service/mask.h"
 #include "storage/vaultstore.h"
@@ -31,13 +35,14 @@ reveal(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const struct cu_d
     struct cu_secret *key = NULL;
     CU_GUARD(cu_subject_key_for_read(s, tx, tenant, cu_res_text(r, row, CU_COL_DETOK_INC),
                                      cu_res_text(r, row, CU_COL_DETOK_SUBJECT_ID), version,
-                                     (int)cu_res_int(r, row, CU_COL_DETOK_KEK_VERSION), wrapped,
-                                     wl, &key));
+                                     (int)cu_res_int(r, row, CU_COL_DETOK_KEK_VERSION), wrapped, wl,
+                                     &key));
     char *pt = NULL;
     size_t len = 0;
-    enum cu_err rc = cu_value_open(key, tenant, cu_res_text(r, row, CU_COL_DETOK_COLLECTION),
-                                   cu_res_text(r, row, CU_COL_DETOK_RECORD_ID), cu_res_text(r, row, CU_COL_DETOK_FIELD),
-                                   version, ct, cl, arena, &pt, &len);
+    enum cu_err rc =
+        cu_value_open(key, tenant, cu_res_text(r, row, CU_COL_DETOK_COLLECTION),
+                      cu_res_text(r, row, CU_COL_DETOK_RECORD_ID),
+                      cu_res_text(r, row, CU_COL_DETOK_FIELD), version, ct, cl, arena, &pt, &len);
     cu_secret_free(key);
     CU_GUARD(rc);
     if (level == CU_LEVEL_MASKED) {
@@ -63,7 +68,8 @@ first_row(const struct cu_db_result *r, const char *token)
             hi = mid;
         }
     }
-    return lo < cu_res_rows(r) && strcmp(cu_res_text(r, lo, CU_COL_DETOK_TOKEN), token) == 0 ? lo : -1;
+    return lo < cu_res_rows(r) && strcmp(cu_res_text(r, lo, CU_COL_DETOK_TOKEN), token) == 0 ? lo
+                                                                                             : -1;
 }
 
 static json_t *
@@ -103,8 +109,9 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         }
     }
     json_t *jr = json_object_get(body, "redaction");
-    if (jr != NULL && (!json_is_string(jr) || cu_level_parse(json_string_value(jr), &asked) !=
-                                                  CU_OK || asked == CU_LEVEL_NONE)) {
+    if (jr != NULL &&
+        (!json_is_string(jr) || cu_level_parse(json_string_value(jr), &asked) != CU_OK ||
+         asked == CU_LEVEL_NONE)) {
         cu_problem_add(problems, "/redaction", "must be plain, masked or redacted");
     }
     CU_CHECK(problems->errors == NULL, CU_ERR_INVALID, "invalid detokenize body");
@@ -157,29 +164,25 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         json_t *fields = json_pack("[s]", field);
         enum cu_level granted = cu_scope_level(a->scopes, a->nscopes, collection, field);
         if (granted == CU_LEVEL_NONE) {
-            json_array_append_new(results, item_err(token, CU_ERR_FORBIDDEN,
-                                                    "The token does not grant this field"));
-            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
-                                                        record, subject, purpose, NULL,
-                                                        "denied"));
+            json_array_append_new(
+                results, item_err(token, CU_ERR_FORBIDDEN, "The token does not grant this field"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL, "denied"));
             continue;
         }
-        if (strcmp(basis, "consent") == 0) {
-            /* no consent grant exists for any subject yet (grants come with the consent API):
-             * a purpose that rests on consent reveals nothing */
-            json_array_append_new(results,
-                                  item_err(token, CU_ERR_FORBIDDEN,
-                                           "The subject has not consented to this purpose"));
-            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
-                                                        record, subject, purpose, NULL,
-                                                        "denied_consent"));
+        if (!cu_purpose_consented(basis, subject)) {
+            json_array_append_new(
+                results,
+                item_err(token, CU_ERR_FORBIDDEN, "The subject has not consented to this purpose"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL, "denied_consent"));
             continue;
         }
         if (strcmp(state, "live") != 0) {
             json_array_append_new(results,
                                   item_err(token, CU_ERR_GONE, "The value has been erased"));
-            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
-                                                        record, subject, purpose, NULL, "gone"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL, "gone"));
             continue;
         }
         if (ambiguous) {
@@ -187,9 +190,8 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                                   item_err(token, CU_ERR_CONFLICT,
                                            "The token stands for values of several fields; read "
                                            "the record instead"));
-            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
-                                                        record, subject, purpose, NULL,
-                                                        "ambiguous"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL, "ambiguous"));
             continue;
         }
         enum cu_level level = cu_level_min(asked, granted);
@@ -205,19 +207,17 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
             /* a value that does not open (moved, tampered) looks like an unknown token */
             rc = CU_OK;
             json_array_append_new(results, item_err(token, CU_ERR_NOT_FOUND, "No such token"));
-            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
-                                                        record, subject, purpose, NULL,
-                                                        "not_found"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL, "not_found"));
             continue;
         }
         cu_count_reveal(level);
-        json_array_append_new(results,
-                              json_pack("{s:s, s:s, s:s, s:o, s:s}", "token", token,
-                                        "collection", collection, "field", field, "value", value,
-                                        "redaction", cu_level_name(level)));
-        json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
-                                                    subject, purpose, cu_level_name(level),
-                                                    "allowed"));
+        json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:o, s:s}", "token", token,
+                                                 "collection", collection, "field", field, "value",
+                                                 value, "redaction", cu_level_name(level)));
+        json_array_append_new(audit,
+                              cu_audit_entry(a, "detokenize", collection, fields, record, subject,
+                                             purpose, cu_level_name(level), "allowed"));
     }
     /* the audit entries and COMMIT in one round trip; it takes audit and ends tx either way */
     rc = cu_audit_write_commit(&tx, a->tenant, audit);

@@ -38,6 +38,10 @@ int cu_tenant_id_ok(const char *s);
 /* How many members of obj are not in allowed (NULL-terminated). */
 size_t cu_unknown_members(json_t *obj, const char *const *allowed);
 
+/* A per-item problem object {"type","title","status","detail"[,"errors"]} (new reference);
+ * detail borrowed (NULL: the code's title), errors stolen (may be NULL). */
+json_t *cu_item_error(enum cu_err e, const char *detail, json_t *errors);
+
 struct cu_db_result;
 /* A list page {"<key>":[row(r, i, ctx) for the first limit rows], "next_cursor"}: r was read
  * with limit + 1 rows, so a row past limit means there is a next page, which starts after the

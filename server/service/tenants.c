@@ -3,7 +3,8 @@
 #include "service/tenants.h"
 
 #include "core/log.h"
-#include "service/vault_internal.h"
+#include "service/audit.h"
+#include "service/idempotency.h"
 #include "storage/keystore.h"
 #include "storage/vaultstore.h"
 

@@ -1,12 +1,17 @@
 /* The vault's use cases: collections, purposes, records and tokens. No HTTP here: each takes the
  * acting principal, validates, runs one transaction (audit entry included: if it cannot be
  * written the operation fails), and returns JSON. Invariant: no value, plain or masked, ever
- * reaches a log line, an error text or an audit entry. */
+ * reaches a log line, an error text or an audit entry. One file per use case: collections.c,
+ * purpose.c, tokenize.c, records.c (read, rectify, delete), search.c, detokenize.c, audit.c
+ * (denials). */
 #ifndef CU_SERVICE_VAULT_H
 #define CU_SERVICE_VAULT_H
 
 #include "auth/scope.h"
 #include "service/svc.h"
+
+/* Records and tokens per request, at most. */
+enum { CU_MAX_BATCH = 1000 };
 
 /* Who acts: from the verified token only. */
 struct cu_actor {
@@ -71,6 +76,9 @@ enum cu_err cu_record_delete(struct cu_svc *s, const struct cu_actor *a, const c
 /* Search (records:search): body {"field","value"} on a searchable field. */
 enum cu_err cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collection,
                               json_t *body, struct cu_problems *problems, json_t **out) CU_WUR;
+
+/* Counts a reveal at level in the metrics (reveals_plain, reveals_masked, ...). */
+void cu_count_reveal(enum cu_level level);
 
 /* Detokenize: body {"tokens":[1..1000],"redaction"}; per-item results. */
 enum cu_err cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose,
