@@ -59,14 +59,13 @@ Test(audit, a_tenant_recreated_under_the_same_id_starts_with_an_empty_trail)
     struct fx_tenant t = {0};
     fx_vault(&t);
     json_t *rec = fx_tokenize1(&t, "crm-1", json_pack("{s:s}", "name", "Ada Lovelace"));
-    cr_assert_eq(fx_api("GET", fx_fmt(FX_RECORDS "/%s", fx_id(rec)), t.admin, "support", NULL)
-                     ->status,
-                 200);
+    cr_assert_eq(
+        fx_api("GET", fx_fmt(FX_RECORDS "/%s", fx_id(rec)), t.admin, "support", NULL)->status, 200);
     long long before = fx_app_count(t.id, "SELECT count(*) FROM audit_log");
     cr_assert_geq(before, 3, "the first tenant's trail holds %lld entries", before);
 
-    struct t_resp *r = fx_api("DELETE", fx_fmt("/v1/tenants/%s", t.id),
-                              t_token(NULL, "vault:admin"), NULL, NULL);
+    struct t_resp *r =
+        fx_api("DELETE", fx_fmt("/v1/tenants/%s", t.id), t_token(NULL, "vault:admin"), NULL, NULL);
     cr_assert_eq(r->status, 204, "delete: %ld %s", r->status, r->body);
     fx_tenant_create(&t); /* the same id */
 

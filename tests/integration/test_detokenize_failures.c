@@ -15,9 +15,8 @@ static json_t *
 store(struct fx_tenant *t)
 {
     fx_vault(t);
-    return fx_tokenize1(t, "crm-1",
-                        json_pack("{s:s, s:s}", "name", "Ada Lovelace", "email",
-                                  "ada@example.com"));
+    return fx_tokenize1(
+        t, "crm-1", json_pack("{s:s, s:s}", "name", "Ada Lovelace", "email", "ada@example.com"));
 }
 
 static struct t_resp *
@@ -49,8 +48,8 @@ Test(detokenize_failures, a_missing_kek_version_is_503_for_the_request_not_a_404
                   " WHERE tenant_id = $1",
                   t.id);
     assert_outage(&t, detokenize(&t, fx_token(rec, "name")));
-    struct t_resp *r = fx_api("GET", fx_fmt(FX_RECORDS "/%s", fx_id(rec)), t.admin, "support",
-                              NULL);
+    struct t_resp *r =
+        fx_api("GET", fx_fmt(FX_RECORDS "/%s", fx_id(rec)), t.admin, "support", NULL);
     cr_assert_eq(r->status, 503, "record read: %ld %s", r->status, r->body);
 }
 
@@ -62,8 +61,8 @@ Test(detokenize_failures, a_subject_key_that_does_not_unwrap_is_503_not_a_404_it
                   " # 1) WHERE tenant_id = $1",
                   t.id);
     assert_outage(&t, detokenize(&t, fx_token(rec, "name")));
-    struct t_resp *r = fx_api("GET", fx_fmt(FX_RECORDS "/%s", fx_id(rec)), t.admin, "support",
-                              NULL);
+    struct t_resp *r =
+        fx_api("GET", fx_fmt(FX_RECORDS "/%s", fx_id(rec)), t.admin, "support", NULL);
     cr_assert_eq(r->status, 503, "record read: %ld %s", r->status, r->body);
 }
 
@@ -77,7 +76,7 @@ Test(detokenize_failures, a_value_that_does_not_open_still_answers_like_an_unkno
     struct t_resp *r = detokenize(&t, fx_token(rec, "name"));
     cr_assert_eq(r->status, 200, "%ld %s", r->status, r->body);
     json_t *item = json_array_get(json_object_get(r->json, "results"), 0);
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(item, "error"), "status")),
-                 404, "%s", r->body);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(item, "error"), "status")), 404,
+                 "%s", r->body);
     cr_assert_null(json_object_get(item, "value"));
 }

@@ -124,10 +124,9 @@ fx_vault(struct fx_tenant *t)
 json_t *
 fx_tokenize1(const struct fx_tenant *t, const char *subject, json_t *fields)
 {
-    struct t_resp *r =
-        fx_api("POST", FX_RECORDS, t->admin, NULL,
-               fx_dump(json_pack("{s:[{s:s, s:o}]}", "records", "subject_id", subject, "fields",
-                                 fields)));
+    struct t_resp *r = fx_api(
+        "POST", FX_RECORDS, t->admin, NULL,
+        fx_dump(json_pack("{s:[{s:s, s:o}]}", "records", "subject_id", subject, "fields", fields)));
     cr_assert_eq(r->status, 201, "tokenize: %ld %s", r->status, r->body);
     json_t *rec = json_array_get(json_object_get(r->json, "records"), 0);
     cr_assert_not_null(rec, "%s", r->body);

@@ -24,8 +24,8 @@ void fx_vault(struct fx_tenant *t);
 
 /* A request to the shared server; the answer lives until fx_cleanup. purpose: X-Purpose or
  * NULL; body: JSON text or NULL. Fails the test when there is no answer. */
-struct t_resp *fx_api(const char *method, const char *path, const char *token,
-                      const char *purpose, const char *body);
+struct t_resp *fx_api(const char *method, const char *path, const char *token, const char *purpose,
+                      const char *body);
 
 /* Stores one record {subject, fields (consumed)} and returns records[0] of the 201 answer. */
 json_t *fx_tokenize1(const struct fx_tenant *t, const char *subject, json_t *fields);
