@@ -17,6 +17,9 @@ json_t *cu_audit_entry(const struct cu_actor *a, const char *action, const char 
 /* Appends entries (a JSON array, always stolen, also on failure) in tx; any failure fails the
  * caller's operation. */
 enum cu_err cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries) CU_WUR;
+/* One allowed entry of an action on the tenant itself (no collection, record or fields), in tx. */
+enum cu_err cu_audit_one(struct cu_tx *tx, const struct cu_actor *a, const char *tenant,
+                         const char *action) CU_WUR;
 /* The same as the transaction's last statement: it commits (one round trip for both) and, like
  * cu_tx_commit, consumes *tx (always ends it and sets it to NULL). */
 enum cu_err cu_audit_write_commit(struct cu_tx **tx, const char *tenant, json_t *entries) CU_WUR;

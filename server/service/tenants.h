@@ -1,5 +1,6 @@
 /* Tenants (platform operator) and their keys (tenant admin): create, read, list, delete with
- * crypto-shredding, rotation and its progress, and the background re-wrap. */
+ * crypto-shredding (tenants.c); rotation, its progress and the background re-wrap
+ * (tenant_keys.c). */
 #ifndef CU_SERVICE_TENANTS_H
 #define CU_SERVICE_TENANTS_H
 
