@@ -151,7 +151,10 @@ conn_response(struct conn *c, int *closing)
 }
 
 /* Sends method path with a body of body_len bytes ('x'), all of it before reading, and returns
- * the status of the answer (-1: none arrived). token NULL: no Authorization. */
+ * the status of the answer: -1 when none arrived, -2 when the body could not be written in full
+ * (the server closed or reset the connection: clients such as Node's fetch then report a
+ * failure, even though Linux would still let this client read an answer). token NULL: no
+ * Authorization. */
 static int
 send_whole_body(const struct t_server *s, const char *method, const char *path,
                 const char *token, const char *type, size_t body_len)
@@ -170,13 +173,12 @@ send_whole_body(const struct t_server *s, const char *method, const char *path,
                      "Content-Length: %zu\r\n%s%s%s\r\n",
                      method, path, type, body_len, token ? "Authorization: Bearer " : "",
                      token ? token : "", token ? "\r\n" : "");
-    /* a failed write is not the end: the answer may still be readable */
     int ok = conn_write(&c, head, (size_t)n) == 0;
     for (size_t sent = 0; ok && sent < body_len; sent += sizeof(chunk)) {
         size_t k = body_len - sent < sizeof(chunk) ? body_len - sent : sizeof(chunk);
         ok = conn_write(&c, chunk, k) == 0;
     }
-    status = conn_response(&c, NULL);
+    status = ok ? conn_response(&c, NULL) : -2;
     conn_close(&c);
     return status;
 }
