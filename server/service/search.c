@@ -6,6 +6,31 @@
 #include "service/seal.h"
 #include "storage/vaultstore.h"
 
+#include <string.h>
+
+enum { CU_SEARCH_MAX = 1000 };
+
+/* Appends the rows of r to list as {id, subject_id, tokens}, but those already in seen (may be
+ * NULL), up to CU_SEARCH_MAX records in all. */
+static void
+append_rows(json_t *list, const struct cu_db_result *r, const struct cu_db_result *seen)
+{
+    for (int i = 0; i < cu_res_rows(r) && json_array_size(list) < CU_SEARCH_MAX; i++) {
+        const char *id = cu_res_text(r, i, CU_COL_SEARCH_ID);
+        int dup = 0;
+        for (int k = 0; seen != NULL && k < cu_res_rows(seen) && !dup; k++) {
+            dup = strcmp(cu_res_text(seen, k, CU_COL_SEARCH_ID), id) == 0;
+        }
+        if (dup) {
+            continue;
+        }
+        json_t *toks = json_loads(cu_res_text(r, i, CU_COL_SEARCH_TOKENS), 0, NULL);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "id", id, "subject_id",
+                                              cu_res_text(r, i, CU_COL_SEARCH_SUBJECT_ID), "tokens",
+                                              toks ? toks : json_object()));
+    }
+}
+
 enum cu_err
 cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collection, json_t *body,
                   struct cu_problems *problems, json_t **out)
@@ -52,14 +77,20 @@ cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collec
     const char *form = cu_value_index_form(f->type, norm, len, arena, &il);
     CU_TRY(cu_value_blind_index(&keys, collection, field, form, il, bi));
     struct cu_db_result *r = NULL;
-    CU_TRY(cu_store_search(tx, a->tenant, collection, field, bi, 32, 1000, arena, &r));
+    CU_TRY(cu_store_search(tx, a->tenant, collection, field, bi, 32, CU_SEARCH_MAX, arena, &r));
+    struct cu_db_result *legacy = NULL;
+    if (il != len || memcmp(form, norm, len) != 0) {
+        /* values indexed before emails were case-folded (issue 8) carry the index of their
+         * exact spelling: still found by it, until a rectify re-indexes them */
+        uint8_t lbi[32];
+        CU_TRY(cu_value_blind_index(&keys, collection, field, norm, len, lbi));
+        CU_TRY(cu_store_search(tx, a->tenant, collection, field, lbi, 32, CU_SEARCH_MAX, arena,
+                               &legacy));
+    }
     json_t *list = json_array();
-    for (int i = 0; i < cu_res_rows(r); i++) {
-        json_t *toks = json_loads(cu_res_text(r, i, CU_COL_SEARCH_TOKENS), 0, NULL);
-        json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "id",
-                                              cu_res_text(r, i, CU_COL_SEARCH_ID), "subject_id",
-                                              cu_res_text(r, i, CU_COL_SEARCH_SUBJECT_ID), "tokens",
-                                              toks ? toks : json_object()));
+    append_rows(list, r, NULL);
+    if (legacy != NULL) {
+        append_rows(list, legacy, r);
     }
     json_t *audit = json_array();
     json_array_append_new(audit,
