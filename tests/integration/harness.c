@@ -107,11 +107,17 @@ t_request(const struct t_server *s, const char *method, const char *path, const 
         }
         hl = curl_slist_append(hl, auth);
     }
+    int expect = 0;
     for (int i = 0; headers != NULL && headers[i] != NULL; i++) {
         hl = curl_slist_append(hl, headers[i]);
+        expect |= strncasecmp(headers[i], "Expect:", 7) == 0;
     }
-    hl = curl_slist_append(hl, "Expect:");
+    if (!expect) {
+        hl = curl_slist_append(hl, "Expect:");
+    }
     struct growbuf b = {0}, h = {0};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
@@ -122,6 +128,8 @@ t_request(const struct t_server *s, const char *method, const char *path, const 
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    /* a client that asks first waits for the answer, however loaded the machine */
+    curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 20000L);
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     }
@@ -133,8 +141,15 @@ t_request(const struct t_server *s, const char *method, const char *path, const 
         curl_easy_setopt(c, CURLOPT_CAINFO, t_env("CUSTOS_TEST_CA"));
     }
     CURLcode rc = curl_easy_perform(c);
+    curl_off_t up = 0;
+    curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
+    out->uploaded = (long long)up;
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    } else {
+        /* curl's own words (e.g. "Recv failure: Connection reset by peer"), else its code */
+        snprintf(out->error, sizeof(out->error), "curl error %d: %s", (int)rc,
+                 errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
     }
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);

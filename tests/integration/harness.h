@@ -14,6 +14,8 @@ struct t_resp {
     size_t body_len;
     char *headers;    /* raw header block, NUL-terminated */
     json_t *json;     /* parsed body if it was JSON, else NULL */
+    char error[320];  /* when t_request fails: curl's account of what happened */
+    long long uploaded; /* request body bytes curl sent */
 };
 
 void t_resp_free(struct t_resp *r);
@@ -32,7 +34,9 @@ const struct t_server *t_shared(void);
 
 /* Sends a request. token may be NULL (no Authorization) or a full header value when it
  * starts with "Basic " / "Bearer "; otherwise it is sent as "Bearer <token>". body may be
- * NULL. headers: NULL-terminated list of extra "Name: value" lines. Returns 0 on success. */
+ * NULL. headers: NULL-terminated list of extra "Name: value" lines. The body is sent without
+ * waiting (no `Expect: 100-continue`) unless headers ask for it. Returns 0 on success; on a
+ * transport failure -1, with curl's error text in out->error. */
 int t_request(const struct t_server *s, const char *method, const char *path, const char *token,
               const char *body, const char *const *headers, struct t_resp *out);
 /* Shorthand for JSON bodies: sets Content-Type: application/json. */

@@ -145,8 +145,8 @@ send_req(const char *method, const char *path, const char *token, const char *pu
     }
     h[n] = NULL;
     struct t_resp *r = new_resp();
-    cr_assert_eq(t_request(t_shared(), method, path, token, body, h, r), 0, "%s %s: no answer",
-                 method, path);
+    cr_assert_eq(t_request(t_shared(), method, path, token, body, h, r), 0, "%s %s: no answer (%s)",
+                 method, path, r->error);
     return r;
 }
 
@@ -1107,7 +1107,7 @@ race(const char *token, const char *const *bodies, const char *const *headers, s
     }
     pthread_barrier_destroy(&start);
     for (size_t i = 0; i < n; i++) {
-        cr_assert_eq(rs[i].rc, 0, "racer %zu: no answer", i);
+        cr_assert_eq(rs[i].rc, 0, "racer %zu: no answer (%s)", i, out[i]->error);
     }
 }
 
