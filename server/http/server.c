@@ -37,6 +37,12 @@ struct cu_server {
     long max_body;
 };
 
+/* An oversized body the client sends without waiting is read and discarded (never stored)
+ * up to these bounds before the 413 goes out: answering while it is still arriving and closing
+ * makes the kernel reset the connection, and the reset can overtake the answer (issue 13).
+ * Past a bound the answer goes out at once and the connection is closed. */
+enum { DRAIN_MAX_BYTES = 32 * 1024 * 1024, DRAIN_MAX_SECONDS = 30 };
+
 struct req_state {
     struct cu_req req;
     struct cu_server *server;
@@ -45,6 +51,7 @@ struct req_state {
     int route_index;
     int method_mismatch;
     int too_large;
+    unsigned long long drained; /* bytes of an oversized body read and discarded */
     int close;
     int responded;
 };
@@ -430,9 +437,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > (unsigned long long)s->max_body) {
-            cu_err_set(CU_ERR_TOO_LARGE, __FILE__, __LINE__, "content-length over the limit");
-            return refuse(st, conn, CU_ERR_TOO_LARGE, "The request body is larger than allowed");
+        unsigned long long len = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+        if (len > (unsigned long long)s->max_body) {
+            const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_EXPECT);
+            if (len > DRAIN_MAX_BYTES || expect != NULL) {
+                /* a client that asks first has sent nothing yet: refuse at once */
+                cu_err_set(CU_ERR_TOO_LARGE, __FILE__, __LINE__, "content-length over the limit");
+                return refuse(st, conn, CU_ERR_TOO_LARGE,
+                              "The request body is larger than allowed");
+            }
+            st->too_large = 1; /* drained below, answered 413 when it has all arrived */
         }
         return MHD_YES;
     }
@@ -443,17 +458,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st->too_large) {
-            return MHD_YES;
-        }
-        if (st->body.len + n > (size_t)s->max_body) {
-            /* a chunked body grew past the limit: answer now and drop the connection */
+        if (!st->too_large && st->body.len + n > (size_t)s->max_body) {
+            /* a chunked body grew past the limit: drop what we hold, drain the rest */
             st->too_large = 1;
             cu_buf_cleanup(&st->body);
-            cu_err_set(CU_ERR_TOO_LARGE, __FILE__, __LINE__, "chunked body over the limit");
-            if (refuse(st, conn, CU_ERR_TOO_LARGE, "The request body is larger than allowed") !=
-                MHD_YES) {
-                return MHD_NO;
+        }
+        if (st->too_large) {
+            st->drained += n;
+            if (st->drained > DRAIN_MAX_BYTES || elapsed(&st->started) > DRAIN_MAX_SECONDS) {
+                cu_err_set(CU_ERR_TOO_LARGE, __FILE__, __LINE__, "body over the drain bound");
+                return refuse(st, conn, CU_ERR_TOO_LARGE,
+                              "The request body is larger than allowed");
             }
             return MHD_YES;
         }
