@@ -212,6 +212,52 @@ free_port(void)
     return port;
 }
 
+/* In a forked child: applies env overrides ("NAME=value"; "NAME=" unsets), sends output to
+ * log_path and execs `custos verb`. Never returns. */
+static void
+exec_custos(const char *const *env, const char *verb, const char *log_path)
+{
+    for (int i = 0; env != NULL && env[i] != NULL; i++) {
+        const char *eq = strchr(env[i], '=');
+        char name[128];
+        size_t n = (size_t)(eq - env[i]);
+        snprintf(name, sizeof(name), "%.*s", (int)n, env[i]);
+        if (eq[1] == '\0') {
+            unsetenv(name);
+        } else {
+            setenv(name, eq + 1, 1);
+        }
+    }
+    FILE *log = fopen(log_path, "a");
+    if (log != NULL) {
+        dup2(fileno(log), STDERR_FILENO);
+        dup2(fileno(log), STDOUT_FILENO);
+    }
+    const char *bin = t_env("CUSTOS_TEST_BIN");
+    execl(bin, bin, verb, (char *)NULL);
+    _exit(127);
+}
+
+int
+t_run(const char *const *env, const char *verb)
+{
+    char log_path[256];
+    snprintf(log_path, sizeof(log_path), "%s/spawned-%s-%d.log", t_env("CUSTOS_TEST_WORKDIR"),
+             verb, (int)getpid());
+    pid_t pid = fork();
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        exec_custos(env, verb, log_path);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) {
+        return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int
 t_spawn(const char *const *env, int tls, struct t_server *out)
 {
@@ -234,25 +280,7 @@ t_spawn(const char *const *env, int tls, struct t_server *out)
             unsetenv("CUSTOS_TLS_CERT_FILE");
             unsetenv("CUSTOS_TLS_KEY_FILE");
         }
-        for (int i = 0; env != NULL && env[i] != NULL; i++) {
-            const char *eq = strchr(env[i], '=');
-            char name[128];
-            size_t n = (size_t)(eq - env[i]);
-            snprintf(name, sizeof(name), "%.*s", (int)n, env[i]);
-            if (eq[1] == '\0') {
-                unsetenv(name);
-            } else {
-                setenv(name, eq + 1, 1);
-            }
-        }
-        FILE *log = fopen(out->log_path, "w");
-        if (log != NULL) {
-            dup2(fileno(log), STDERR_FILENO);
-            dup2(fileno(log), STDOUT_FILENO);
-        }
-        const char *bin = t_env("CUSTOS_TEST_BIN");
-        execl(bin, bin, "serve", (char *)NULL);
-        _exit(127);
+        exec_custos(env, "serve", out->log_path);
     }
     out->pid = pid;
     for (int i = 0; i < 300; i++) {
@@ -381,10 +409,49 @@ t_tenant_id(char out[32])
     out[14] = '\0';
 }
 
-char *
-t_sql(const char *sql)
+void
+t_db_url(const char *db, int admin, char *out, size_t out_len)
 {
-    PGconn *pg = PQconnectdb(t_env("CUSTOS_TEST_ADMIN_DB_URL"));
+    /* libpq takes the last of a repeated keyword */
+    snprintf(out, out_len, "%s dbname=%s",
+             t_env(admin ? "CUSTOS_TEST_ADMIN_DB_URL" : "CUSTOS_DATABASE_URL"), db);
+}
+
+int
+t_db_create(char out[64])
+{
+    char id[32];
+    t_tenant_id(id);
+    snprintf(out, 64, "custos_t_%s", id + 2);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", out);
+    char *done = t_sql(sql);
+    if (done == NULL) {
+        return -1;
+    }
+    free(done);
+    char url[1024];
+    t_db_url(out, 1, url, sizeof(url));
+    char setting[1100];
+    snprintf(setting, sizeof(setting), "CUSTOS_MIGRATE_DATABASE_URL=%s", url);
+    const char *env[] = {setting, NULL};
+    return t_run(env, "migrate") == 0 ? 0 : -1;
+}
+
+int
+t_db_drop(const char *db)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    char *done = t_sql(sql);
+    free(done);
+    return done != NULL ? 0 : -1;
+}
+
+static char *
+sql_at(const char *conninfo, const char *sql)
+{
+    PGconn *pg = PQconnectdb(conninfo);
     if (PQstatus(pg) != CONNECTION_OK) {
         PQfinish(pg);
         return NULL;
@@ -400,4 +467,18 @@ t_sql(const char *sql)
     PQclear(r);
     PQfinish(pg);
     return out;
+}
+
+char *
+t_sql(const char *sql)
+{
+    return sql_at(t_env("CUSTOS_TEST_ADMIN_DB_URL"), sql);
+}
+
+char *
+t_sql_in(const char *db, const char *sql)
+{
+    char url[1024];
+    t_db_url(db, 1, url, sizeof(url));
+    return sql_at(url, sql);
 }

@@ -66,6 +66,20 @@ void t_tenant_id(char out[32]);
  * of the first row (heap; "" when no row), or NULL on error. */
 char *t_sql(const char *sql);
 
+/* A database of the test's own in the shared cluster, migrated as in production (for tests
+ * that must not meet the shared server's background sweep). t_db_create names it in out and
+ * returns 0; t_db_url gives its connection string for the service role (admin = 0) or the
+ * superuser (admin = 1); t_db_drop removes it (stop the servers using it first). */
+int t_db_create(char out[64]);
+void t_db_url(const char *db, int admin, char *out, size_t out_len);
+int t_db_drop(const char *db);
+/* t_sql in that database. */
+char *t_sql_in(const char *db, const char *sql);
+
+/* Runs `custos <verb>` with the shared settings plus env overrides (as t_spawn) and waits;
+ * returns its exit status (-1 when it did not exit). Its output goes to the work dir. */
+int t_run(const char *const *env, const char *verb);
+
 /* Environment helpers. */
 const char *t_env(const char *name);
 /* Milliseconds of a monotonic clock. */
