@@ -2,6 +2,8 @@
  * extra servers. Everything here fails loudly: a missing environment aborts the test. */
 #include "harness.h"
 
+#include "support/hex.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <libpq-fe.h>
@@ -13,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -395,18 +396,9 @@ t_raw(int port, const char *src_ip, const char *data, size_t len, int timeout_ms
 void
 t_tenant_id(char out[32])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char r[6];
-    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-        abort();
-    }
     out[0] = 't';
     out[1] = '-';
-    for (int i = 0; i < 6; i++) {
-        out[2 + 2 * i] = hex[r[i] >> 4];
-        out[3 + 2 * i] = hex[r[i] & 15];
-    }
-    out[14] = '\0';
+    t_random_hex(6, out + 2);
 }
 
 void
