@@ -965,11 +965,11 @@ jwks_of(const char *const *kids, size_t n)
     return mint_jwks_json(jwks, n);
 }
 
-/* Waits until the spawned server's log holds `count` lines with msg (3 s at most). */
+/* Waits until the spawned server's log holds `count` lines with msg (30 s at most). */
 static void
 wait_for_log(const struct t_server *s, const char *msg, int count)
 {
-    long long deadline = t_now_ms() + 3000;
+    long long deadline = t_now_ms() + 30000;
     for (;;) {
         int seen = 0;
         FILE *f = fopen(s->log_path, "r");
