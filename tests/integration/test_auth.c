@@ -773,15 +773,18 @@ Test(size, rejects_a_token_of_8_kib_plus_one)
     reject(token_of_length(8193), "8193-byte signed token");
 }
 
-/* Over MHD's 64 KiB connection memory the server answers 431. When the client is still sending
- * (1 MiB) the answer can be lost to the TCP reset of the close; then only the connection is cut.
- * Either way the request is never served, never a 5xx, and the server stays up. */
+/* Over MHD's 64 KiB connection memory the server answers 431 and closes. libmicrohttpd sends
+ * that answer itself, without reading the rest of the headers, so when the client is still
+ * sending them the kernel resets the connection and the client's pending write fails before it
+ * reads the answer: only the connection is cut. A request that fits the loopback socket buffers
+ * (128 KiB here) is all sent before the refusal, and its answer is always read. Either way the
+ * request is never served, never a 5xx, and the server stays up. */
 static void
 assert_oversize_refused(const char *authz, int must_answer, const char *what)
 {
     struct t_resp r;
     int rc = send_authz(t_shared(), "GET", "/v1/tenants", authz, NULL, &r);
-    cr_assert(rc == 0 || !must_answer, "%s: no response", what);
+    cr_assert(rc == 0 || !must_answer, "%s: no response (%s)", what, r.error);
     if (rc == 0) {
         cr_assert(r.status == 401 || r.status == 431, "%s: got %ld", what, r.status);
         if (r.status == 401) {
@@ -806,7 +809,8 @@ Test(size, rejects_tokens_between_8_kib_and_the_header_memory_limit)
 Test(size, refuses_tokens_over_the_header_memory_limit_with_431)
 {
     assert_oversize_refused(bearer(repeat('a', 70 * 1024)), 1, "70 KiB token");
-    assert_oversize_refused(bearer(repeat('a', 200 * 1024)), 1, "200 KiB token");
+    /* more than the socket buffers take: still being written when the 431 comes (see above) */
+    assert_oversize_refused(bearer(repeat('a', 200 * 1024)), 0, "200 KiB token");
 }
 
 Test(size, refuses_a_1_mib_token_without_serving_it)
