@@ -36,7 +36,7 @@ const struct t_server *t_shared(void);
  * starts with "Basic " / "Bearer "; otherwise it is sent as "Bearer <token>". body may be
  * NULL. headers: NULL-terminated list of extra "Name: value" lines. The body is sent without
  * waiting (no `Expect: 100-continue`) unless headers ask for it. Returns 0 on success; on a
- * transport failure -1, with curl's error text in out->error. */
+ * transport failure -1, with curl's error text in out->error (also written to stderr). */
 int t_request(const struct t_server *s, const char *method, const char *path, const char *token,
               const char *body, const char *const *headers, struct t_resp *out);
 /* Shorthand for JSON bodies: sets Content-Type: application/json. */
