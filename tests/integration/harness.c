@@ -87,9 +87,10 @@ on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-int
-t_request(const struct t_server *s, const char *method, const char *path, const char *token,
-          const char *body, const char *const *headers, struct t_resp *out)
+/* t_request; quiet: no line on stderr when it fails (polling a server that is starting) */
+static int
+request(const struct t_server *s, const char *method, const char *path, const char *token,
+        const char *body, const char *const *headers, int quiet, struct t_resp *out)
 {
     memset(out, 0, sizeof(*out));
     CURL *c = curl_easy_init();
@@ -151,8 +152,10 @@ t_request(const struct t_server *s, const char *method, const char *path, const 
         /* curl's own words (e.g. "Recv failure: Connection reset by peer"), else its code */
         snprintf(out->error, sizeof(out->error), "curl error %d: %s", (int)rc,
                  errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
-        /* in the test's output whatever its assertion says (some tests expect a cut) */
-        fprintf(stderr, "harness: %s %s%s: %s\n", method, s->base, path, out->error);
+        if (!quiet) {
+            /* in the test's output whatever its assertion says (some tests expect a cut) */
+            fprintf(stderr, "harness: %s %s%s: %s\n", method, s->base, path, out->error);
+        }
     }
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
@@ -163,6 +166,13 @@ t_request(const struct t_server *s, const char *method, const char *path, const 
         out->json = json_loadb(out->body, out->body_len, 0, NULL);
     }
     return rc == CURLE_OK ? 0 : -1;
+}
+
+int
+t_request(const struct t_server *s, const char *method, const char *path, const char *token,
+          const char *body, const char *const *headers, struct t_resp *out)
+{
+    return request(s, method, path, token, body, headers, 0, out);
 }
 
 int
@@ -288,7 +298,7 @@ t_spawn(const char *const *env, int tls, struct t_server *out)
     out->pid = pid;
     for (int i = 0; i < 300; i++) {
         struct t_resp r;
-        if (t_request(out, "GET", "/healthz", NULL, NULL, NULL, &r) == 0 && r.status == 200) {
+        if (request(out, "GET", "/healthz", NULL, NULL, NULL, 1, &r) == 0 && r.status == 200) {
             t_resp_free(&r);
             return 0;
         }
