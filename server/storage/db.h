@@ -1,9 +1,13 @@
 /* PostgreSQL access: a bounded connection pool, tenant-scoped transactions, prepared
- * statements and results. The only layer that includes libpq. Invariants: every wait is
- * bounded by the pool's timeout (a dead or frozen server gives CU_ERR_UNAVAILABLE, never a
- * hang); tenant context is set with SET LOCAL inside the transaction only, so nothing
- * survives on a pooled connection; libpq messages are never logged (they can echo values),
- * only SQLSTATEs. */
+ * statements and results. The only layer that includes libpq. Invariants: every wait (connect,
+ * send, flush, result) is bounded by the pool's timeout (a dead or frozen server gives
+ * CU_ERR_UNAVAILABLE, never a hang); tenant context is set with SET LOCAL inside the transaction
+ * only, so nothing survives on a pooled connection; the pool refuses a role that is a superuser
+ * or has BYPASSRLS (row-level security would not apply); libpq messages are never logged (they
+ * can echo values), only SQLSTATEs.
+ * Implemented by storage/pool.c (pool, connect, role check), wire.c (flush, results, error
+ * mapping, all against deadlines), tx.c (transactions and pipelining), result.c (parameters
+ * and result cells), migrate.c (migrations). */
 #ifndef CU_STORAGE_DB_H
 #define CU_STORAGE_DB_H
 

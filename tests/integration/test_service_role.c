@@ -88,7 +88,9 @@ bypass_role(char out[64])
     snprintf(out, 64, "bypass_%s", id + 2);
     char sql[256];
     snprintf(sql, sizeof(sql), "CREATE ROLE %s LOGIN BYPASSRLS", out);
-    cr_assert_not_null(t_sql(sql), "could not create the role");
+    char *res = t_sql(sql);
+    cr_assert_not_null(res, "could not create the role");
+    free(res);
 }
 
 static void
