@@ -408,8 +408,8 @@ cmd_migrate(void)
     int status = 0;
     const char *owner_password = cfg.migrate_database_password ? cfg.migrate_database_password
                                                                 : cfg.database_password;
-    if (cu_migrate(cfg.migrate_database_url, owner_password, cfg.app_db_password, kcv,
-                   cfg.db_timeout_ms) != CU_OK) {
+    if (cu_migrate(cfg.migrate_database_url, owner_password, cfg.database_url,
+                   cfg.app_db_password, kcv, cfg.db_timeout_ms) != CU_OK) {
         status = fail("migration failed");
     }
     cu_config_cleanup(&cfg);
