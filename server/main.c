@@ -128,7 +128,7 @@ check_ready(struct cu_app *app, struct cu_svc *svc)
             cu_log(CU_LOG_WARN, "the database schema is older than this binary: run custos migrate",
                    "schema", have, "needed", want, NULL);
         }
-        return cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "schema %d < %d", version,
+        CU_BAIL(CU_ERR_UNAVAILABLE, "schema %d < %d", version,
                           app->schema_latest);
     }
     return cu_keyring_verify_root(svc->keyring, svc->db);

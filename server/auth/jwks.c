@@ -107,8 +107,7 @@ b64_member(json_t *jwk, const char *name, size_t index, uint8_t **out, size_t *o
     uint8_t *buf = cu_xmalloc(len * 3 / 4 + 1);
     if (cu_jwt_b64url_decode(s, len, buf, out_len) != 0 || *out_len == 0) {
         free(buf);
-        return cu_err_set(CU_ERR_CONFIG, __FILE__, __LINE__,
-                          "jwks key %zu: \"%s\" is not base64url", index, name);
+        CU_BAIL(CU_ERR_CONFIG, "jwks key %zu: \"%s\" is not base64url", index, name);
     }
     *out = buf;
     return CU_OK;

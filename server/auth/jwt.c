@@ -24,7 +24,6 @@
 #define MIN_HS256_SECRET 32
 #define MAX_AMR 64
 
-#define UNAUTH(...) cu_err_set(CU_ERR_UNAUTHORIZED, __FILE__, __LINE__, __VA_ARGS__)
 
 struct alg_def {
     enum cu_jwt_alg alg;
@@ -138,7 +137,7 @@ decode_part(struct cu_arena *arena, const char *src, size_t len, const char *wha
 {
     uint8_t *buf = cu_arena_alloc(arena, len * 3 / 4 + 1);
     if (cu_jwt_b64url_decode(src, len, buf, out_len) != 0) {
-        return UNAUTH("token %s is not strict base64url", what);
+        CU_BAIL(CU_ERR_UNAUTHORIZED, "token %s is not strict base64url", what);
     }
     *out = buf;
     return CU_OK;
@@ -159,11 +158,12 @@ parse_object(struct cu_arena *arena, const uint8_t *text, size_t len, const char
     json_t *j = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL) {
         /* position only: jansson's text can quote the input */
-        return UNAUTH("token %s is not json without duplicates (column %d)", what, jerr.column);
+        CU_BAIL(CU_ERR_UNAUTHORIZED, "token %s is not json without duplicates (column %d)", what,
+                jerr.column);
     }
     cu_arena_defer(arena, defer_json_decref, j);
     if (!json_is_object(j)) {
-        return UNAUTH("token %s is not a json object", what);
+        CU_BAIL(CU_ERR_UNAUTHORIZED, "token %s is not a json object", what);
     }
     *out = j;
     return CU_OK;

@@ -166,8 +166,7 @@ cu_aead_open(const uint8_t key[CU_AEAD_KEY_LEN], const uint8_t *aad, size_t aad_
     size_t pt_len = cu_aead_opened_len(in_len);
     if (in_len < CU_AEAD_OVERHEAD || in[0] != CU_AEAD_VERSION) {
         cu_cleanse(out, pt_len);
-        return cu_err_set(CU_ERR_CRYPTO, __FILE__, __LINE__,
-                          "could not open: ciphertext too short or unknown version");
+        CU_BAIL(CU_ERR_CRYPTO, "could not open: ciphertext too short or unknown version");
     }
     const uint8_t *nonce = in + 1;
     const uint8_t *ct = nonce + CU_AEAD_NONCE_LEN;

@@ -170,8 +170,8 @@ b64_decode(const char *in, size_t in_len, bool url, uint8_t **out, size_t *out_l
         /* The partial output may be key material. */
         cu_wipe(buf, n ? n : 1);
         free(buf);
-        return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__,
-                          "invalid base64: bad character or non-canonical end at offset %zu", i);
+        CU_BAIL(CU_ERR_INVALID, "invalid base64: bad character or non-canonical end at offset %zu",
+                i);
     }
     *out = buf;
     *out_len = n;
@@ -214,8 +214,7 @@ cu_hex_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len)
         if (hi < 0 || lo < 0) {
             cu_wipe(buf, n);
             free(buf);
-            return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__,
-                              "invalid hex: bad character at offset %zu", 2 * i);
+            CU_BAIL(CU_ERR_INVALID, "invalid hex: bad character at offset %zu", 2 * i);
         }
         buf[i] = (uint8_t)(hi << 4 | lo);
     }

@@ -386,7 +386,7 @@ der_to_raw(const uint8_t *der, size_t der_len, size_t size, uint8_t **sig, size_
     ECDSA_SIG_free(es);
     if (!ok) {
         free(raw);
-        return cu_err_set(CU_ERR_CRYPTO, __FILE__, __LINE__, "could not encode r and s");
+        CU_BAIL(CU_ERR_CRYPTO, "could not encode r and s");
     }
     *sig = raw;
     *sig_len = 2 * size;

@@ -102,8 +102,7 @@ read_small_file(const char *path, char *buf, size_t *len)
         if (r < 0) {
             int e = errno;
             close(fd);
-            return cu_err_set(CU_ERR_CONFIG, __FILE__, __LINE__,
-                              "could not read root key file \"%s\": %s", path, strerror(e));
+            CU_BAIL(CU_ERR_CONFIG, "could not read root key file \"%s\": %s", path, strerror(e));
         }
         if (r == 0) {
             break;

@@ -110,7 +110,7 @@ cu_rand_bytes(uint8_t *out, size_t n)
 out:
     cu_cleanse(out, n);
     pool_wipe(&pool);
-    return cu_err_set(rc, __FILE__, __LINE__, "could not generate random bytes: RAND_bytes failed");
+    CU_BAIL(rc, "could not generate random bytes: RAND_bytes failed");
 }
 
 enum cu_err
@@ -122,8 +122,7 @@ cu_rand_priv_bytes(uint8_t *out, size_t n)
         int chunk = left > INT_MAX ? INT_MAX : (int)left;
         if (RAND_priv_bytes(p, chunk) != 1) {
             cu_cleanse(out, n);
-            return cu_err_set(CU_ERR_CRYPTO, __FILE__, __LINE__,
-                              "could not generate key bytes: RAND_priv_bytes failed");
+            CU_BAIL(CU_ERR_CRYPTO, "could not generate key bytes: RAND_priv_bytes failed");
         }
         p += chunk;
         left -= (size_t)chunk;
