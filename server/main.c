@@ -12,7 +12,6 @@
 
 #include <getopt.h>
 #include <jansson.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -424,7 +423,7 @@ cmd_keygen(void)
         return fail("could not generate a key");
     }
     printf("%s\n", key);
-    cu_cleanse(key, sizeof(key));
+    cu_wipe(key, sizeof(key));
     return 0;
 }
 
@@ -483,16 +482,6 @@ cmd_dev_token(int argc, char **argv)
     return status;
 }
 
-/* jansson holds request values (plaintext PII) in its own strings: wipe them when freed. */
-static void
-json_free_wiped(void *p)
-{
-    if (p != NULL) {
-        explicit_bzero(p, malloc_usable_size(p));
-        free(p);
-    }
-}
-
 int
 main(int argc, char **argv)
 {
@@ -502,7 +491,8 @@ main(int argc, char **argv)
     }
     harden_process();
     cu_secure_heap_init(1 << 20);
-    json_set_alloc_funcs(malloc, json_free_wiped);
+    /* jansson holds request values (plaintext PII) in its own strings: wipe them when freed */
+    json_set_alloc_funcs(malloc, cu_free_wiped);
     const char *verb = argv[1];
     if (strcmp(verb, "serve") == 0) {
         return cmd_serve();

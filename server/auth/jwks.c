@@ -11,6 +11,7 @@
 
 #include "auth/jwt.h"
 #include "core/mem.h"
+#include "crypto/encode.h"
 
 struct cu_jwks {
     atomic_size_t refs;
@@ -103,13 +104,11 @@ b64_member(json_t *jwk, const char *name, size_t index, uint8_t **out, size_t *o
 {
     const char *s = json_string_value(json_object_get(jwk, name));
     CU_ENSURE(s != NULL, CU_ERR_CONFIG, "jwks key %zu: missing \"%s\"", index, name);
-    size_t len = strlen(s);
-    uint8_t *buf = cu_xmalloc(len * 3 / 4 + 1);
-    if (cu_jwt_b64url_decode(s, len, buf, out_len) != 0 || *out_len == 0) {
-        free(buf);
+    if (cu_base64url_decode(s, strlen(s), out, out_len) != CU_OK || *out_len == 0) {
+        free(*out);
+        *out = NULL;
         CU_BAIL(CU_ERR_CONFIG, "jwks key %zu: \"%s\" is not base64url", index, name);
     }
-    *out = buf;
     return CU_OK;
 }
 

@@ -14,6 +14,7 @@
 #include "auth/jwks.h"
 #include "auth/scope.h"
 #include "auth/tokencache.h"
+#include "crypto/encode.h"
 #include "crypto/hmac.h"
 #include "crypto/jwk.h"
 #include "crypto/secret.h"
@@ -80,63 +81,12 @@ struct cu_auth {
 
 /* ---- strict pre-parse ---- */
 
-static int
-b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '-') {
-        return 62;
-    }
-    if (c == '_') {
-        return 63;
-    }
-    return -1;
-}
-
-int
-cu_jwt_b64url_decode(const char *src, size_t len, uint8_t *out, size_t *out_len)
-{
-    /* one leftover character carries only 6 bits: no encoder produces it */
-    if (len % 4 == 1) {
-        return -1;
-    }
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url_value((unsigned char)src[i]);
-        if (v < 0) {
-            return -1;
-        }
-        acc = ((acc << 6) | (uint32_t)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    /* non-zero spare bits would give one value several spellings (and cache keys) */
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
-        return -1;
-    }
-    *out_len = o;
-    return 0;
-}
-
 static enum cu_err
 decode_part(struct cu_arena *arena, const char *src, size_t len, const char *what, uint8_t **out,
             size_t *out_len)
 {
     uint8_t *buf = cu_arena_alloc(arena, len * 3 / 4 + 1);
-    if (cu_jwt_b64url_decode(src, len, buf, out_len) != 0) {
+    if (cu_base64url_decode_to(src, len, buf, out_len) != CU_OK) {
         CU_BAIL(CU_ERR_UNAUTHORIZED, "token %s is not strict base64url", what);
     }
     *out = buf;
@@ -621,9 +571,9 @@ cu_auth_verify(struct cu_auth *a, const char *authorization, long long now, stru
     size_t key_len = 0;
     CU_TRY(select_key(a, keys, &parts, &key, &key_len));
 
-    uint8_t digest[32];
+    uint8_t digest[CU_SHA256_LEN];
     struct cu_tokencache_times times;
-    cu_jwk_sha256(token, len, digest);
+    CU_TRY(cu_sha256((const uint8_t *)token, len, digest));
     if (cu_tokencache_get(a->cache, digest, now, a->leeway, arena, out, &times)) {
         CU_TRY(check_times(&times, now, a->leeway));
         goto out;
@@ -639,7 +589,7 @@ cu_auth_verify(struct cu_auth *a, const char *authorization, long long now, stru
         CU_TRY(cu_hmac_sha256(key, key_len, (const uint8_t *)token, parts.signing_input_len,
                               mac));
         int same = parts.sig_len == sizeof(mac) && cu_ct_equal(mac, parts.sig, sizeof(mac));
-        cu_cleanse(mac, sizeof(mac));
+        cu_wipe(mac, sizeof(mac));
         CU_CHECK(same, CU_ERR_UNAUTHORIZED, "hs256 signature does not match");
     }
     int jrc = jwt_decode(&jwt, token, key, (int)key_len);

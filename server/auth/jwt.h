@@ -75,11 +75,6 @@ struct cu_jwt_parts {
     size_t sig_len;
 };
 
-/* Strict base64url (RFC 4648 §5, no padding, no other characters, canonical trailing bits)
- * of src[0..len) into out, which must hold len * 3 / 4 bytes. Returns 0 and sets *out_len, or
- * -1 on any deviation. Pure; used by the JWKS reader as well. */
-int cu_jwt_b64url_decode(const char *src, size_t len, uint8_t *out, size_t *out_len) CU_WUR;
-
 /* Everything about a token that needs no key and no configuration: length ≤ CU_JWT_MAX_TOKEN,
  * exactly three strict base64url parts (header, payload non-empty; signature non-empty), header
  * and payload JSON objects without duplicate members, alg in the allow-list (HS256 included;

@@ -235,28 +235,6 @@ out:
     return rc;
 }
 
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-/* Fetched once: an implicit fetch per digest costs more than hashing a token. */
-static void
-sha256_fetch(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-void
-cu_jwk_sha256(const void *msg, size_t len, uint8_t out[32])
-{
-    pthread_once(&sha256_once, sha256_fetch);
-    unsigned int out_len = 0;
-    if (sha256_md == NULL || EVP_Digest(msg, len, out, &out_len, sha256_md, NULL) != 1 ||
-        out_len != 32) {
-        /* a process that cannot hash cannot authenticate anybody safely */
-        abort();
-    }
-}
-
 /* ---- tests and benchmarks only ---- */
 
 void

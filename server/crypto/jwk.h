@@ -1,4 +1,4 @@
-/* JWK public parameters -> validated OpenSSL key -> PEM, SHA-256 for the token cache, and key
+/* JWK public parameters -> validated OpenSSL key -> PEM, and key
  * generation and signing for tests and benchmarks. Invariant: only public keys leave this file
  * for the server; private keys exist only in test and benchmark processes. */
 #ifndef CU_CRYPTO_JWK_H
@@ -46,9 +46,6 @@ enum cu_err cu_jwk_ec_pem(enum cu_jwk_curve curve, const uint8_t *x, size_t x_le
 /* Reads a PEM public key (e.g. from cu_jwk_*_pem) and says what it is.
  * Errors: CU_ERR_INVALID when it is not an RSA or a P-256/384/521 EC public key. */
 enum cu_err cu_jwk_pem_info(const char *pem, size_t pem_len, struct cu_jwk_info *out) CU_WUR;
-
-/* SHA-256 of msg into out (32 bytes). Aborts only if OpenSSL cannot digest at all. */
-void cu_jwk_sha256(const void *msg, size_t len, uint8_t out[32]);
 
 /* ---- tests and benchmarks only: the server never holds a private key of a JWKS ---- */
 

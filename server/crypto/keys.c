@@ -143,9 +143,9 @@ cu_root_key_load_file(const char *path, struct cu_secret **out)
              "root key must be 32 bytes, got %zu (file \"%s\")", raw_len, path);
     *out = cu_secret_new_copy(raw, raw_len);
 out:
-    cu_cleanse(buf, sizeof(buf));
+    cu_wipe(buf, sizeof(buf));
     if (raw != NULL) {
-        cu_cleanse(raw, raw_len);
+        cu_wipe(raw, raw_len);
         free(raw);
     }
     return rc;
