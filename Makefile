@@ -24,7 +24,7 @@ TEST_LIBS = $(shell pkg-config --libs criterion libcurl 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-nonliteral -Wvla \
         -Wstrict-prototypes -Wmissing-prototypes
 HARDEN := -fstack-protector-strong $(FORTIFY) -fPIE
-CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SANFLAGS) -Iserver -Itests -MMD -MP
+CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SANFLAGS) -Iserver -MMD -MP
 LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 
 LIB_SRC := $(filter-out server/main.c,$(shell find server -name '*.c' | sort))
@@ -35,7 +35,8 @@ BIN := $(BUILD)/custos
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
-# tests/support/*.c: helpers shared by unit and integration tests (token minting, HTTP client)
+# tests/support/*.c: helpers shared by unit and integration tests and tools (key pairs and JWS
+# signing, token minting, HTTP client); never in the product library
 SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 INTEG_SUPPORT := $(sort $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c)))
@@ -51,9 +52,18 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 all: $(BIN)
 
-$(BUILD)/obj/%.o: %.c
+# Product objects get the product flags only; test code (tests/**) also sees tests/ headers,
+# criterion and libcurl.
+$(BUILD)/obj/server/%.o: server/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(PKG_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+# keep test objects between builds (they are intermediate files to make)
+.SECONDARY:
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
@@ -82,7 +92,7 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(SUPPORT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -lpthread
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/obj/tests/support/jwk_keys.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
