@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fails when a file includes a library, or a project header, outside its layer (DESIGN.md).
+# Fails when a file includes a library, or a project header, outside its layer (DESIGN.md), or
+# when project includes form a cycle between modules.
 set -u
 cd "$(dirname "$0")/.."
 fail=0
@@ -28,5 +29,16 @@ while IFS= read -r line; do
         echo "check-layers: $file includes $inc/ (layer $b) from layer $a"; fail=1
     fi
 done < <(grep -rnE '^#\s*include\s*"[a-z]+/' server)
+# no include cycles between modules (a module is x.c with x.h): an edge runs from the file's
+# module to the module of each project header it includes; tsort refuses any loop, which also
+# covers two headers including each other
+edges=$(grep -rnE '^#\s*include\s*"[a-z_]+/[a-z_/]+\.h"' server |
+    sed -nE 's#^(server/[^:]+)\.[ch]:[0-9]+:\s*\#\s*include\s*"([^"]+)\.h".*#\1 server/\2#p' |
+    awk '$1 != $2' | sort -u)
+if ! loops=$(tsort <<<"$edges" 2>&1 >/dev/null) || [ -n "$loops" ]; then
+    echo "check-layers: include cycle between modules:"
+    grep -vE 'input contains a loop' <<<"$loops" | sed -E 's/^tsort: /  /'
+    fail=1
+fi
 [ $fail = 0 ] && echo "check-layers: ok"
 exit $fail

@@ -4,12 +4,13 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "auth/jwt.h"
+#include "auth/jose.h"
 #include "core/mem.h"
 #include "crypto/encode.h"
 
@@ -112,16 +113,15 @@ b64_member(json_t *jwk, const char *name, size_t index, uint8_t **out, size_t *o
     return CU_OK;
 }
 
-/* The JWS algs a key of this kind and curve may verify. */
-static int
+/* The JWS algs a key of this kind and curve may verify (jose.c's allow-list, HS256 never). */
+static bool
 alg_fits(const char *alg, const struct cu_jwk_info *info)
 {
-    if (info->kind == CU_JWK_RSA) {
-        return strcmp(alg, "RS256") == 0 || strcmp(alg, "RS384") == 0 || strcmp(alg, "RS512") == 0;
+    const struct cu_jwt_alg_def *d = cu_jwt_alg_by_name(alg);
+    if (d == NULL || d->kind == CU_JWK_NONE || d->kind != info->kind) {
+        return false;
     }
-    return (info->curve == CU_CURVE_P256 && strcmp(alg, "ES256") == 0) ||
-           (info->curve == CU_CURVE_P384 && strcmp(alg, "ES384") == 0) ||
-           (info->curve == CU_CURVE_P521 && strcmp(alg, "ES512") == 0);
+    return d->kind == CU_JWK_RSA || d->curve == info->curve;
 }
 
 static int

@@ -46,7 +46,7 @@ principal(void)
     return p;
 }
 
-static const struct cu_tokencache_times times = {1000, LLONG_MIN, LLONG_MIN};
+static const struct cu_token_times times = {1000, LLONG_MIN, LLONG_MIN};
 
 Test(auth_tokencache, returns_a_deep_copy_of_the_principal)
 {
@@ -59,7 +59,7 @@ Test(auth_tokencache, returns_a_deep_copy_of_the_principal)
     cu_tokencache_put(c, cu_tokencache_generation(c), key, &p, &times);
     sub[0] = 'X'; /* the cache must not alias the caller's strings */
     struct cu_principal got;
-    struct cu_tokencache_times t;
+    struct cu_token_times t;
     cr_assert_eq(cu_tokencache_get(c, key, 900, 60, arena, &got, &t), 1);
     cr_assert_str_eq(got.sub, "user-1");
     cr_assert_str_eq(got.tenant, "acme");
@@ -77,7 +77,7 @@ Test(auth_tokencache, evicts_the_least_recently_used_entry)
     struct cu_tokencache *c = cu_tokencache_new(2);
     struct cu_principal p = principal();
     struct cu_principal got;
-    struct cu_tokencache_times t;
+    struct cu_token_times t;
     uint8_t k1[32], k2[32], k3[32];
     key_of(1, k1);
     key_of(2, k2);
@@ -103,7 +103,7 @@ Test(auth_tokencache, drops_entries_past_exp_plus_leeway)
     struct cu_tokencache *c = cu_tokencache_new(2);
     struct cu_principal p = principal();
     struct cu_principal got;
-    struct cu_tokencache_times t;
+    struct cu_token_times t;
     uint8_t k[32];
     key_of(1, k);
     cu_tokencache_put(c, 0, k, &p, &times);
@@ -118,7 +118,7 @@ Test(auth_tokencache, ignores_puts_from_a_previous_generation)
     struct cu_tokencache *c = cu_tokencache_new(2);
     struct cu_principal p = principal();
     struct cu_principal got;
-    struct cu_tokencache_times t;
+    struct cu_token_times t;
     uint8_t k[32];
     key_of(1, k);
     uint64_t gen = cu_tokencache_generation(c);
@@ -137,7 +137,7 @@ Test(auth_tokencache, stores_nothing_with_zero_capacity)
     struct cu_tokencache *c = cu_tokencache_new(0);
     struct cu_principal p = principal();
     struct cu_principal got;
-    struct cu_tokencache_times t;
+    struct cu_token_times t;
     uint8_t k[32];
     key_of(1, k);
     cu_tokencache_put(c, 0, k, &p, &times);
@@ -151,7 +151,7 @@ Test(auth_tokencache, keeps_a_principal_without_tenant_scopes_or_roles)
     struct cu_principal p = {0};
     p.sub = "op";
     struct cu_principal got;
-    struct cu_tokencache_times t;
+    struct cu_token_times t;
     uint8_t k[32];
     key_of(1, k);
     cu_tokencache_put(c, 0, k, &p, &times);
