@@ -568,6 +568,21 @@ Test(auth_jwt, security_reasons_never_echo_token_contents)
 
 /* ---- cache ---- */
 
+/* The cache counters must have moved by exactly these amounts since *base (then updated). */
+static void
+assert_cache_moved(uint64_t base[2], uint64_t hits, uint64_t misses, const char *what)
+{
+    uint64_t h = 0;
+    uint64_t m = 0;
+    cu_auth_stats(auth, &h, &m);
+    cr_assert_eq(h - base[0], hits, "%s: %llu cache hits, expected %llu", what,
+                 (unsigned long long)(h - base[0]), (unsigned long long)hits);
+    cr_assert_eq(m - base[1], misses, "%s: %llu cache misses, expected %llu", what,
+                 (unsigned long long)(m - base[1]), (unsigned long long)misses);
+    base[0] = h;
+    base[1] = m;
+}
+
 Test(auth_jwt, cache_hits_on_the_second_verification)
 {
     const char *tok = rs256(GOOD);
@@ -589,28 +604,36 @@ Test(auth_jwt, cache_hits_on_the_second_verification)
 Test(auth_jwt, cache_does_not_serve_an_expired_token)
 {
     const char *tok = rs256(GOOD);
+    uint64_t base[2] = {0, 0};
     ACCEPTS(tok);
     ACCEPTS(tok);
+    assert_cache_moved(base, 1, 1, "verified, then served from the cache");
     cr_assert_eq(verify_at(tok, 1700000600LL + 61), CU_ERR_UNAUTHORIZED);
+    /* the expired entry is dropped on lookup: a miss, then the full check refuses it */
+    assert_cache_moved(base, 0, 1, "expired");
     cr_assert_eq(verify_at(tok, 1700000600LL + 60), CU_OK, "%s", cu_err_reason());
+    assert_cache_moved(base, 0, 1, "verified again after the drop");
 }
 
 Test(auth_jwt, cache_rechecks_nbf_on_a_hit)
 {
     const char *tok = rs256(with_claims("\"tid\":\"acme\",\"exp\":1700000600,\"nbf\":1700000000"));
+    uint64_t base[2] = {0, 0};
     ACCEPTS(tok);
+    assert_cache_moved(base, 0, 1, "first verification");
     cr_assert_eq(verify_at(tok, NOW - 61), CU_ERR_UNAUTHORIZED);
+    /* refused although the entry was found: the hit itself re-checked nbf */
+    assert_cache_moved(base, 1, 0, "a hit before nbf");
 }
 
 Test(auth_jwt, cache_never_stores_a_rejected_token)
 {
     const char *tok = rs256(with_claims("\"exp\":1700000600"));
+    uint64_t base[2] = {0, 0};
     REJECTS(tok);
     REJECTS(tok);
-    uint64_t hits = 0;
-    uint64_t misses = 0;
-    cu_auth_stats(auth, &hits, &misses);
-    cr_assert_eq(hits, 0);
+    /* both consulted the cache and found nothing */
+    assert_cache_moved(base, 0, 2, "a token without tenant, twice");
 }
 
 Test(auth_jwt, cache_disabled_with_zero_entries)
@@ -645,13 +668,29 @@ Test(auth_jwt, reload_with_a_bad_file_keeps_the_old_keys)
 Test(auth_jwt, reload_removing_a_kid_makes_its_tokens_fail_at_once)
 {
     const char *tok = rs256(GOOD);
+    uint64_t base[2] = {0, 0};
     ACCEPTS(tok);
-    ACCEPTS(tok); /* now cached */
+    ACCEPTS(tok);
+    assert_cache_moved(base, 1, 1, "cached before the reload");
     const char *keys[] = {mint_jwk_json(ec256, NULL)};
     mint_rewrite(jwks_path, mint_jwks_json(keys, 1));
     cr_assert_eq(cu_auth_reload(auth), CU_OK, "%s", cu_err_reason());
     REJECTS(tok);
     ACCEPTS(mint_sign(ec256, "ES256", RS_HDR("ES256", "ec256"), GOOD));
+}
+
+Test(auth_jwt, reload_empties_the_cache_so_the_next_verification_checks_the_signature)
+{
+    const char *tok = rs256(GOOD);
+    uint64_t base[2] = {0, 0};
+    ACCEPTS(tok);
+    ACCEPTS(tok);
+    assert_cache_moved(base, 1, 1, "cached");
+    cr_assert_eq(cu_auth_reload(auth), CU_OK, "%s", cu_err_reason());
+    ACCEPTS(tok);
+    assert_cache_moved(base, 0, 1, "first verification after the reload");
+    ACCEPTS(tok);
+    assert_cache_moved(base, 1, 0, "cached again");
 }
 
 Test(auth_jwt, reload_adding_a_kid_makes_its_tokens_pass)
