@@ -27,7 +27,11 @@ HARDEN := -fstack-protector-strong $(FORTIFY) -fPIE
 CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SANFLAGS) -Iserver -MMD -MP
 LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 
-LIB_SRC := $(filter-out server/main.c,$(shell find server -name '*.c' | sort))
+# the program: main.c (start-up and dispatch) and one file per verb in server/cmd/; everything
+# else is the library that the server and the test binaries link
+CMD_SRC := server/main.c $(sort $(wildcard server/cmd/*.c))
+CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_SRC := $(filter-out $(CMD_SRC),$(shell find server -name '*.c' | sort))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MIGRATIONS := $(sort $(wildcard migrations/[0-9][0-9][0-9][0-9]_*.sql))
 LIB := $(BUILD)/libcustos.a
@@ -77,7 +81,7 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(BUILD)/obj/server/main.o $(LIB)
+$(BIN): $(CMD_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(LIB)

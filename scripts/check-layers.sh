@@ -17,8 +17,8 @@ check 'jwt\.h' 'auth/jwt\.c' 'libjwt'
 check 'microhttpd\.h' 'http/' 'libmicrohttpd'
 # test-only code and libraries never enter the product (tests/support, criterion, libcurl)
 check 'support/|criterion/|curl/' '$^' 'test-only code'
-# project layers: core <- config, crypto, storage <- auth, service <- http <- main.c
-layer_of() { case "$1" in core) echo 0;; config|crypto|storage) echo 1;; auth|service) echo 2;; http) echo 3;; *) echo 9;; esac; }
+# project layers: core <- config, crypto, storage <- auth, service <- http <- cmd, main.c
+layer_of() { case "$1" in core) echo 0;; config|crypto|storage) echo 1;; auth|service) echo 2;; http) echo 3;; cmd) echo 4;; *) echo 9;; esac; }
 while IFS= read -r line; do
     file=${line%%:*}; inc=$(sed -nE 's/.*#\s*include\s*"([a-z]+)\/.*/\1/p' <<<"$line")
     [ -n "$inc" ] || continue
