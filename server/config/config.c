@@ -45,6 +45,11 @@ static const struct var vars[] = {
     {"CUSTOS_DEV", V_BOOL, OFF(dev), "0", 0, 1, 0, "1 enables development features (HS256)"},
     {"CUSTOS_MAX_BODY_BYTES", V_INT, OFF(max_body_bytes), "1048576", 1024, 1L << 30, 0,
      "largest request body accepted"},
+    {"CUSTOS_LINGER_BYTES", V_INT, OFF(linger_bytes), "33554432", 0, 1L << 34, 0,
+     "most body bytes read and discarded after an early refusal, so the client gets the "
+     "answer; a client that announces or sends more is cut"},
+    {"CUSTOS_LINGER_SECONDS", V_INT, OFF(linger_s), "30", 1, 3600, 0,
+     "longest time spent discarding a refused request's body"},
     {"CUSTOS_THREADS", V_INT, OFF(threads), "16", 1, 256, 0, "HTTP worker threads"},
     {"CUSTOS_DB_POOL", V_INT, OFF(db_pool), "16", 1, 256, 0, "database connections"},
     {"CUSTOS_CONNECTION_TIMEOUT", V_INT, OFF(connection_timeout_s), "30", 1, 3600, 0,
@@ -123,7 +128,7 @@ set_var(struct cu_config *cfg, const struct var *v, const char *value)
             snprintf(msg, sizeof(msg), "must be an integer from %ld to %ld", v->min, v->max);
             return problem(v->name, msg);
         }
-        if (v->offset == OFF(max_body_bytes)) {
+        if (v->offset == OFF(max_body_bytes) || v->offset == OFF(linger_bytes)) {
             *(long *)(base + v->offset) = n;
         } else {
             *(int *)(base + v->offset) = (int)n;

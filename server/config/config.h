@@ -27,6 +27,8 @@ struct cu_config {
     size_t hs256_secret_len;
     int dev;
     long max_body_bytes;
+    long linger_bytes; /* body bytes discarded after an early refusal (issue 13) */
+    int linger_s;
     int threads;
     int db_pool;
     int connection_timeout_s;

@@ -1,7 +1,9 @@
-/* Metrics registry: a fixed matrix of routes x statuses plus per-route histograms. */
+/* Metrics registry: a fixed matrix of routes x statuses plus per-route histograms. A route is
+ * one method on one path, so every series carries both (two routes may share a path). */
 #include "core/metrics.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 enum { MAX_ROUTES = 96, MAX_COUNTERS = 32 };
@@ -15,6 +17,7 @@ enum { NBUCKET = sizeof(buckets) / sizeof(buckets[0]) };
 
 struct route_metrics {
     const char *name;
+    _Atomic(const char *) method; /* the route's method, a static string; NULL for unmatched */
     _Atomic unsigned long long by_status[NSTATUS];
     _Atomic unsigned long long hist[NBUCKET + 1];
     _Atomic unsigned long long count;
@@ -43,9 +46,11 @@ cu_metrics_init(const char *const *routes, size_t nroutes)
 void
 cu_metrics_observe(int route, const char *method, int status, double seconds)
 {
-    (void)method;
     struct route_metrics *m = &routes_m[(route < 0 || (size_t)route >= nroutes_m) ? nroutes_m
                                                                                   : (size_t)route];
+    if (m != &routes_m[nroutes_m] && method != NULL && atomic_load(&m->method) == NULL) {
+        atomic_store(&m->method, method);
+    }
     size_t s = NSTATUS - 1;
     for (size_t i = 0; i + 1 < NSTATUS; i++) {
         if (statuses[i] == status) {
@@ -87,10 +92,24 @@ cu_metrics_count(const char *name, unsigned long long n)
     }
 }
 
+/* method="GET",route="/v1/tenants/{id}"; unmatched requests carry no method (it is whatever
+ * the client sent). */
+static void
+labels(size_t r, char *out, size_t n)
+{
+    const char *method = atomic_load(&routes_m[r].method);
+    if (method == NULL) {
+        snprintf(out, n, "route=\"%s\"", routes_m[r].name);
+    } else {
+        snprintf(out, n, "method=\"%s\",route=\"%s\"", method, routes_m[r].name);
+    }
+}
+
 void
 cu_metrics_render(struct cu_buf *b)
 {
-    cu_buf_append_str(b, "# HELP custos_http_requests_total HTTP requests by route and status.\n"
+    cu_buf_append_str(b, "# HELP custos_http_requests_total HTTP requests by method, route and "
+                         "status.\n"
                          "# TYPE custos_http_requests_total counter\n");
     for (size_t r = 0; r <= nroutes_m; r++) {
         for (size_t s = 0; s < NSTATUS; s++) {
@@ -98,12 +117,13 @@ cu_metrics_render(struct cu_buf *b)
             if (v == 0) {
                 continue;
             }
+            char lbl[192];
+            labels(r, lbl, sizeof(lbl));
             if (statuses[s] == 0) {
-                cu_buf_printf(b, "custos_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
-                              routes_m[r].name, v);
+                cu_buf_printf(b, "custos_http_requests_total{%s,status=\"other\"} %llu\n", lbl, v);
             } else {
-                cu_buf_printf(b, "custos_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-                              routes_m[r].name, statuses[s], v);
+                cu_buf_printf(b, "custos_http_requests_total{%s,status=\"%d\"} %llu\n", lbl,
+                              statuses[s], v);
             }
         }
     }
@@ -114,20 +134,19 @@ cu_metrics_render(struct cu_buf *b)
         if (count == 0) {
             continue;
         }
+        char lbl[192];
+        labels(r, lbl, sizeof(lbl));
         unsigned long long cum = 0;
         for (size_t i = 0; i < NBUCKET; i++) {
             cum += atomic_load(&routes_m[r].hist[i]);
-            cu_buf_printf(b,
-                          "custos_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
-                          "%llu\n",
-                          routes_m[r].name, buckets[i], cum);
+            cu_buf_printf(b, "custos_http_request_duration_seconds_bucket{%s,le=\"%g\"} %llu\n",
+                          lbl, buckets[i], cum);
         }
         cu_buf_printf(b,
-                      "custos_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-                      "custos_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-                      "custos_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                      routes_m[r].name, count, routes_m[r].name,
-                      (double)atomic_load(&routes_m[r].sum_us) / 1e6, routes_m[r].name, count);
+                      "custos_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n"
+                      "custos_http_request_duration_seconds_sum{%s} %.6f\n"
+                      "custos_http_request_duration_seconds_count{%s} %llu\n",
+                      lbl, count, lbl, (double)atomic_load(&routes_m[r].sum_us) / 1e6, lbl, count);
     }
     for (size_t i = 0; i < MAX_COUNTERS; i++) {
         const char *name = atomic_load(&counters[i].name);

@@ -58,9 +58,9 @@ struct cu_req {
     const char *retry_after;  /* seconds, for 429/503 */
     const char *location;
 
-    /* problem details for an error return */
-    const char *problem_detail; /* fixed text, never request values */
-    json_t *problem_errors;     /* [{"pointer","detail"}] */
+    /* validation problems for an error return; the public detail travels with the error
+     * code itself (cu_err_public, core/err.h) */
+    json_t *problem_errors; /* [{"pointer","detail"}] */
 };
 
 typedef enum cu_err (*cu_handler_fn)(struct cu_req *req);
@@ -70,14 +70,12 @@ const char *cu_req_param(const struct cu_req *req, const char *name);
 const char *cu_req_query(const struct cu_req *req, const char *name);
 const char *cu_req_header(const struct cu_req *req, const char *name);
 
-/* Sets a JSON response (steals the reference). */
+/* Sets a JSON response (steals the reference). status 0: the route's success status. */
 void cu_resp_json(struct cu_req *req, int status, json_t *body);
 /* Sets a text response; body is copied into the arena. */
 void cu_resp_text(struct cu_req *req, int status, const char *type, const char *body, size_t len);
 /* Adds one validation problem (pointer is a JSON pointer, detail a fixed text). */
 void cu_req_add_error(struct cu_req *req, const char *pointer, const char *detail);
-/* Returns err after attaching a fixed detail text for the problem body. */
-enum cu_err cu_req_fail(struct cu_req *req, enum cu_err err, const char *detail);
 
 /* Parses a JSON body: UTF-8, no NUL, no duplicate keys, nesting at most CU_JSON_MAX_DEPTH.
  * CU_ERR_BAD_JSON with a detail naming the position only (never the content). The result is
@@ -91,13 +89,25 @@ enum cu_route_flags {
     CU_ROUTE_PUBLIC = 1 << 0,    /* no bearer token needed */
     CU_ROUTE_JSON_BODY = 1 << 1, /* body must be application/json, parsed into req->json */
     CU_ROUTE_OPTIONAL_BODY = 1 << 2,
+    CU_ROUTE_TENANT = 1 << 3, /* the token must name a tenant; denials go to its audit trail */
 };
 
+/* The scope value meaning "holds at least one well-formed detokenize:<c>.<f>:<level> scope";
+ * which fields it reveals is the service's per-field decision. */
+#define CU_SCOPE_ANY_DETOKENIZE "detokenize:*"
+
+/* One endpoint and its policy, enforced by the dispatcher (http/dispatch.c) before the body is
+ * read: a protected route needs a valid bearer token, scope (NULL: none), a tenant when
+ * CU_ROUTE_TENANT; a refused tenant route is audited as audit_action. A handler that answers
+ * without choosing a status answers success. */
 struct cu_route {
     const char *method;
     const char *pattern; /* "/v1/tenants/{id}" */
     cu_handler_fn handler;
     unsigned flags;
+    const char *scope;
+    const char *audit_action; /* tenant routes: the action recorded for a denial */
+    int success;              /* 200, 201, 202 or 204 */
 };
 
 extern const struct cu_route cu_routes[];
@@ -114,10 +124,6 @@ enum cu_err cu_server_start(struct cu_app *app, struct cu_server **out) CU_WUR;
 /* Stops accepting, lets in-flight requests finish (up to grace_ms), then stops. */
 void cu_server_stop(struct cu_server *s, int grace_ms);
 
-/* Authorization steps for handlers: the principal holds scope (403 otherwise); the principal
- * belongs to a tenant (403 otherwise). */
-enum cu_err cu_need_scope(struct cu_req *req, const char *scope) CU_WUR;
-enum cu_err cu_need_tenant(struct cu_req *req) CU_WUR;
 /* The acting principal for a service call (the request must be authenticated). */
 void cu_req_actor(const struct cu_req *req, struct cu_actor *a);
 /* Validation problems from a service become the problem's "errors". */

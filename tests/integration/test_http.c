@@ -1,6 +1,7 @@
 /* The HTTP foundation through real sockets: operations endpoints, the problem envelope, body
  * limits, and the framing attacks libmicrohttpd 0.9.75 lets through by default (security). */
 #include "harness.h"
+#include "idp.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -81,8 +82,8 @@ Test(ops, metrics_count_requests_by_route_template_and_status)
     t_resp_free(&r);
     cr_assert_eq(t_request(t_shared(), "GET", "/metrics", NULL, NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 200);
-    cr_assert_not_null(strstr(r.body, "custos_http_requests_total{route=\"/healthz\",status=\"200\"}"));
-    cr_assert_not_null(strstr(r.body, "custos_http_request_duration_seconds_bucket{route=\"/healthz\""));
+    cr_assert_not_null(strstr(r.body, "custos_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"));
+    cr_assert_not_null(strstr(r.body, "custos_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\""));
     cr_assert_not_null(strstr(r.body, "custos_db_pool_size"));
     char v[128];
     cr_assert(t_header(&r, "Content-Type", v, sizeof(v)));
@@ -145,10 +146,15 @@ Test(envelope, wrong_method_is_405)
 Test(limits, content_length_over_the_limit_is_413_before_the_body_is_read,
      .init = start_plain, .fini = stop_plain)
 {
-    const char req[] = "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                       "Content-Length: 1073741824\r\n\r\n{";
+    /* an authorized caller: an anonymous one is told 401 first */
+    char req[4096];
+    int n = snprintf(req, sizeof(req),
+                     "POST /v1/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Authorization: Bearer %s\r\nContent-Length: 1073741824\r\n\r\n{",
+                     t_token(NULL, "vault:admin"));
+    cr_assert(n > 0 && (size_t)n < sizeof(req));
     int closed = 0;
-    char *out = t_raw(plain.port, NULL, req, sizeof(req) - 1, 3000, &closed);
+    char *out = t_raw(plain.port, NULL, req, (size_t)n, 3000, &closed);
     cr_assert_not_null(out);
     cr_assert(strncmp(out, "HTTP/1.1 413", 12) == 0, "got: %.60s", out);
     cr_assert(closed, "the connection was not closed");

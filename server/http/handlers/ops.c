@@ -6,7 +6,7 @@
 enum cu_err
 cu_h_healthz(struct cu_req *req)
 {
-    cu_resp_json(req, 200, json_pack("{s:s}", "status", "ok"));
+    cu_resp_json(req, 0, json_pack("{s:s}", "status", "ok"));
     return CU_OK;
 }
 
@@ -16,18 +16,19 @@ cu_h_readyz(struct cu_req *req)
     int version = 0;
     enum cu_err rc = cu_db_schema_version(req->app->db, &version);
     if (rc != CU_OK) {
-        return cu_req_fail(req, CU_ERR_UNAVAILABLE, "the database is not reachable");
+        return cu_err_public(CU_ERR_UNAVAILABLE, "the database is not reachable");
     }
     if (version < req->app->schema_latest) {
-        return cu_req_fail(req, cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__,
-                                           "schema version %d, expected %d", version,
-                                           req->app->schema_latest),
-                           "the database schema is not current; run custos migrate");
+        cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "schema version %d, expected %d",
+                   version, req->app->schema_latest);
+        return cu_err_public(CU_ERR_UNAVAILABLE,
+                             "the database schema is not current; run custos migrate");
     }
     if (!req->app->ready) {
-        return cu_req_fail(req, CU_ERR_UNAVAILABLE, "the root key is not verified yet");
+        cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "root key not verified");
+        return cu_err_public(CU_ERR_UNAVAILABLE, "the root key is not verified yet");
     }
-    cu_resp_json(req, 200, json_pack("{s:s, s:i}", "status", "ready", "schema", version));
+    cu_resp_json(req, 0, json_pack("{s:s, s:i}", "status", "ready", "schema", version));
     return CU_OK;
 }
 
@@ -47,7 +48,7 @@ cu_h_metrics(struct cu_req *req)
                   "custos_db_connect_failures_total %llu\n"
                   "# TYPE custos_db_timeouts_total counter\ncustos_db_timeouts_total %llu\n",
                   st.size, st.in_use, st.open, st.connect_failures, st.timeouts);
-    cu_resp_text(req, 200, "text/plain; version=0.0.4", (const char *)b.data, b.len);
+    cu_resp_text(req, 0, "text/plain; version=0.0.4", (const char *)b.data, b.len);
     cu_buf_cleanup(&b);
     return CU_OK;
 }

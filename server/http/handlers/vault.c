@@ -6,31 +6,15 @@
 
 #include <string.h>
 
-
-
-/* Tenant and scope, with the refusal written to the tenant's audit trail. */
+/* The public detail of an absent or erased resource. */
 static enum cu_err
-authorize(struct cu_req *req, const char *scope, const char *action, struct cu_actor *a)
-{
-    CU_GUARD(cu_need_tenant(req));
-    cu_req_actor(req, a);
-    if (scope == NULL) {
-        return CU_OK;
-    }
-    enum cu_err rc = cu_need_scope(req, scope);
-    if (rc != CU_OK) {
-        cu_audit_denial(req->app->svc, a, action, cu_req_param(req, "c"));
-    }
-    return rc;
-}
-
-static enum cu_err
-not_found_detail(struct cu_req *req, enum cu_err rc)
+not_found_detail(enum cu_err rc)
 {
     if (rc == CU_ERR_NOT_FOUND) {
-        req->problem_detail = "No such resource in this tenant";
-    } else if (rc == CU_ERR_GONE) {
-        req->problem_detail = "The record has been erased";
+        return cu_err_public(rc, "No such resource in this tenant");
+    }
+    if (rc == CU_ERR_GONE) {
+        return cu_err_public(rc, "The record has been erased");
     }
     return rc;
 }
@@ -39,7 +23,7 @@ enum cu_err
 cu_h_collection_put(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, "tenant:admin", "collection.put", &a));
+    cu_req_actor(req, &a);
     struct cu_problems p = {0};
     json_t *out = NULL;
     int created = 0;
@@ -47,7 +31,7 @@ cu_h_collection_put(struct cu_req *req)
         cu_collection_put(req->app->svc, &a, cu_req_param(req, "name"), req->json, &p, &out,
                           &created);
     if (rc == CU_ERR_CONFLICT) {
-        req->problem_detail = "The change would alter fields that hold data";
+        cu_err_public(rc, "The change would alter fields that hold data");
     }
     CU_GUARD(cu_req_problems(req, rc, &p));
     cu_resp_json(req, created ? 201 : 200, out);
@@ -58,11 +42,11 @@ enum cu_err
 cu_h_collection_get(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, "tenant:admin", "collection.get", &a));
+    cu_req_actor(req, &a);
     json_t *out = NULL;
-    CU_GUARD(not_found_detail(req, cu_collection_get(req->app->svc, &a,
+    CU_GUARD(not_found_detail(cu_collection_get(req->app->svc, &a,
                                                      cu_req_param(req, "name"), &out)));
-    cu_resp_json(req, 200, out);
+    cu_resp_json(req, 0, out);
     return CU_OK;
 }
 
@@ -70,13 +54,13 @@ enum cu_err
 cu_h_collection_list(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, "tenant:admin", "collection.list", &a));
+    cu_req_actor(req, &a);
     int limit = 0;
     const char *cursor = NULL;
     CU_GUARD(cu_req_page(req, &limit, &cursor));
     json_t *out = NULL;
     CU_GUARD(cu_collection_list(req->app->svc, &a, cursor, limit, &out));
-    cu_resp_json(req, 200, out);
+    cu_resp_json(req, 0, out);
     return CU_OK;
 }
 
@@ -84,7 +68,7 @@ enum cu_err
 cu_h_purpose_put(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, "tenant:admin", "purpose.put", &a));
+    cu_req_actor(req, &a);
     struct cu_problems p = {0};
     json_t *out = NULL;
     int created = 0;
@@ -99,11 +83,11 @@ enum cu_err
 cu_h_purpose_get(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, "tenant:admin", "purpose.get", &a));
+    cu_req_actor(req, &a);
     json_t *out = NULL;
-    CU_GUARD(not_found_detail(req,
+    CU_GUARD(not_found_detail(
                               cu_purpose_get(req->app->svc, &a, cu_req_param(req, "name"), &out)));
-    cu_resp_json(req, 200, out);
+    cu_resp_json(req, 0, out);
     return CU_OK;
 }
 
@@ -111,13 +95,13 @@ enum cu_err
 cu_h_purpose_list(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, "tenant:admin", "purpose.list", &a));
+    cu_req_actor(req, &a);
     int limit = 0;
     const char *cursor = NULL;
     CU_GUARD(cu_req_page(req, &limit, &cursor));
     json_t *out = NULL;
     CU_GUARD(cu_purpose_list(req->app->svc, &a, cursor, limit, &out));
-    cu_resp_json(req, 200, out);
+    cu_resp_json(req, 0, out);
     return CU_OK;
 }
 
@@ -125,7 +109,7 @@ enum cu_err
 cu_h_records_create(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, "records:write", "tokenize", &a));
+    cu_req_actor(req, &a);
     struct cu_idem idem;
     CU_GUARD(cu_req_idem(req, &idem));
     struct cu_problems p = {0};
@@ -133,7 +117,7 @@ cu_h_records_create(struct cu_req *req)
     int status = 0;
     enum cu_err rc = cu_records_create(req->app->svc, &a, cu_req_param(req, "c"), req->json, &idem,
                                        &p, &status, &out);
-    CU_GUARD(not_found_detail(req, cu_req_problems(req, rc, &p)));
+    CU_GUARD(not_found_detail(cu_req_problems(req, rc, &p)));
     cu_resp_json(req, status, out);
     return CU_OK;
 }
@@ -144,7 +128,8 @@ level_param(struct cu_req *req, enum cu_level *out)
     *out = CU_LEVEL_PLAIN;
     const char *r = cu_req_query(req, "redaction");
     if (r != NULL && (cu_level_parse(r, out) != CU_OK || *out == CU_LEVEL_NONE)) {
-        return cu_req_fail(req, CU_ERR_BAD_REQUEST, "redaction must be plain, masked or redacted");
+        cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "unknown redaction level");
+        return cu_err_public(CU_ERR_BAD_REQUEST, "redaction must be plain, masked or redacted");
     }
     return CU_OK;
 }
@@ -153,15 +138,15 @@ enum cu_err
 cu_h_record_get(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, NULL, "record.read", &a));
+    cu_req_actor(req, &a);
     enum cu_level level;
     CU_GUARD(level_param(req, &level));
     json_t *out = NULL;
     enum cu_err rc = cu_record_read(req->app->svc, &a, cu_req_param(req, "c"),
                                     cu_req_param(req, "id"), cu_req_header(req, "X-Purpose"),
                                     level, cu_req_query(req, "fields"), &out);
-    CU_GUARD(not_found_detail(req, rc));
-    cu_resp_json(req, 200, out);
+    CU_GUARD(not_found_detail(rc));
+    cu_resp_json(req, 0, out);
     return CU_OK;
 }
 
@@ -169,13 +154,13 @@ enum cu_err
 cu_h_record_patch(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, "records:write", "record.rectify", &a));
+    cu_req_actor(req, &a);
     struct cu_problems p = {0};
     json_t *out = NULL;
     enum cu_err rc = cu_record_rectify(req->app->svc, &a, cu_req_param(req, "c"),
                                        cu_req_param(req, "id"), req->json, &p, &out);
-    CU_GUARD(not_found_detail(req, cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, 200, out);
+    CU_GUARD(not_found_detail(cu_req_problems(req, rc, &p)));
+    cu_resp_json(req, 0, out);
     return CU_OK;
 }
 
@@ -183,10 +168,9 @@ enum cu_err
 cu_h_record_delete(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, "records:delete", "record.delete", &a));
-    CU_GUARD(not_found_detail(req, cu_record_delete(req->app->svc, &a, cu_req_param(req, "c"),
+    cu_req_actor(req, &a);
+    CU_GUARD(not_found_detail(cu_record_delete(req->app->svc, &a, cu_req_param(req, "c"),
                                                     cu_req_param(req, "id"))));
-    req->status = 204;
     return CU_OK;
 }
 
@@ -194,13 +178,13 @@ enum cu_err
 cu_h_records_search(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, "records:search", "records.search", &a));
+    cu_req_actor(req, &a);
     struct cu_problems p = {0};
     json_t *out = NULL;
     enum cu_err rc = cu_records_search(req->app->svc, &a, cu_req_param(req, "c"), req->json, &p,
                                        &out);
-    CU_GUARD(not_found_detail(req, cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, 200, out);
+    CU_GUARD(not_found_detail(cu_req_problems(req, rc, &p)));
+    cu_resp_json(req, 0, out);
     return CU_OK;
 }
 
@@ -208,12 +192,12 @@ enum cu_err
 cu_h_detokenize(struct cu_req *req)
 {
     struct cu_actor a;
-    CU_GUARD(authorize(req, NULL, "detokenize", &a));
+    cu_req_actor(req, &a);
     struct cu_problems p = {0};
     json_t *out = NULL;
     enum cu_err rc =
         cu_detokenize(req->app->svc, &a, cu_req_header(req, "X-Purpose"), req->json, &p, &out);
-    CU_GUARD(not_found_detail(req, cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, 200, out);
+    CU_GUARD(not_found_detail(cu_req_problems(req, rc, &p)));
+    cu_resp_json(req, 0, out);
     return CU_OK;
 }

@@ -1,34 +1,13 @@
-/* Authorization and request helpers shared by the handlers. */
+/* Request helpers shared by the handlers: the acting principal, validation problems, paging
+ * and the Idempotency-Key. Authorization is not here: the dispatcher enforces the route table. */
 #include "http/http.h"
 
 #include "auth/jwt.h"
-#include "auth/scope.h"
 #include "crypto/hmac.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum cu_err
-cu_need_scope(struct cu_req *req, const char *scope)
-{
-    const struct cu_principal *p = req->principal;
-    if (p == NULL || !cu_scope_has(p->scopes, p->nscopes, scope)) {
-        req->problem_detail = "The token does not grant this operation";
-        return cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "missing scope %s", scope);
-    }
-    return CU_OK;
-}
-
-enum cu_err
-cu_need_tenant(struct cu_req *req)
-{
-    if (req->principal == NULL || req->principal->tenant == NULL) {
-        req->problem_detail = "The token names no tenant";
-        return cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "no tenant in token");
-    }
-    return CU_OK;
-}
 
 enum cu_err
 cu_req_problems(struct cu_req *req, enum cu_err rc, struct cu_problems *p)
@@ -58,7 +37,8 @@ cu_req_page(struct cu_req *req, int *limit, const char **cursor)
                  c == '-' || c == '_';
         }
         if (!ok) {
-            return cu_req_fail(req, CU_ERR_BAD_REQUEST, "cursor is not one this server returned");
+            cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "malformed cursor");
+            return cu_err_public(CU_ERR_BAD_REQUEST, "cursor is not one this server returned");
         }
     }
     const char *l = cu_req_query(req, "limit");
@@ -69,7 +49,8 @@ cu_req_page(struct cu_req *req, int *limit, const char **cursor)
     errno = 0;
     long v = strtol(l, &end, 10);
     if (errno != 0 || end == l || *end != '\0' || v < 1 || v > 1000) {
-        return cu_req_fail(req, CU_ERR_BAD_REQUEST, "limit must be an integer from 1 to 1000");
+        cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "malformed limit");
+        return cu_err_public(CU_ERR_BAD_REQUEST, "limit must be an integer from 1 to 1000");
     }
     *limit = (int)v;
     return CU_OK;
@@ -121,8 +102,9 @@ cu_req_idem(struct cu_req *req, struct cu_idem *out)
         ok = *p >= 0x21 && *p <= 0x7e;
     }
     if (!ok) {
-        return cu_req_fail(req, CU_ERR_BAD_REQUEST,
-                           "Idempotency-Key must be 1 to 255 printable characters");
+        cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "malformed idempotency key");
+        return cu_err_public(CU_ERR_BAD_REQUEST,
+                             "Idempotency-Key must be 1 to 255 printable characters");
     }
     out->key = k;
     return request_hash(req, out->hash);

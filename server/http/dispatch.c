@@ -1,0 +1,157 @@
+/* The dispatcher: enforces each route's policy from the table (routes.c) on the headers, before
+ * any body byte is read, and audits every denial of a tenant route; then, with the body, parses
+ * JSON and calls the handler. Handlers hold no authorization code. */
+#include "http/internal.h"
+
+#include "auth/jwt.h"
+#include "auth/scope.h"
+#include "service/vault.h"
+#include "service/vault_internal.h"
+
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static enum MHD_Result
+count_authorization(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0) {
+        (*(int *)cls)++;
+    }
+    return MHD_YES;
+}
+
+static enum cu_err
+authenticate(struct cu_req *req)
+{
+    const char *authz = cu_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (authz == NULL) {
+        return cu_err_set(CU_ERR_UNAUTHORIZED, __FILE__, __LINE__, "no authorization header");
+    }
+    /* MHD's look-up returns the first of several: which one counts must not be a guess */
+    int n = 0;
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_authorization, &n);
+    if (n != 1) {
+        return cu_err_set(CU_ERR_UNAUTHORIZED, __FILE__, __LINE__, "several authorization headers");
+    }
+    struct cu_principal *p = cu_arena_alloc(req->arena, sizeof(*p));
+    CU_GUARD(cu_auth_verify(req->app->auth, authz, (long long)time(NULL), req->arena, p));
+    req->principal = p;
+    req->tenant = p->tenant;
+    return CU_OK;
+}
+
+/* 1 when one of the scopes is a well-formed detokenize:<c>.<f>:<level> grant. */
+static int
+holds_detokenize(struct cu_arena *arena, const struct cu_principal *p)
+{
+    static const char prefix[] = "detokenize:";
+    for (size_t i = 0; i < p->nscopes; i++) {
+        const char *s = p->scopes[i];
+        if (s == NULL || strncmp(s, prefix, sizeof(prefix) - 1) != 0) {
+            continue;
+        }
+        const char *c = s + sizeof(prefix) - 1;
+        const char *dot = strchr(c, '.');
+        const char *colon = dot != NULL ? strchr(dot + 1, ':') : NULL;
+        if (colon == NULL) {
+            continue;
+        }
+        /* the grant matches its own names ('*' matches itself) exactly when it is well formed */
+        const char *coll = cu_arena_strndup(arena, c, (size_t)(dot - c));
+        const char *field = cu_arena_strndup(arena, dot + 1, (size_t)(colon - dot - 1));
+        if (cu_scope_level(&p->scopes[i], 1, coll, field) != CU_LEVEL_NONE) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+holds_scope(struct cu_req *req, const char *scope)
+{
+    const struct cu_principal *p = req->principal;
+    if (strcmp(scope, CU_SCOPE_ANY_DETOKENIZE) == 0) {
+        return holds_detokenize(req->arena, p);
+    }
+    return cu_scope_has(p->scopes, p->nscopes, scope);
+}
+
+/* Tenant and scope of a protected route; a scope denial on a tenant route is audited. */
+static enum cu_err
+authorize(struct cu_req *req, const struct cu_route *route)
+{
+    if ((route->flags & CU_ROUTE_TENANT) && req->tenant == NULL) {
+        cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "no tenant in token");
+        return cu_err_public(CU_ERR_FORBIDDEN, "The token names no tenant");
+    }
+    if (route->scope == NULL || holds_scope(req, route->scope)) {
+        return CU_OK;
+    }
+    if (route->flags & CU_ROUTE_TENANT) {
+        struct cu_actor a;
+        cu_req_actor(req, &a);
+        /* the raw segment may be any UTF-8, even a value: only a valid name is recorded */
+        const char *c = cu_req_param(req, "c");
+        cu_audit_denial(req->app->svc, &a, route->audit_action,
+                        c != NULL && cu_ident_ok(c) ? c : NULL);
+    }
+    cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "missing scope %s", route->scope);
+    return cu_err_public(CU_ERR_FORBIDDEN, "The token does not grant this operation");
+}
+
+enum cu_err
+cu_http_admit(struct cu_http_state *st, enum cu_http_body body, unsigned long long len)
+{
+    struct cu_req *req = &st->req;
+    if (req->route_index < 0) {
+        int mismatch = 0;
+        (void)cu_router_match(req->method, req->path, NULL, &mismatch);
+        return mismatch ? cu_err_set(CU_ERR_METHOD, __FILE__, __LINE__, "method not allowed")
+                        : cu_err_set(CU_ERR_NOT_FOUND, __FILE__, __LINE__, "no route");
+    }
+    const struct cu_route *route = &cu_routes[req->route_index];
+    if (!(route->flags & CU_ROUTE_PUBLIC)) {
+        CU_GUARD(authenticate(req));
+        if (!req->app->ready) {
+            cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "not ready");
+            return cu_err_public(CU_ERR_UNAVAILABLE,
+                                 "The service is not ready yet (database, schema or root key)");
+        }
+        CU_GUARD(authorize(req, route));
+    }
+    if (body == CU_BODY_LENGTH && len > (unsigned long long)st->server->max_body) {
+        cu_err_set(CU_ERR_TOO_LARGE, __FILE__, __LINE__, "content-length over the limit");
+        return cu_err_public(CU_ERR_TOO_LARGE, "The request body is larger than allowed");
+    }
+    int optional = (route->flags & CU_ROUTE_OPTIONAL_BODY) && body == CU_BODY_NONE;
+    if ((route->flags & CU_ROUTE_JSON_BODY) && !optional &&
+        !cu_http_is_json(cu_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        return cu_err_set(CU_ERR_MEDIA_TYPE, __FILE__, __LINE__, "content type not json");
+    }
+    return CU_OK;
+}
+
+enum cu_err
+cu_http_dispatch(struct cu_http_state *st)
+{
+    struct cu_req *req = &st->req;
+    const struct cu_route *route = &cu_routes[req->route_index];
+    req->body = st->body.data;
+    req->body_len = st->body.len;
+    int optional = (route->flags & CU_ROUTE_OPTIONAL_BODY) && st->body.len == 0;
+    if ((route->flags & CU_ROUTE_JSON_BODY) && !optional) {
+        const char *detail = NULL;
+        enum cu_err rc = cu_json_parse(req->arena, st->body.data, st->body.len, &req->json, &detail);
+        if (rc != CU_OK) {
+            return cu_err_public(rc, detail);
+        }
+    }
+    CU_GUARD(route->handler(req));
+    if (req->status == 0) {
+        req->status = route->success;
+    }
+    return CU_OK;
+}

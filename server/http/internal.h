@@ -1,0 +1,86 @@
+/* Internals shared by the files of the HTTP layer (server, framing, request, dispatch,
+ * respond): the daemon and the state libmicrohttpd carries between access-handler calls of one
+ * request. Handlers never see these; they use http.h. */
+#ifndef CU_HTTP_INTERNAL_H
+#define CU_HTTP_INTERNAL_H
+
+#include "http/http.h"
+
+#include <microhttpd.h>
+
+#include <stdatomic.h>
+#include <time.h>
+
+struct cu_server {
+    struct MHD_Daemon *daemon;
+    struct cu_app *app;
+    char *cert_pem;
+    char *key_pem;
+    _Atomic int in_flight;
+    long max_body;
+    long linger_bytes; /* most body bytes read and discarded after an early refusal */
+    int linger_s;      /* longest time spent discarding them */
+};
+
+/* One request, from its headers to the completion callback (which frees it). */
+struct cu_http_state {
+    struct cu_req req;
+    struct cu_server *server;
+    struct cu_buf body; /* only for admitted requests, never over max_body */
+    struct timespec started;
+
+    /* an early refusal: decided on the headers, answered once the body is discarded */
+    enum cu_err refusal;
+    const char *refusal_detail; /* fixed text */
+    const char *refusal_reason; /* arena copy of the log reason */
+    unsigned long long discarded;
+
+    int close;     /* answer with Connection: close */
+    int responded; /* a response is queued */
+};
+
+/* ---- framing.c: what the headers say about the message ---- */
+
+enum cu_http_body { CU_BODY_NONE, CU_BODY_LENGTH, CU_BODY_CHUNKED };
+
+/* 0 when Content-Length, Transfer-Encoding or Host is missing, repeated or conflicting
+ * (RFC 9112 §6.3: answer 400 and close). */
+int cu_http_framing_ok(struct MHD_Connection *conn, const char *version);
+/* How the body is framed; *len is the Content-Length for CU_BODY_LENGTH. Call after
+ * cu_http_framing_ok. */
+enum cu_http_body cu_http_body_kind(struct MHD_Connection *conn, unsigned long long *len);
+/* 1 when the client waits for 100 Continue before sending its body. */
+int cu_http_expects_continue(struct MHD_Connection *conn);
+/* 1 for application/json, optionally with charset=utf-8. */
+int cu_http_is_json(const char *content_type);
+
+/* ---- dispatch.c: the route table's policy and the handler call ---- */
+
+/* On the headers, before any body byte: route (404/405), bearer token (401), readiness (503),
+ * tenant and scope (403, audited for tenant routes), declared size (413), media type (415).
+ * Returns the refusal with its public detail attached (cu_err_public), or CU_OK. */
+enum cu_err cu_http_admit(struct cu_http_state *st, enum cu_http_body body,
+                          unsigned long long len) CU_WUR;
+/* With the whole body: parses JSON for routes that take it and runs the handler. */
+enum cu_err cu_http_dispatch(struct cu_http_state *st) CU_WUR;
+
+/* ---- respond.c ---- */
+
+/* Queues the response for err (CU_OK: the handler's response), records metrics and the
+ * request log line. MHD_NO when MHD refuses (the connection is then closed). */
+enum MHD_Result cu_http_send(struct cu_http_state *st, struct MHD_Connection *conn,
+                             enum cu_err err);
+/* Seconds since the request's headers arrived. */
+double cu_http_elapsed(const struct cu_http_state *st);
+
+/* ---- request.c ---- */
+
+/* libmicrohttpd's access handler and completion callback (cls: the cu_server). */
+enum MHD_Result cu_http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls);
+void cu_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                          enum MHD_RequestTerminationCode toe);
+
+#endif
