@@ -129,7 +129,7 @@ cu_keyring_verify_root(struct cu_keyring *kr, struct cu_db *db)
 out:
     cu_tx_abort(&tx);
     cu_arena_free(arena);
-    cu_cleanse(kcv, sizeof(kcv));
+    cu_wipe(kcv, sizeof(kcv));
     return rc;
 }
 
@@ -598,7 +598,7 @@ out:
     cu_tx_abort(&tx);
     cu_secret_free(kek);
     free(wrapped);
-    cu_cleanse(kcv, sizeof(kcv));
+    cu_wipe(kcv, sizeof(kcv));
     cu_arena_free(arena);
     return rc;
 }
