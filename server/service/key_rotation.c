@@ -1,5 +1,7 @@
 /* Key rotation: a new tenant KEK version (data keys re-wrapped at once), the background re-wrap
  * of subject keys and destruction of retired versions, and the rotation of the root key. */
+#include "service/keyring.h"
+
 #include "service/keyring_internal.h"
 
 #include "core/log.h"
@@ -191,7 +193,7 @@ out:
     cu_tx_abort(&tx);
     cu_secret_free(kek);
     free(wrapped);
-    cu_cleanse(kcv, sizeof(kcv));
+    cu_wipe(kcv, sizeof(kcv));
     cu_arena_free(arena);
     return rc;
 }

@@ -2,6 +2,8 @@
  * keys and the tenant data keys, with a cache of unwrapped keys. AAD strings name what a wrapped
  * key belongs to, so a wrapped key moved to another tenant, subject, purpose or version does not
  * unwrap. Subject keys: subject_keys.c; rotation: key_rotation.c. */
+#include "service/keyring.h"
+
 #include "service/keyring_internal.h"
 
 #include "core/log.h"
@@ -94,7 +96,7 @@ cu_keyring_verify_root(struct cu_keyring *kr, struct cu_db *db)
 out:
     cu_tx_abort(&tx);
     cu_arena_free(arena);
-    cu_cleanse(kcv, sizeof(kcv));
+    cu_wipe(kcv, sizeof(kcv));
     return rc;
 }
 

@@ -1,11 +1,15 @@
 /* What keyring.c, subject_keys.c and key_rotation.c share, internal to them: the keyring's
  * state, the AAD strings that bind a wrapped key to its owner, and KEK look-up through the
- * cache. Nothing outside those three files includes this. */
+ * cache. Nothing outside those three files includes this (and it includes no service header,
+ * so that keyring.h and this stay free of cycles). */
 #ifndef CU_SERVICE_KEYRING_INTERNAL_H
 #define CU_SERVICE_KEYRING_INTERNAL_H
 
+#include "core/err.h"
+#include "core/mem.h"
 #include "crypto/keycache.h"
-#include "service/keyring.h"
+#include "crypto/secret.h"
+#include "storage/db.h"
 
 #include <stdint.h>
 

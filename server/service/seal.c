@@ -126,10 +126,10 @@ card_token(const struct cu_tenant_keys *k, const char *tweak, const char *pan, s
     char *tw = cu_arena_printf(arena, "%s|%.6s|%.4s", tweak, pan, pan + n - 4);
     enum cu_err rc =
         cu_ff1_encrypt_small_digits(k->ff1->data, (const uint8_t *)tw, strlen(tw), mid, enc);
-    cu_cleanse(mid, sizeof(mid));
+    cu_wipe(mid, sizeof(mid));
     CU_GUARD(rc);
     memcpy(t + 6, enc, free_len);
-    cu_cleanse(enc, sizeof(enc));
+    cu_wipe(enc, sizeof(enc));
     size_t pos = 6 + free_len;
     for (char d = '0'; d <= '9'; d++) {
         t[pos] = d;
@@ -177,7 +177,7 @@ cu_value_token(const struct cu_field_spec *f, const struct cu_tenant_keys *k, co
     char enc[32];
     enum cu_err rc =
         cu_ff1_encrypt_digits(k->ff1->data, (const uint8_t *)context, strlen(context), digits, enc);
-    cu_cleanse(digits, sizeof(digits));
+    cu_wipe(digits, sizeof(digits));
     if (rc != CU_OK) {
         *problem = "the value is too short for a format-preserving token";
         return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "fpe refused");
@@ -189,7 +189,7 @@ cu_value_token(const struct cu_field_spec *f, const struct cu_tenant_keys *k, co
             t[i] = enc[j++];
         }
     }
-    cu_cleanse(enc, sizeof(enc));
+    cu_wipe(enc, sizeof(enc));
     *token = t;
     return CU_OK;
 }

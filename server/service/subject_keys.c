@@ -1,6 +1,8 @@
 /* Subject keys: one data key per data subject (and version), wrapped by the tenant's KEK.
  * Created here on a subject's first write, counted per encryption and replaced before the GCM
  * limit; unwrapped for reads from the row the caller has just read. */
+#include "service/keyring.h"
+
 #include "service/keyring_internal.h"
 
 #include "core/log.h"

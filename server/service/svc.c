@@ -3,7 +3,6 @@
 #include "service/svc.h"
 
 #include "core/metrics.h"
-#include "service/vault.h"
 
 #include "storage/db.h"
 

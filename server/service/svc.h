@@ -3,6 +3,7 @@
 #ifndef CU_SERVICE_SVC_H
 #define CU_SERVICE_SVC_H
 
+#include "auth/scope.h"
 #include "core/err.h"
 #include "core/mem.h"
 #include "service/keyring.h"
@@ -37,6 +38,9 @@ int cu_tenant_id_ok(const char *s);
 
 /* How many members of obj are not in allowed (NULL-terminated). */
 size_t cu_unknown_members(json_t *obj, const char *const *allowed);
+
+/* Counts a reveal at level in the metrics (reveals_plain, reveals_masked, ...). */
+void cu_count_reveal(enum cu_level level);
 
 /* A per-item problem object {"type","title","status","detail"[,"errors"]} (new reference);
  * detail borrowed (NULL: the code's title), errors stolen (may be NULL). */

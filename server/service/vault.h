@@ -77,9 +77,6 @@ enum cu_err cu_record_delete(struct cu_svc *s, const struct cu_actor *a, const c
 enum cu_err cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collection,
                               json_t *body, struct cu_problems *problems, json_t **out) CU_WUR;
 
-/* Counts a reveal at level in the metrics (reveals_plain, reveals_masked, ...). */
-void cu_count_reveal(enum cu_level level);
-
 /* Detokenize: body {"tokens":[1..1000],"redaction"}; per-item results. */
 enum cu_err cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose,
                           json_t *body, struct cu_problems *problems, json_t **out) CU_WUR;

@@ -1,9 +1,13 @@
 /* PostgreSQL access: a bounded connection pool, tenant-scoped transactions, prepared
- * statements and results. The only layer that includes libpq. Invariants: every wait is
- * bounded by the pool's timeout (a dead or frozen server gives CU_ERR_UNAVAILABLE, never a
- * hang); tenant context is set with SET LOCAL inside the transaction only, so nothing
- * survives on a pooled connection; libpq messages are never logged (they can echo values),
- * only SQLSTATEs. */
+ * statements and results. The only layer that includes libpq. Invariants: every wait (connect,
+ * send, flush, result) is bounded by the pool's timeout (a dead or frozen server gives
+ * CU_ERR_UNAVAILABLE, never a hang); tenant context is set with SET LOCAL inside the transaction
+ * only, so nothing survives on a pooled connection; the pool refuses a role that is a superuser
+ * or has BYPASSRLS (row-level security would not apply); libpq messages are never logged (they
+ * can echo values), only SQLSTATEs.
+ * Implemented by storage/pool.c (pool, connect, role check), wire.c (flush, results, error
+ * mapping, all against deadlines), tx.c (transactions and pipelining), result.c (parameters
+ * and result cells), migrate.c (migrations). */
 #ifndef CU_STORAGE_DB_H
 #define CU_STORAGE_DB_H
 
@@ -105,13 +109,16 @@ struct cu_db_stats {
 void cu_db_stats(struct cu_db *db, struct cu_db_stats *out);
 
 /* Applies the embedded migrations in order, each once, in a transaction, under an advisory
- * lock (several replicas may run it at once). url/password: the schema owner; app_password,
+ * lock (several replicas may run it at once). url/password: the schema owner; service_url (may
+ * be NULL: custos_app): the service's connection string, whose role must be neither a superuser
+ * nor BYPASSRLS (CU_ERR_CONFIG before anything is applied); app_password,
  * when set, becomes the password of the custos_app role. root_kcv: the root key's check value;
  * when the database holds another one, nothing is applied (CU_ERR_CONFIG); when it holds none,
  * it is stored after the migrations. Prints one line per migration
  * applied to stdout. */
-enum cu_err cu_migrate(const char *url, const char *password, const char *app_password,
-                       const uint8_t root_kcv[32], int timeout_ms) CU_WUR;
+enum cu_err cu_migrate(const char *url, const char *password, const char *service_url,
+                       const char *app_password, const uint8_t root_kcv[32],
+                       int timeout_ms) CU_WUR;
 /* The newest migration version compiled into this binary. */
 int cu_migrate_latest(void);
 /* Reads max(version) from schema_migrations (0 when none). */
