@@ -14,6 +14,8 @@ static const struct cu_cmd cmds[] = {
     {"migrate", "", "apply database migrations", cu_cmd_migrate},
     {"keygen", "", "print a fresh base64 root key", cu_cmd_keygen},
     {"sweep", "", "one pass of the background jobs, then exit", cu_cmd_sweep},
+    {"audit-verify", "--tenant T [--checkpoint FILE]",
+     "seal and verify a tenant's audit chain (against a checkpoint)", cu_cmd_audit_verify},
     {"rotate-root", "--new-key-file F", "re-wrap every tenant key under a new root key",
      cu_cmd_rotate_root},
     {"dev-token", "--tenant T --scope S [--sub S] [--ttl N]",

@@ -16,6 +16,7 @@
 #include "crypto/keys.h"
 #include "crypto/secret.h"
 #include "http/http.h"
+#include "service/audit_chain.h"
 #include "service/tenants.h"
 
 /* Background work in serve: verify the root key until the database answers, then run the
@@ -33,6 +34,10 @@ struct jobs {
 static void
 run_sweep(struct cu_svc *svc)
 {
+    long long sealed = 0;
+    if (cu_audit_seal_all(svc, &sealed) != CU_OK) {
+        cu_log(CU_LOG_WARN, "audit sealing failed", "reason", cu_err_reason(), NULL);
+    }
     int rewrapped = 0, destroyed = 0;
     if (cu_keys_sweep(svc, &rewrapped, &destroyed) != CU_OK) {
         cu_log(CU_LOG_WARN, "sweep failed", "reason", cu_err_reason(), NULL);

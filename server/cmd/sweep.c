@@ -1,10 +1,11 @@
 /* `custos sweep`: one pass of the background jobs (re-wrap subject keys, destroy retired key
- * versions past their grace), then exit. */
+ * versions past their grace, seal the audit trail), then exit. */
 #include "cmd/cmd.h"
 
 #include <stdio.h>
 
 #include "core/log.h"
+#include "service/audit_chain.h"
 #include "service/tenants.h"
 
 int
@@ -28,6 +29,12 @@ cu_cmd_sweep(int argc, char **argv)
             status = cu_cmd_fail("sweep failed");
         } else {
             printf("re-wrapped %d subject keys, destroyed %d key versions\n", rewrapped, destroyed);
+        }
+        long long sealed = 0;
+        if (status == 0 && cu_audit_seal_all(&svc, &sealed) != CU_OK) {
+            status = cu_cmd_fail("audit sealing failed");
+        } else if (status == 0) {
+            printf("sealed %lld audit entries\n", sealed);
         }
     }
     cu_db_free(db);

@@ -155,5 +155,8 @@ enum cu_err cu_h_record_patch(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_record_delete(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_records_search(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_detokenize(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_audit_list(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_audit_verify(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_audit_checkpoint(struct cu_req *req) CU_WUR;
 
 #endif

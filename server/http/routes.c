@@ -37,6 +37,11 @@ const struct cu_route cu_routes[] = {
     /* no whole-request scope: API.md answers a token without any grant 200 with a 403 per
      * item (and the service audits each); the per-field decision is the service's */
     {"POST", "/v1/detokenize", cu_h_detokenize, T | J, NULL, "detokenize", 200},
+    {"GET", "/v1/audit", cu_h_audit_list, T, "audit:read", "audit.query", 200},
+    {"GET", "/v1/audit/verify", cu_h_audit_verify, T, "audit:read", "audit.verify", 200},
+    {"POST", "/v1/audit/verify", cu_h_audit_verify, T | J, "audit:read", "audit.verify", 200},
+    {"GET", "/v1/audit/checkpoint", cu_h_audit_checkpoint, T, "audit:read", "audit.checkpoint",
+     200},
 };
 
 const size_t cu_routes_count = sizeof(cu_routes) / sizeof(cu_routes[0]);

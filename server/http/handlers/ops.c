@@ -2,6 +2,7 @@
 #include "http/http.h"
 
 #include "core/metrics.h"
+#include "service/audit_chain.h"
 
 enum cu_err
 cu_h_healthz(struct cu_req *req)
@@ -48,6 +49,14 @@ cu_h_metrics(struct cu_req *req)
                   "custos_db_connect_failures_total %llu\n"
                   "# TYPE custos_db_timeouts_total counter\ncustos_db_timeouts_total %llu\n",
                   st.size, st.in_use, st.open, st.connect_failures, st.timeouts);
+    long long unsealed = 0, lag_ms = 0;
+    cu_audit_seal_lag(&unsealed, &lag_ms);
+    cu_buf_printf(&b,
+                  "# TYPE custos_audit_seal_lag_seconds gauge\n"
+                  "custos_audit_seal_lag_seconds %.3f\n"
+                  "# TYPE custos_audit_unsealed_entries gauge\n"
+                  "custos_audit_unsealed_entries %lld\n",
+                  (double)lag_ms / 1000.0, unsealed);
     cu_resp_text(req, 0, "text/plain; version=0.0.4", (const char *)b.data, b.len);
     cu_buf_cleanup(&b);
     return CU_OK;
