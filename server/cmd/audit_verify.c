@@ -38,9 +38,8 @@ cu_cmd_audit_verify(int argc, char **argv)
             return 2;
         }
         /* the answer of GET /v1/audit/checkpoint, or its inner object */
-        cp = json_incref(json_object_get(doc, "checkpoint") != NULL
-                             ? json_object_get(doc, "checkpoint")
-                             : doc);
+        cp = json_incref(
+            json_object_get(doc, "checkpoint") != NULL ? json_object_get(doc, "checkpoint") : doc);
         json_decref(doc);
     }
     struct cu_config cfg;

@@ -158,5 +158,7 @@ enum cu_err cu_h_detokenize(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_list(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_verify(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_checkpoint(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_audit_exposure(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_alerts(struct cu_req *req) CU_WUR;
 
 #endif

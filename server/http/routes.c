@@ -39,7 +39,10 @@ const struct cu_route cu_routes[] = {
     {"POST", "/v1/detokenize", cu_h_detokenize, T | J, NULL, "detokenize", 200},
     {"GET", "/v1/audit", cu_h_audit_list, T, "audit:read", "audit.query", 200},
     {"GET", "/v1/audit/verify", cu_h_audit_verify, T, "audit:read", "audit.verify", 200},
-    {"POST", "/v1/audit/verify", cu_h_audit_verify, T | J, "audit:read", "audit.verify", 200},
+    {"POST", "/v1/audit/verify", cu_h_audit_verify, T | J, "audit:read",
+     "audit.verify.checkpoint", 200},
+    {"GET", "/v1/audit/exposure", cu_h_audit_exposure, T, "audit:read", "audit.exposure", 200},
+    {"GET", "/v1/alerts", cu_h_alerts, T, "audit:read", "audit.alerts", 200},
     {"GET", "/v1/audit/checkpoint", cu_h_audit_checkpoint, T, "audit:read", "audit.checkpoint",
      200},
 };

@@ -7,6 +7,7 @@
 #include "crypto/hmac.h"
 #include "crypto/secret.h"
 #include "service/audit.h"
+#include "service/audit_report.h"
 #include "storage/auditstore.h"
 #include "storage/keystore.h"
 
@@ -201,6 +202,10 @@ cu_audit_seal_all(struct cu_svc *s, long long *sealed)
                        cu_err_reason(), NULL);
             }
             *sealed += done;
+            if (rc == CU_OK && cu_audit_alerts_scan(s, tenant) != CU_OK) {
+                cu_log(CU_LOG_WARN, "audit alert check failed", "tenant", tenant, "reason",
+                       cu_err_reason(), NULL);
+            }
         }
         if (n > 0) {
             snprintf(after, sizeof(after), "%s", cu_res_text(r, n - 1, CU_COL_TENANT_ID));
@@ -370,9 +375,9 @@ diagnose(struct cu_tx *tx, const char *tenant, const char *inc, const struct cu_
 static json_t *
 bad(long long verified, const struct cu_db_result *r, int i, long long pos, const char *why)
 {
-    return json_pack("{s:b, s:I, s:I, s:I, s:s}", "valid", 0, "entries", (json_int_t)verified, "seq",
-                     (json_int_t)cu_res_int(r, i, CU_COL_AUD_SEQ), "position", (json_int_t)pos,
-                     "reason", why);
+    return json_pack("{s:b, s:I, s:I, s:I, s:s}", "valid", 0, "entries", (json_int_t)verified,
+                     "seq", (json_int_t)cu_res_int(r, i, CU_COL_AUD_SEQ), "position",
+                     (json_int_t)pos, "reason", why);
 }
 
 /* Walks the chain in tx; *out the answer. cp may be NULL. */
@@ -415,8 +420,9 @@ walk(struct cu_tx *tx, const char *tenant, const char *inc, const struct cu_secr
             } else {
                 uint8_t mac[32];
                 rc = entry_mac(key, tenant, inc, running, r, i, mac);
-                if (rc == CU_OK && !(prev != NULL && hash != NULL && cu_ct_equal(prev, running, 32) &&
-                                     cu_ct_equal(mac, hash, 32))) {
+                if (rc == CU_OK &&
+                    !(prev != NULL && hash != NULL && cu_ct_equal(prev, running, 32) &&
+                      cu_ct_equal(mac, hash, 32))) {
                     rc = diagnose(tx, tenant, inc, key, r, i, running, prev, hash, arena, &why);
                 }
                 if (rc != CU_OK) {
@@ -496,7 +502,8 @@ cu_audit_verify(struct cu_svc *s, const struct cu_actor *a, json_t *checkpoint,
     if (checkpoint != NULL) {
         CU_GUARD(parse_checkpoint(checkpoint, a->tenant, &cp, problems));
     }
-    CU_GUARD(audit_read_entry(s, a, "audit.verify"));
+    CU_GUARD(
+        audit_read_entry(s, a, checkpoint != NULL ? "audit.verify.checkpoint" : "audit.verify"));
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
     struct cu_db_result *h = NULL;

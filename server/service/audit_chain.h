@@ -19,7 +19,8 @@
 /* Seals tenant's unsealed entries (all of them, in batches). *sealed = how many (0 also when
  * another sealer holds the tenant). CU_ERR_NOT_FOUND when the tenant is gone. */
 enum cu_err cu_audit_seal_tenant(struct cu_svc *s, const char *tenant, long long *sealed) CU_WUR;
-/* One sealing pass over every tenant (sweep and serve's timer); updates the seal-lag gauges. */
+/* One sealing pass over every tenant (sweep and serve's timer), each followed by its alert check
+ * (cu_audit_alerts_scan); updates the seal-lag gauges. */
 enum cu_err cu_audit_seal_all(struct cu_svc *s, long long *sealed) CU_WUR;
 /* The seal-lag gauges of the last pass in this process: entries found unsealed and the age in
  * milliseconds of the oldest of them, both the largest over the tenants. */

@@ -1,6 +1,7 @@
 /* GET /v1/audit: the trail of the tenant's current incarnation, filtered, in (ts, seq) order,
  * a page at a time. Reading the trail is itself audited (action audit.query). */
 #include "service/audit_chain.h"
+#include "service/audit_report.h"
 
 #include "crypto/encode.h"
 #include "service/audit.h"
@@ -14,8 +15,8 @@
 
 /* RFC 3339 with a zone: 2026-12-01T10:00:00Z, ...:00.123+02:00. Checked here so that
  * PostgreSQL never sees a string it would refuse (that would be a 500). */
-static int
-rfc3339_ok(const char *s)
+int
+cu_audit_time_ok(const char *s)
 {
     static const char shape[] = "dddd-dd-ddTdd:dd:dd";
     size_t n = strlen(s);
@@ -130,10 +131,10 @@ cu_audit_list(struct cu_svc *s, const struct cu_actor *a, const struct cu_audit_
                                 .outcome = q->outcome,
                                 .after_us = 0,
                                 .after_seq = -1};
-    if (q->from != NULL && !rfc3339_ok(q->from)) {
+    if (q->from != NULL && !cu_audit_time_ok(q->from)) {
         cu_problem_add(problems, "/query/from", "must be an RFC 3339 time with a zone");
     }
-    if (q->to != NULL && !rfc3339_ok(q->to)) {
+    if (q->to != NULL && !cu_audit_time_ok(q->to)) {
         cu_problem_add(problems, "/query/to", "must be an RFC 3339 time with a zone");
     }
     if (q->principal != NULL && (q->principal[0] == '\0' || strlen(q->principal) > 256)) {

@@ -3,10 +3,10 @@
 
 /* The columns of enum cu_col_audit, in order. ts is rendered to the microsecond in UTC: the
  * chain MACs this text, so it must be the same on every read. */
-#define ENTRY_COLS                                                                                \
-    "seq, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), principal,"       \
-    " action, collection, array_to_json(fields)::text, record_id, subject_id, purpose,"        \
-    " redaction, outcome, request_id, chain_pos, prev_hash, hash,"                              \
+#define ENTRY_COLS                                                                                 \
+    "seq, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), principal,"         \
+    " action, collection, array_to_json(fields)::text, record_id, subject_id, purpose,"            \
+    " redaction, outcome, request_id, chain_pos, prev_hash, hash,"                                 \
     " (floor(extract(epoch FROM ts) * 1000000))::bigint::text || '-' || seq::text"
 
 static const struct cu_stmt q_seal_lock = {
@@ -26,9 +26,8 @@ static const struct cu_stmt q_head = {
     "   ORDER BY a.chain_pos DESC LIMIT 1) h ON true"
     " WHERE t.tenant_id = $1"};
 static const struct cu_stmt q_unsealed = {
-    "audit_unsealed",
-    "SELECT " ENTRY_COLS " FROM audit_log WHERE tenant_id = $1 AND hash IS NULL"
-    " ORDER BY seq LIMIT $2"};
+    "audit_unsealed", "SELECT " ENTRY_COLS " FROM audit_log WHERE tenant_id = $1 AND hash IS NULL"
+                      " ORDER BY seq LIMIT $2"};
 static const struct cu_stmt q_seal = {
     "audit_seal",
     "UPDATE audit_log a SET chain_pos = x.pos, prev_hash = decode(x.prev, 'hex'),"
@@ -36,23 +35,23 @@ static const struct cu_stmt q_seal = {
     " FROM json_to_recordset($2::json) AS x(seq bigint, pos bigint, prev text, hash text)"
     " WHERE a.tenant_id = $1 AND a.seq = x.seq AND a.hash IS NULL"};
 static const struct cu_stmt q_chain = {
-    "audit_chain",
-    "SELECT " ENTRY_COLS " FROM audit_log WHERE tenant_id = $1"
-    " AND incarnation = (SELECT incarnation FROM tenants WHERE tenant_id = $1)"
-    " AND chain_pos > $2 ORDER BY chain_pos LIMIT $3"};
+    "audit_chain", "SELECT " ENTRY_COLS " FROM audit_log WHERE tenant_id = $1"
+                   " AND incarnation = (SELECT incarnation FROM tenants WHERE tenant_id = $1)"
+                   " AND chain_pos > $2 ORDER BY chain_pos LIMIT $3"};
 static const struct cu_stmt q_hash_known = {
     "audit_hash_known", "SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND hash = $2"};
 
 /* Queries: one statement per leading index (principal, subject, time) so that each plan, also
  * a generic one, walks its index in (ts, seq) order; the other filters are checked on the way. */
-#define QUERY_WHERE                                                                              \
-    " tenant_id = $1"                                                                            \
-    " AND ts >= coalesce($2::timestamptz, '-infinity') AND ts < coalesce($3::timestamptz,"     \
-    " 'infinity')"                                                                               \
-    " AND ($4::text IS NULL OR principal = $4) AND ($5::text IS NULL OR subject_id = $5)"       \
-    " AND ($6::text IS NULL OR action = $6) AND ($7::text IS NULL OR outcome = $7)"             \
-    " AND ($9::bigint < 0 OR (ts >= to_timestamp($8::bigint / 1000000.0)"                       \
-    "      AND (floor(extract(epoch FROM ts) * 1000000)::bigint, seq) > ($8::bigint, $9::bigint)))" \
+#define QUERY_WHERE                                                                                \
+    " tenant_id = $1"                                                                              \
+    " AND ts >= coalesce($2::timestamptz, '-infinity') AND ts < coalesce($3::timestamptz,"         \
+    " 'infinity')"                                                                                 \
+    " AND ($4::text IS NULL OR principal = $4) AND ($5::text IS NULL OR subject_id = $5)"          \
+    " AND ($6::text IS NULL OR action = $6) AND ($7::text IS NULL OR outcome = $7)"                \
+    " AND ($9::bigint < 0 OR (ts >= to_timestamp($8::bigint / 1000000.0)"                          \
+    "      AND (floor(extract(epoch FROM ts) * 1000000)::bigint, seq) > ($8::bigint, "             \
+    "$9::bigint)))"                                                                                \
     " ORDER BY ts, seq LIMIT $10"
 static const struct cu_stmt q_query_principal = {
     "audit_query_principal",
@@ -62,6 +61,40 @@ static const struct cu_stmt q_query_subject = {
     "SELECT " ENTRY_COLS " FROM audit_log WHERE subject_id = $5 AND" QUERY_WHERE};
 static const struct cu_stmt q_query_time = {
     "audit_query_time", "SELECT " ENTRY_COLS " FROM audit_log WHERE" QUERY_WHERE};
+
+#define TSUS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+static const struct cu_stmt q_exposure = {
+    "audit_exposure",
+    "SELECT a.redaction, a.subject_id, a.collection, f.field, count(*), " TSUS(
+        "min(a.ts)") ", " TSUS("max(a.ts)") " FROM audit_log a CROSS JOIN LATERAL "
+                                            "unnest(coalesce(a.fields, ARRAY[NULL::text])) AS "
+                                            "f(field)"
+                                            " WHERE a.tenant_id = $1 AND a.principal = $2"
+                                            " AND a.ts >= coalesce($3::timestamptz, '-infinity')"
+                                            " AND a.ts < coalesce($4::timestamptz, 'infinity')"
+                                            " AND a.outcome = 'allowed' AND a.action IN "
+                                            "('detokenize', 'record.read')"
+                                            " AND a.redaction IN ('plain', 'masked')"
+                                            " GROUP BY a.redaction, a.subject_id, a.collection, "
+                                            "f.field"
+                                            " ORDER BY a.redaction DESC, a.subject_id COLLATE "
+                                            "\"C\", a.collection COLLATE \"C\","
+                                            " f.field COLLATE \"C\" LIMIT $5"};
+/* One scan of the tenant's reveals over the window (index on (tenant_id, ts)). */
+static const struct cu_stmt q_alerts = {
+    "audit_alerts",
+    "WITH w AS (SELECT clock_timestamp() AS now),"
+    " r AS (SELECT a.principal, count(*) FILTER (WHERE a.ts >= w.now - interval '1 hour') AS hour,"
+    "   count(*) FILTER (WHERE a.ts < w.now - interval '1 hour') AS before"
+    "   FROM audit_log a, w"
+    "   WHERE a.tenant_id = $1 AND a.ts >= w.now - make_interval(hours => $2::int + 1)"
+    "   AND a.outcome = 'allowed' AND a.action IN ('detokenize', 'record.read')"
+    "   GROUP BY a.principal)"
+    " SELECT r.principal, r.hour, to_char(r.before::numeric / $2::int, 'FM999999990.00'),"
+    " " TSUS("(w.now - interval '1 hour')") ", " TSUS(
+        "w.now") " FROM r, w WHERE r.hour >= $3::bigint AND r.hour > $4::int * (r.before::numeric "
+                 "/ $2::int)"
+                 " ORDER BY r.hour DESC, r.principal COLLATE \"C\""};
 
 static enum cu_err
 one_int(struct cu_tx *tx, const struct cu_stmt *q, const struct cu_params *p, long long *out)
@@ -114,8 +147,7 @@ cu_store_audit_unsealed(struct cu_tx *tx, const char *tenant, int limit, struct 
 }
 
 enum cu_err
-cu_store_audit_seal(struct cu_tx *tx, const char *tenant, const char *seals_json,
-                    long long *sealed)
+cu_store_audit_seal(struct cu_tx *tx, const char *tenant, const char *seals_json, long long *sealed)
 {
     struct cu_params p;
     cu_params_init(&p);
@@ -174,4 +206,32 @@ cu_store_audit_query(struct cu_tx *tx, const char *tenant, const struct cu_audit
                               : f->subject_id != NULL ? &q_query_subject
                                                       : &q_query_time;
     return cu_tx_exec(tx, q, &p, arena, out);
+}
+
+enum cu_err
+cu_store_audit_exposure(struct cu_tx *tx, const char *tenant, const char *principal,
+                        const char *from, const char *to, int limit, struct cu_arena *arena,
+                        struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, principal);
+    cu_params_text(&p, from);
+    cu_params_text(&p, to);
+    cu_params_int(&p, arena, (long long)limit + 1);
+    return cu_tx_exec(tx, &q_exposure, &p, arena, out);
+}
+
+enum cu_err
+cu_store_audit_alerts(struct cu_tx *tx, const char *tenant, int baseline_hours, int min_reveals,
+                      int factor, struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_int(&p, arena, baseline_hours);
+    cu_params_int(&p, arena, min_reveals);
+    cu_params_int(&p, arena, factor);
+    return cu_tx_exec(tx, &q_alerts, &p, arena, out);
 }

@@ -67,7 +67,40 @@ struct cu_audit_filter {
     long long after_us, after_seq;
 };
 enum cu_err cu_store_audit_query(struct cu_tx *tx, const char *tenant,
-                                 const struct cu_audit_filter *f, int limit,
-                                 struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+                                 const struct cu_audit_filter *f, int limit, struct cu_arena *arena,
+                                 struct cu_db_result **out) CU_WUR;
+
+/* What principal received between from and to (RFC 3339 or NULL; to exclusive): allowed
+ * reveals (detokenize, record.read) at level plain or masked, one row per (level, subject,
+ * collection, field), plain first. Reads at most limit + 1 rows. Columns: redaction, subject_id,
+ * collection, field, count, first, last. */
+enum cu_col_exposure {
+    CU_COL_EXPO_REDACTION,
+    CU_COL_EXPO_SUBJECT_ID,
+    CU_COL_EXPO_COLLECTION,
+    CU_COL_EXPO_FIELD,
+    CU_COL_EXPO_COUNT,
+    CU_COL_EXPO_FIRST,
+    CU_COL_EXPO_LAST,
+};
+enum cu_err cu_store_audit_exposure(struct cu_tx *tx, const char *tenant, const char *principal,
+                                    const char *from, const char *to, int limit,
+                                    struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+
+/* Reveal anomalies: per principal, allowed reveals (detokenize, record.read at any level) in
+ * the hour before now against its hourly mean over the baseline_hours before that; a row for
+ * each principal with at least min_reveals in the hour and more than factor times its mean.
+ * Columns: principal, reveals in the hour, the baseline mean per hour (text, 2 decimals), the
+ * window's start and end. */
+enum cu_col_alert {
+    CU_COL_ALERT_PRINCIPAL,
+    CU_COL_ALERT_REVEALS,
+    CU_COL_ALERT_BASELINE,
+    CU_COL_ALERT_FROM,
+    CU_COL_ALERT_TO,
+};
+enum cu_err cu_store_audit_alerts(struct cu_tx *tx, const char *tenant, int baseline_hours,
+                                  int min_reveals, int factor, struct cu_arena *arena,
+                                  struct cu_db_result **out) CU_WUR;
 
 #endif

@@ -41,9 +41,9 @@ static void
 trail(struct vt *t, json_t **rec)
 {
     vault_setup(t);
-    *rec = tokenize1(t, "crm-planted-subject",
-                     json_pack("{s:s, s:s}", "name", "Planted Zebulon", "email",
-                               "planted.zebulon@example.com"));
+    *rec = tokenize1(
+        t, "crm-planted-subject",
+        json_pack("{s:s, s:s}", "name", "Planted Zebulon", "email", "planted.zebulon@example.com"));
     cr_assert_str_eq(plain(t, tok(*rec, "name")), "Planted Zebulon");
     struct t_resp *r = api_p("POST", "/v1/detokenize", t_token(t->id, "records:search"), "support",
                              fmt("{\"tokens\":[\"%s\"]}", tok(*rec, "email")));
@@ -172,8 +172,8 @@ Test(audit_chain, a_checkpoint_detects_a_cut_off_tail)
     assert_problem(r, 422, "/checkpoint/mac");
 
     /* cut the tail off: the chain alone still verifies, against the checkpoint it does not */
-    free(t_sql(fmt("DELETE FROM audit_log WHERE tenant_id = '%s' AND chain_pos >= %lld", t.id,
-                   pos - 2)));
+    free(t_sql(
+        fmt("DELETE FROM audit_log WHERE tenant_id = '%s' AND chain_pos >= %lld", t.id, pos - 2)));
     json_t *plain_v = verify(&t);
     cr_assert(json_is_true(json_object_get(plain_v, "valid")), "%s", show(plain_v));
     r = api("POST", "/v1/audit/verify", auditor, body);
@@ -190,8 +190,8 @@ Test(audit_chain, the_service_role_cannot_rewrite_or_delete_an_entry)
     trail(&t, &rec);
     PGconn *c = db_open("CUSTOS_DATABASE_URL");
     const char *tenant = t.id;
-    PGresult *r = PQexecParams(c, "SELECT set_config('custos.tenant', $1, false)", 1, NULL,
-                               &tenant, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, "SELECT set_config('custos.tenant', $1, false)", 1, NULL, &tenant,
+                               NULL, NULL, 0);
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
     PQclear(r);
     static const char *const attempts[] = {
@@ -233,8 +233,8 @@ Test(audit_chain, queries_filter_page_and_stay_in_their_tenant)
     trail(&t, &rec);
     vault_setup(&other);
     const char *auditor = t_token(t.id, "audit:read");
-    struct t_resp *r = api("GET", "/v1/audit?subject_id=crm-planted-subject&action=detokenize",
-                           auditor, NULL);
+    struct t_resp *r =
+        api("GET", "/v1/audit?subject_id=crm-planted-subject&action=detokenize", auditor, NULL);
     cr_assert_eq(r->status, 200, "%ld %s", r->status, r->body);
     json_t *entries = json_object_get(r->json, "entries");
     cr_assert_eq(json_array_size(entries), 2, "%s", r->body);
