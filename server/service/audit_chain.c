@@ -104,12 +104,17 @@ seal_batch(struct cu_svc *s, const char *tenant, int first, long long *n)
     struct cu_db_result *h = NULL;
     CU_TRY(cu_store_audit_head(tx, tenant, arena, &h));
     CU_CHECK(cu_res_rows(h) == 1, CU_ERR_NOT_FOUND, "tenant %s is gone", tenant);
-    long long unsealed = cu_res_int(h, 0, CU_COL_AHEAD_UNSEALED);
     if (first) {
-        note_lag(unsealed, strtod(cu_res_text(h, 0, CU_COL_AHEAD_LAG_S), NULL));
+        struct cu_db_result *b = NULL;
+        CU_TRY(cu_store_audit_backlog(tx, tenant, arena, &b));
+        long long unsealed = cu_res_int(b, 0, CU_COL_ABACK_UNSEALED);
+        note_lag(unsealed, strtod(cu_res_text(b, 0, CU_COL_ABACK_LAG_S), NULL));
+        if (unsealed == 0) {
+            goto out; /* nothing to do: roll back, nothing written */
+        }
     }
-    if (!got || unsealed == 0) {
-        goto out; /* another sealer has it, or nothing to do: roll back, nothing written */
+    if (!got) {
+        goto out; /* another sealer has the tenant */
     }
     const char *inc = cu_res_text(h, 0, CU_COL_AHEAD_INC);
     long long pos = cu_res_int(h, 0, CU_COL_AHEAD_POS);
@@ -125,6 +130,9 @@ seal_batch(struct cu_svc *s, const char *tenant, int first, long long *n)
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_audit_unsealed(tx, tenant, SEAL_BATCH, arena, &r));
     int rows = cu_res_rows(r);
+    if (rows == 0) {
+        goto out;
+    }
     seals = json_array();
     for (int i = 0; i < rows; i++) {
         uint8_t mac[32];
@@ -218,12 +226,18 @@ cu_audit_seal_all(struct cu_svc *s, long long *sealed)
 }
 
 /* Writes one allowed entry of an audit read in its own transaction (before the read: the
- * sealing that follows covers it). */
+ * sealing that follows covers it). CU_ERR_NOT_FOUND when the tenant does not exist. */
 static enum cu_err
 audit_read_entry(struct cu_svc *s, const struct cu_actor *a, const char *action)
 {
+    /* a tenant that does not exist gets no entry (it would belong to no incarnation) */
+    long long sealed = 0;
+    enum cu_err rc = cu_audit_seal_tenant(s, a->tenant, &sealed);
+    if (rc == CU_ERR_NOT_FOUND) {
+        return cu_err_public(rc, "The tenant of this token does not exist");
+    }
+    CU_GUARD(rc);
     struct cu_tx *tx = NULL;
-    enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     CU_TRY(cu_audit_one(tx, a, a->tenant, action));
     rc = cu_tx_commit(&tx);
@@ -527,8 +541,10 @@ cu_audit_verify(struct cu_svc *s, const struct cu_actor *a, json_t *checkpoint,
         free(got);
         CU_TRY(cu_hex_decode(cp.hash, 64, &cp_hash, &cp_hash_len));
     }
+    struct cu_db_result *b = NULL;
+    CU_TRY(cu_store_audit_backlog(tx, a->tenant, arena, &b));
     CU_TRY(walk(tx, a->tenant, inc, key, checkpoint != NULL ? &cp : NULL, cp_hash,
-                cu_res_int(h, 0, CU_COL_AHEAD_UNSEALED), out));
+                cu_res_int(b, 0, CU_COL_ABACK_UNSEALED), out));
     rc = cu_tx_commit(&tx);
     if (json_is_false(json_object_get(*out, "valid"))) {
         cu_log(CU_LOG_WARN, "audit chain verification failed", "tenant", a->tenant, "reason",

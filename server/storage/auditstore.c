@@ -16,15 +16,16 @@ static const struct cu_stmt q_seal_lock = {
  * the positions another sealer has just committed. */
 static const struct cu_stmt q_head = {
     "audit_head",
-    "SELECT t.incarnation, coalesce(h.chain_pos, 0), h.hash,"
-    " (SELECT count(*) FROM audit_log u WHERE u.tenant_id = $1 AND u.hash IS NULL),"
-    " coalesce(extract(epoch FROM clock_timestamp() -"
-    "   (SELECT min(u.ts) FROM audit_log u WHERE u.tenant_id = $1 AND u.hash IS NULL)), 0)"
+    "SELECT t.incarnation, coalesce(h.chain_pos, 0), h.hash"
     " FROM tenants t"
     " LEFT JOIN LATERAL (SELECT a.chain_pos, a.hash FROM audit_log a"
     "   WHERE a.tenant_id = $1 AND a.incarnation = t.incarnation AND a.chain_pos IS NOT NULL"
     "   ORDER BY a.chain_pos DESC LIMIT 1) h ON true"
     " WHERE t.tenant_id = $1"};
+/* Once per pass, not per batch: it counts the whole backlog. */
+static const struct cu_stmt q_backlog = {
+    "audit_backlog", "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(ts)), 0)"
+                     " FROM audit_log WHERE tenant_id = $1 AND hash IS NULL"};
 static const struct cu_stmt q_unsealed = {
     "audit_unsealed", "SELECT " ENTRY_COLS " FROM audit_log WHERE tenant_id = $1 AND hash IS NULL"
                       " ORDER BY seq LIMIT $2"};
@@ -133,6 +134,16 @@ cu_store_audit_head(struct cu_tx *tx, const char *tenant, struct cu_arena *arena
     cu_params_init(&p);
     cu_params_text(&p, tenant);
     return cu_tx_exec(tx, &q_head, &p, arena, out);
+}
+
+enum cu_err
+cu_store_audit_backlog(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
+                       struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    return cu_tx_exec(tx, &q_backlog, &p, arena, out);
 }
 
 enum cu_err

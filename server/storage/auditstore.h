@@ -10,18 +10,22 @@
  * seal at once: one wins, the others skip the tenant). *got = 1 when taken. */
 enum cu_err cu_store_audit_seal_lock(struct cu_tx *tx, const char *tenant, int *got) CU_WUR;
 
-/* The chain's head and the backlog. One row, none when the tenant is gone. Columns: the
- * tenant's incarnation, the head's position (0: empty chain), its hash (NULL when empty),
- * unsealed entries, age in seconds of the oldest unsealed one (0 when none). */
+/* The chain's head: one row, none when the tenant is gone. Columns: the tenant's incarnation,
+ * the head's position (0: empty chain), its hash (NULL when empty). */
 enum cu_col_audit_head {
     CU_COL_AHEAD_INC,
     CU_COL_AHEAD_POS,
     CU_COL_AHEAD_HASH,
-    CU_COL_AHEAD_UNSEALED,
-    CU_COL_AHEAD_LAG_S,
 };
 enum cu_err cu_store_audit_head(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
                                 struct cu_db_result **out) CU_WUR;
+/* The backlog: one row, columns: unsealed entries, age in seconds of the oldest (0 if none). */
+enum cu_col_audit_backlog {
+    CU_COL_ABACK_UNSEALED,
+    CU_COL_ABACK_LAG_S,
+};
+enum cu_err cu_store_audit_backlog(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
+                                   struct cu_db_result **out) CU_WUR;
 
 /* Entries. Columns (all reads of entries): seq, ts (UTC, microseconds), principal, action,
  * collection, fields (JSON array text or NULL), record_id, subject_id, purpose, redaction,

@@ -9,7 +9,9 @@
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 TestSuite(audit_chain, .fini = cleanup_all);
 
@@ -341,4 +343,43 @@ Test(audit_chain, two_serve_processes_seal_into_one_valid_chain, .timeout = 120)
                              " AND chain_pos IS NOT NULL",
                              t.id, NULL),
                  n);
+}
+
+/* `custos audit-verify --tenant T [--checkpoint FILE]`: its exit status. */
+static int
+cli_verify(const char *tenant, const char *checkpoint_file)
+{
+    char *cmd = fmt("'%s' audit-verify --tenant %s%s%s >>'%s/audit-verify.log' 2>&1",
+                    t_env("CUSTOS_TEST_BIN"), tenant, checkpoint_file ? " --checkpoint " : "",
+                    checkpoint_file ? checkpoint_file : "", t_env("CUSTOS_TEST_WORKDIR"));
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(audit_chain, the_audit_verify_command_fails_on_a_broken_chain_or_tail)
+{
+    struct vt t = {0};
+    json_t *rec = NULL;
+    trail(&t, &rec);
+    cr_assert_eq(cli_verify(t.id, NULL), 0);
+    struct t_resp *r = api("GET", "/v1/audit/checkpoint", t_token(t.id, "audit:read"), NULL);
+    cr_assert_eq(r->status, 200, "%ld %s", r->status, r->body);
+    char *file = fmt("%s/checkpoint-%s.json", t_env("CUSTOS_TEST_WORKDIR"), t.id);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs(r->body, f);
+    fclose(f);
+    cr_assert_eq(cli_verify(t.id, file), 0);
+    long long pos =
+        json_integer_value(json_object_get(json_object_get(r->json, "checkpoint"), "position"));
+    free(t_sql(
+        fmt("DELETE FROM audit_log WHERE tenant_id = '%s' AND chain_pos >= %lld", t.id, pos - 1)));
+    cr_assert_eq(cli_verify(t.id, NULL), 0, "the cut chain alone still verifies");
+    cr_assert_eq(cli_verify(t.id, file), 1, "the cut tail is not detected against the checkpoint");
+    free(t_sql(fmt("SET session_replication_role = replica;"
+                   " UPDATE audit_log SET action = 'tampered' WHERE tenant_id = '%s'"
+                   " AND chain_pos = 1",
+                   t.id)));
+    cr_assert_eq(cli_verify(t.id, NULL), 1);
+    cr_assert_eq(cli_verify("no-such-tenant-x", NULL), 1);
 }
