@@ -43,11 +43,18 @@ struct cu_http_state {
 
 enum cu_http_body { CU_BODY_NONE, CU_BODY_LENGTH, CU_BODY_CHUNKED };
 
-/* 0 when Content-Length, Transfer-Encoding or Host is missing, repeated or conflicting
- * (RFC 9112 §6.3: answer 400 and close). */
-int cu_http_framing_ok(struct MHD_Connection *conn, const char *version);
+enum cu_http_headers {
+    CU_HEADERS_OK,
+    CU_HEADERS_MALFORMED, /* a field name that is not a token, a control in a value, obs-fold */
+    CU_HEADERS_FRAMING,   /* Content-Length, Transfer-Encoding or Host missing, repeated or
+                             conflicting (RFC 9112 §6.3) */
+    CU_HEADERS_DUPLICATE, /* X-Purpose, Idempotency-Key or Content-Type repeated */
+};
+/* Checks the header fields on the first access-handler call. MALFORMED and FRAMING: answer
+ * 400 and close (the body's extent is unknown); DUPLICATE: 400, the body can be drained. */
+enum cu_http_headers cu_http_headers_check(struct MHD_Connection *conn, const char *version);
 /* How the body is framed; *len is the Content-Length for CU_BODY_LENGTH. Call after
- * cu_http_framing_ok. */
+ * cu_http_headers_check. */
 enum cu_http_body cu_http_body_kind(struct MHD_Connection *conn, unsigned long long *len);
 /* 1 when the client waits for 100 Continue before sending its body. */
 int cu_http_expects_continue(struct MHD_Connection *conn);
@@ -80,6 +87,10 @@ enum MHD_Result cu_http_on_request(void *cls, struct MHD_Connection *conn, const
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
                                    void **con_cls);
+/* libmicrohttpd's URI log callback: sees the raw request target before MHD decodes it, and
+ * marks one carrying whitespace or a control character for a 400 (returns the initial
+ * *con_cls). */
+void *cu_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 void cu_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                           enum MHD_RequestTerminationCode toe);
 

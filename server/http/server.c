@@ -130,7 +130,11 @@ cu_server_start(struct cu_app *app, struct cu_server **out)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL};
     /* header buffer per connection: headers and the JWT fit; bodies stream to us */
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    /* 0, not 1: at 1 MHD answers a missing Host or a space in the target itself, in HTML and
+     * without a request id; request.c and framing.c refuse those (and more) as problem+json */
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 0, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)cu_http_on_uri,
+                                        NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)cu_http_on_completed,
                                         s};

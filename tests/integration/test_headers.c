@@ -1,0 +1,278 @@
+/* Header handling (issue 14): malformed header fields are refused with 400 before anything
+ * runs (no smuggled second request), repeated meaningful headers are refused, a client that
+ * trickles its headers or its body is cut while other clients are served, and the server gives
+ * memory back after a burst of large requests. Raw sockets and OpenSSL, plain and TLS. */
+#include "harness.h"
+#include "idp.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* ---- a raw client over a socket or TLS ---- */
+
+struct conn {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+};
+
+static int
+conn_open(int port, int tls, struct conn *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = t_open_idle(port, NULL);
+    if (c->fd < 0) {
+        return -1;
+    }
+    struct timeval tv = {.tv_sec = 60};
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (!tls) {
+        return 0;
+    }
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    if (c->ctx == NULL ||
+        SSL_CTX_load_verify_locations(c->ctx, t_env("CUSTOS_TEST_CA"), NULL) != 1) {
+        return -1;
+    }
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+    c->ssl = SSL_new(c->ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
+        return -1;
+    }
+    return 0;
+}
+
+static void
+conn_close(struct conn *c)
+{
+    if (c->ssl != NULL) {
+        SSL_free(c->ssl);
+    }
+    if (c->ctx != NULL) {
+        SSL_CTX_free(c->ctx);
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    ERR_clear_error();
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+}
+
+static int
+conn_write(struct conn *c, const void *p, size_t len)
+{
+    const char *b = p;
+    while (len > 0) {
+        ssize_t n;
+        if (c->ssl != NULL) {
+            int w = SSL_write(c->ssl, b, (int)len);
+            n = w > 0 ? w : -1;
+        } else {
+            n = send(c->fd, b, len, MSG_NOSIGNAL);
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        b += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads until the peer closes (returns 1) or timeout_ms pass without a byte (returns 0);
+ * -1 on a reset. What was read is appended to out (NUL-terminated, at most cap - 1). */
+static int
+conn_read_all(struct conn *c, char *out, size_t cap, size_t *used, int timeout_ms)
+{
+    for (;;) {
+        if (c->ssl == NULL || SSL_pending(c->ssl) == 0) {
+            struct pollfd p = {.fd = c->fd, .events = POLLIN};
+            int r = poll(&p, 1, timeout_ms);
+            if (r == 0) {
+                return 0;
+            }
+        }
+        char buf[4096];
+        ssize_t n;
+        if (c->ssl != NULL) {
+            int r = SSL_read(c->ssl, buf, sizeof(buf));
+            n = r > 0 ? r : (SSL_get_error(c->ssl, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1);
+        } else {
+            n = recv(c->fd, buf, sizeof(buf), 0);
+        }
+        if (n == 0) {
+            return 1;
+        }
+        if (n < 0) {
+            return errno == ECONNRESET || c->ssl != NULL ? 1 : -1;
+        }
+        size_t k = (size_t)n < cap - 1 - *used ? (size_t)n : cap - 1 - *used;
+        memcpy(out + *used, buf, k);
+        *used += k;
+        out[*used] = '\0';
+    }
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* ---- servers ---- */
+
+static struct t_server plain;
+
+static void
+ignore_sigpipe(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+start_plain(void)
+{
+    ignore_sigpipe();
+    cr_assert_eq(t_spawn(NULL, 0, &plain), 0, "could not start a plain server");
+}
+
+static void
+stop_plain(void)
+{
+    cr_assert_eq(t_stop(&plain), 0, "the server did not exit 0 on SIGTERM");
+}
+
+/* ---- malformed header fields ---- */
+
+/* The smuggled request: if the body ran as a request, /metrics would answer 200. */
+static const char smuggled[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/* Sends one POST /v1/tenants with the given extra header lines (raw, CRLF-terminated) and the
+ * smuggled request as its body, and checks: exactly one answer, a 400 problem+json with a
+ * request id and Connection: close, and the connection closed. */
+static void
+refused_without_smuggling(int port, int tls, const char *name, const char *lines)
+{
+    char req[1024];
+    int n = snprintf(req, sizeof(req), "POST /v1/tenants HTTP/1.1\r\nHost: x\r\n%s\r\n%s",
+                     lines, smuggled);
+    struct conn c;
+    cr_assert_eq(conn_open(port, tls, &c), 0, "%s: could not connect", name);
+    cr_assert_eq(conn_write(&c, req, (size_t)n), 0, "%s: could not write", name);
+    char out[16384] = "";
+    size_t used = 0;
+    int closed = conn_read_all(&c, out, sizeof(out), &used, 5000);
+    conn_close(&c);
+    cr_assert(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%s: want 400, got: %.80s", name, out);
+    cr_assert_eq(count(out, "HTTP/1.1 "), 1, "%s: the body ran as a second request: %s", name,
+                 out);
+    cr_assert(strstr(out, "Content-Type: application/problem+json\r\n") != NULL,
+              "%s: not problem+json: %s", name, out);
+    cr_assert(strstr(out, "X-Request-Id: ") != NULL, "%s: no request id", name);
+    cr_assert(strstr(out, "Connection: close\r\n") != NULL, "%s: not closing", name);
+    cr_assert(strstr(out, "/problems/bad-framing") != NULL, "%s: %s", name, out);
+    cr_assert_eq(closed, 1, "%s: the connection stayed open", name);
+}
+
+struct form {
+    const char *name;
+    const char *lines; /* 34: the smuggled request's length */
+};
+
+static const struct form forms[] = {
+    {"space before the colon", "Content-Length : 34\r\n"},
+    {"tab before the colon", "Content-Length\t: 34\r\n"},
+    {"Content-Length continued by obs-fold", "Content-Length:\r\n 34\r\n"},
+    {"another header continued by obs-fold", "X-Note: a\r\n\tb\r\nContent-Length: 34\r\n"},
+    {"bare CR inside a header", "X-Note: a\rContent-Length: 34\r\n"},
+    {"control character in a name", "X-No\001te: a\r\nContent-Length: 34\r\n"},
+    {"space inside a name", "X-No te: a\r\nContent-Length: 34\r\n"},
+    {"whitespace before the first name", " Content-Length: 34\r\n"},
+    {"DEL in a value", "X-Note: a\177b\r\nContent-Length: 34\r\n"},
+};
+
+static void
+every_malformed_form_is_refused(int port, int tls)
+{
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        cr_assert_eq(strlen(smuggled), 34);
+        refused_without_smuggling(port, tls, forms[i].name, forms[i].lines);
+    }
+}
+
+Test(headers, malformed_header_fields_are_refused_and_nothing_is_smuggled_over_plain_http,
+     .init = start_plain, .fini = stop_plain, .timeout = 120)
+{
+    every_malformed_form_is_refused(plain.port, 0);
+}
+
+Test(headers, malformed_header_fields_are_refused_and_nothing_is_smuggled_over_tls,
+     .init = ignore_sigpipe, .timeout = 120)
+{
+    every_malformed_form_is_refused(t_shared()->port, 1);
+}
+
+Test(headers, well_formed_headers_with_odd_spacing_are_still_served, .init = ignore_sigpipe)
+{
+    const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A:   spaced\t\r\nX-Empty:\r\n"
+                       "X-Tab:\tv\r\nConnection: close\r\n\r\n";
+    struct conn c;
+    cr_assert_eq(conn_open(t_shared()->port, 1, &c), 0);
+    cr_assert_eq(conn_write(&c, req, strlen(req)), 0);
+    char out[8192] = "";
+    size_t used = 0;
+    conn_read_all(&c, out, sizeof(out), &used, 5000);
+    conn_close(&c);
+    cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "got: %.80s", out);
+}
+
+/* ---- repeated headers that carry meaning ---- */
+
+Test(headers, repeated_meaningful_headers_are_refused_with_400, .init = ignore_sigpipe)
+{
+    const char *writer = t_token("t-headers", "records:write records:read");
+    const char *lines[] = {
+        "X-Purpose: support\r\nX-Purpose: billing\r\n",
+        "Idempotency-Key: k1\r\nIdempotency-Key: k2\r\n",
+        "Content-Type: application/json\r\n",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        char req[4096];
+        int n = snprintf(req, sizeof(req),
+                         "POST /v1/collections/customers/records HTTP/1.1\r\nHost: x\r\n"
+                         "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 2\r\n%s\r\n{}",
+                         writer, lines[i]);
+        struct conn c;
+        cr_assert_eq(conn_open(t_shared()->port, 1, &c), 0);
+        cr_assert_eq(conn_write(&c, req, (size_t)n), 0);
+        char out[8192] = "";
+        size_t used = 0;
+        conn_read_all(&c, out, sizeof(out), &used, 3000);
+        conn_close(&c);
+        cr_assert(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%zu: want 400, got: %.200s", i, out);
+        cr_assert(strstr(out, "application/problem+json") != NULL, "%zu: %s", i, out);
+        cr_assert(strstr(out, "X-Request-Id: ") != NULL, "%zu: %s", i, out);
+    }
+}
+
+Test(headers, a_repeated_content_length_is_refused_with_400, .init = ignore_sigpipe)
+{
+    refused_without_smuggling(t_shared()->port, 1, "repeated Content-Length",
+                              "Content-Length: 34\r\nContent-Length: 34\r\n");
+}
