@@ -53,6 +53,7 @@ state_new(struct cu_server *s, struct MHD_Connection *conn, const char *url, con
     clock_gettime(CLOCK_MONOTONIC, &st->started);
     st->server = s;
     cu_buf_init(&st->body);
+    st->track = cu_http_track_of(conn);
     struct cu_req *req = &st->req;
     req->arena = cu_arena_new();
     req->app = s->app;
@@ -133,6 +134,7 @@ on_headers(struct cu_http_state *st, struct MHD_Connection *conn, const char *ve
     }
     unsigned long long len = 0;
     enum cu_http_body body = cu_http_body_kind(conn, &len);
+    cu_http_track_phase(s, st->track, body == CU_BODY_NONE ? CU_PHASE_BUSY : CU_PHASE_BODY);
     enum cu_err rc = CU_OK;
     if (h == CU_HEADERS_DUPLICATE) {
         /* framed soundly: refused like any other early refusal, the body is drained */
@@ -169,6 +171,7 @@ on_body(struct cu_http_state *st, struct MHD_Connection *conn, const char *data,
 {
     (void)conn;
     struct cu_server *s = st->server;
+    cu_http_track_bytes(s, st->track, n);
     if (st->refusal != CU_OK) {
         st->discarded += n;
         if (st->discarded > (unsigned long long)s->linger_bytes) {
@@ -240,6 +243,7 @@ cu_http_on_request(void *cls, struct MHD_Connection *conn, const char *url, cons
         *upload_data_size = 0;
         return on_body(st, conn, upload_data, n);
     }
+    cu_http_track_phase(st->server, st->track, CU_PHASE_BUSY);
     if (st->refusal != CU_OK) {
         return send_refusal(st, conn);
     }
@@ -266,6 +270,8 @@ cu_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (st->req.problem_errors != NULL) {
         json_decref(st->req.problem_errors);
     }
+    /* the next request's headers are due within header_timeout_s from now */
+    cu_http_track_phase(s, st->track, CU_PHASE_HEADERS);
     cu_buf_cleanup(&st->body);
     cu_arena_free(st->req.arena);
     free(st);

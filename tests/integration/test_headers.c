@@ -276,3 +276,126 @@ Test(headers, a_repeated_content_length_is_refused_with_400, .init = ignore_sigp
     refused_without_smuggling(t_shared()->port, 1, "repeated Content-Length",
                               "Content-Length: 34\r\nContent-Length: 34\r\n");
 }
+
+/* ---- slow clients ---- */
+
+static struct t_server slow;
+
+static void
+start_slow(void)
+{
+    ignore_sigpipe();
+    const char *env[] = {"CUSTOS_HEADER_TIMEOUT=2", "CUSTOS_BODY_MIN_RATE=1000",
+                         "CUSTOS_CONNECTION_TIMEOUT=600", "CUSTOS_PER_IP_CONNECTIONS=8", NULL};
+    cr_assert_eq(t_spawn(env, 0, &slow), 0, "could not start a plain server");
+}
+
+static void
+start_slow_tls(void)
+{
+    ignore_sigpipe();
+    const char *env[] = {"CUSTOS_HEADER_TIMEOUT=2", "CUSTOS_CONNECTION_TIMEOUT=600", NULL};
+    cr_assert_eq(t_spawn(env, 1, &slow), 0, "could not start a TLS server");
+}
+
+static void
+stop_slow(void)
+{
+    cr_assert_eq(t_stop(&slow), 0, "the server did not exit 0 on SIGTERM");
+}
+
+/* 1 when the server has closed (or reset) fd: a pending EOF, or a failed send of line. */
+static int
+peer_closed(int fd, const char *line)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 0) > 0) {
+        char b[512];
+        ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+        if (n <= 0) {
+            return 1;
+        }
+    }
+    return line != NULL && send(fd, line, strlen(line), MSG_NOSIGNAL) < 0;
+}
+
+enum { TRICKLERS = 8, BOUND_MS = 40000 };
+
+/* Runs TRICKLERS connections from 127.0.0.3 that each send `start` and then one more line
+ * every 500 ms, while a probe at 127.0.0.1 keeps asking /healthz; returns once every trickler
+ * is closed (the test fails if that takes longer than BOUND_MS, a generous bound for a 2 s
+ * deadline, or if a probe is not answered 200). */
+static void
+tricklers_are_cut(const char *start, const char *line)
+{
+    int fds[TRICKLERS];
+    int closed[TRICKLERS] = {0};
+    for (int i = 0; i < TRICKLERS; i++) {
+        fds[i] = t_open_idle(slow.port, "127.0.0.3");
+        cr_assert_geq(fds[i], 0, "could not connect trickler %d", i);
+        cr_assert_eq(send(fds[i], start, strlen(start), MSG_NOSIGNAL), (ssize_t)strlen(start));
+    }
+    long long t0 = t_now_ms();
+    int open_count = TRICKLERS;
+    int probes = 0;
+    while (open_count > 0) {
+        cr_assert_lt(t_now_ms() - t0, BOUND_MS, "%d trickling connections still open",
+                     open_count);
+        for (int i = 0; i < TRICKLERS; i++) {
+            if (!closed[i] && peer_closed(fds[i], line)) {
+                closed[i] = 1;
+                open_count--;
+            }
+        }
+        struct t_resp r;
+        cr_assert_eq(t_request(&slow, "GET", "/healthz", NULL, NULL, NULL, &r), 0);
+        cr_assert_eq(r.status, 200, "a probe was not served while clients trickled");
+        t_resp_free(&r);
+        probes++;
+        usleep(500 * 1000);
+    }
+    for (int i = 0; i < TRICKLERS; i++) {
+        close(fds[i]);
+    }
+    cr_assert_gt(probes, 0);
+    /* the address's connection slots are free again */
+    int was_closed = 0;
+    char *out = t_raw(slow.port, "127.0.0.3", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 35,
+                      3000, &was_closed);
+    cr_assert(out != NULL && strncmp(out, "HTTP/1.1 200 ", 13) == 0,
+              "the trickling address is still locked out: %s", out ? out : "(nothing)");
+    free(out);
+}
+
+Test(slow_clients, a_client_trickling_header_lines_is_cut_while_others_are_served,
+     .init = start_slow, .fini = stop_slow, .timeout = 120)
+{
+    tricklers_are_cut("GET /healthz HTTP/1.1\r\nHost: x\r\n", "X-Slow: still coming\r\n");
+}
+
+Test(slow_clients, a_client_trickling_its_body_is_cut_while_others_are_served,
+     .init = start_slow, .fini = stop_slow, .timeout = 120)
+{
+    tricklers_are_cut("POST /v1/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 100000\r\n\r\n",
+                      "x");
+}
+
+Test(slow_clients, a_connection_that_never_sends_its_headers_is_closed, .init = start_slow,
+     .fini = stop_slow, .timeout = 120)
+{
+    tricklers_are_cut("", NULL);
+}
+
+Test(slow_clients, a_tls_connection_that_never_completes_its_handshake_is_closed,
+     .init = start_slow_tls, .fini = stop_slow, .timeout = 120)
+{
+    int fd = t_open_idle(slow.port, NULL);
+    cr_assert_geq(fd, 0);
+    long long t0 = t_now_ms();
+    while (!peer_closed(fd, NULL)) {
+        cr_assert_lt(t_now_ms() - t0, BOUND_MS, "the silent TLS connection is still open");
+        usleep(200 * 1000);
+    }
+    close(fd);
+}
