@@ -49,8 +49,9 @@ field_well_formed(const char *key, const char *value)
         }
     }
     for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
-            return 0; /* a bare CR or another control inside the value */
+        if (*p < 0x20 && *p != '\t') {
+            return 0; /* a bare CR or another C0 control inside the value (DEL passes: RFC
+                         9110 §5.5 lets a recipient keep it, and the value stays opaque) */
         }
     }
     /* MHD parses "name:value" in place: the value follows the name's NUL after optional

@@ -203,7 +203,7 @@ static const struct form forms[] = {
     {"control character in a name", "X-No\001te: a\r\nContent-Length: 34\r\n"},
     {"space inside a name", "X-No te: a\r\nContent-Length: 34\r\n"},
     {"whitespace before the first name", " Content-Length: 34\r\n"},
-    {"DEL in a value", "X-Note: a\177b\r\nContent-Length: 34\r\n"},
+    {"control character in a value", "X-Note: a\001b\r\nContent-Length: 34\r\n"},
 };
 
 static void
