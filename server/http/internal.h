@@ -34,7 +34,11 @@ struct cu_server {
     int watch_ready;   /* watch_mu and watch_cv are initialised */
     int watch_running; /* watch_thread runs */
     int watch_stop;
+    _Atomic int trim_due; /* a large request ended: give freed memory back (watchdog.c) */
 };
+
+/* A request whose body or answer reaches this many bytes asks for a trim. */
+#define CU_HTTP_TRIM_BYTES (16 * 1024)
 
 /* One request, from its headers to the completion callback (which frees it). */
 struct cu_http_state {

@@ -1,4 +1,4 @@
-/* Slow clients: a connection must deliver a request's headers within header_timeout_s (from
+/* Slow clients and memory. A connection must deliver a request's headers within header_timeout_s (from
  * its start, or from the end of the previous answer) and then its body at body_min_rate bytes
  * per second on average, or it is closed. MHD 0.9.75's connection timeout is an idle timeout
  * that every byte resets, so a client trickling a header line every few seconds held a
@@ -8,12 +8,18 @@
  * four times a second and shuts down (shutdown(2), not close: the descriptor stays MHD's) the
  * socket of a connection past its bound; MHD then sees the end of the stream and closes it.
  * Invariant: an entry leaves the list under the mutex in NOTIFY_CLOSED, which MHD calls before
- * it closes the descriptor, so the thread never shuts down a reused descriptor. */
+ * it closes the descriptor, so the thread never shuts down a reused descriptor.
+ *
+ * The same thread gives memory back: after a request with a large body, glibc keeps the freed
+ * body and JSON tree in the worker thread's arena (RSS stayed at a burst's peak: 22 MB idle,
+ * 320 MB after 144 batches of 1,000 × 64 fields), so at most once a second, off the request
+ * path, malloc_trim(0) returns free pages of every arena to the kernel. */
 #include "http/internal.h"
 
 #include "core/log.h"
 #include "core/metrics.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -54,6 +60,7 @@ static void *
 watch(void *arg)
 {
     struct cu_server *s = arg;
+    struct timespec last_trim = {0};
     pthread_mutex_lock(&s->watch_mu);
     while (!s->watch_stop) {
         struct timespec now;
@@ -73,6 +80,14 @@ watch(void *arg)
         }
         if (bodies > 0) {
             cu_metrics_count("http_slow_body_cut", (unsigned long long)bodies);
+        }
+        if (atomic_load(&s->trim_due) && seconds_since(&last_trim, &now) >= 1.0) {
+            atomic_store(&s->trim_due, 0);
+            last_trim = now;
+            pthread_mutex_unlock(&s->watch_mu); /* connections come and go meanwhile */
+            malloc_trim(0);
+            pthread_mutex_lock(&s->watch_mu);
+            cu_metrics_count("http_malloc_trims", 1);
         }
         struct timespec until = now;
         until.tv_nsec += 250 * 1000 * 1000;
