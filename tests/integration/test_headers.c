@@ -399,3 +399,35 @@ Test(slow_clients, a_tls_connection_that_never_completes_its_handshake_is_closed
     }
     close(fd);
 }
+
+/* ---- answers the server sends ---- */
+
+Test(answers, a_chunked_body_past_the_limit_gets_413_problem_json, .init = ignore_sigpipe,
+     .timeout = 120)
+{
+    const char *writer = t_token("t-headers", "records:write");
+    char head[4096];
+    int n = snprintf(head, sizeof(head),
+                     "POST /v1/collections/customers/records HTTP/1.1\r\nHost: x\r\n"
+                     "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n",
+                     writer);
+    static char chunk[65536 + 16];
+    int k = snprintf(chunk, sizeof(chunk), "10000\r\n");
+    memset(chunk + k, 'a', 65536);
+    memcpy(chunk + k + 65536, "\r\n", 2);
+    struct conn c;
+    cr_assert_eq(conn_open(t_shared()->port, 1, &c), 0);
+    cr_assert_eq(conn_write(&c, head, (size_t)n), 0);
+    for (int i = 0; i < 20; i++) { /* 1.25 MiB: past the shared server's 1 MiB */
+        cr_assert_eq(conn_write(&c, chunk, (size_t)k + 65536 + 2), 0, "chunk %d", i);
+    }
+    cr_assert_eq(conn_write(&c, "0\r\n\r\n", 5), 0);
+    char out[8192] = "";
+    size_t used = 0;
+    conn_read_all(&c, out, sizeof(out), &used, 3000);
+    conn_close(&c);
+    cr_assert(strncmp(out, "HTTP/1.1 413 ", 13) == 0, "got: %.200s", out);
+    cr_assert(strstr(out, "application/problem+json") != NULL, "%s", out);
+    cr_assert(strstr(out, "X-Request-Id: ") != NULL, "%s", out);
+}
