@@ -431,3 +431,72 @@ Test(answers, a_chunked_body_past_the_limit_gets_413_problem_json, .init = ignor
     cr_assert(strstr(out, "application/problem+json") != NULL, "%s", out);
     cr_assert(strstr(out, "X-Request-Id: ") != NULL, "%s", out);
 }
+
+/* Sends raw bytes to the shared TLS server and returns what came back until it closed. */
+static void
+send_raw_tls(const char *req, size_t len, char *out, size_t cap)
+{
+    struct conn c;
+    cr_assert_eq(conn_open(t_shared()->port, 1, &c), 0);
+    cr_assert_eq(conn_write(&c, req, len), 0);
+    size_t used = 0;
+    out[0] = '\0';
+    int closed = conn_read_all(&c, out, cap, &used, 5000);
+    conn_close(&c);
+    cr_assert_eq(closed, 1, "the connection stayed open after: %.80s", out);
+}
+
+static void
+problem_json_answer(const char *out, const char *status_line, const char *slug, int once)
+{
+    cr_assert(strncmp(out, status_line, strlen(status_line)) == 0, "want %s, got: %.200s",
+              status_line, out);
+    cr_assert(strstr(out, "Content-Type: application/problem+json\r\n") != NULL, "%.300s", out);
+    cr_assert(strstr(out, "X-Request-Id: ") != NULL, "%.300s", out);
+    cr_assert(strstr(out, "<html>") == NULL, "%.300s", out);
+    char type[128];
+    snprintf(type, sizeof(type), "\"type\":\"https://custos.dev/problems/%s\"", slug);
+    cr_assert(strstr(out, type) != NULL, "no %s in %.400s", type, out);
+    if (once) {
+        cr_assert_eq(count(out, status_line), 1, "the status line is repeated: %.400s", out);
+    }
+}
+
+Test(answers, libmicrohttpds_own_refusals_are_problem_json_with_a_request_id,
+     .init = ignore_sigpipe, .timeout = 120)
+{
+    static char req[100 * 1024];
+    static char out[16384];
+    /* 414: a target past the 64 KiB header buffer */
+    int n = snprintf(req, sizeof(req), "GET /");
+    memset(req + n, 'a', 70000);
+    n += 70000;
+    n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    send_raw_tls(req, (size_t)n, out, sizeof(out));
+    problem_json_answer(out, "HTTP/1.1 414 ", "uri-too-long", 1);
+    /* 431: a header past it */
+    n = snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(req + n, 'a', 70000);
+    n += 70000;
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n\r\n");
+    send_raw_tls(req, (size_t)n, out, sizeof(out));
+    problem_json_answer(out, "HTTP/1.1 431 ", "header-fields-too-large", 1);
+    /* 505 */
+    const char v2[] = "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n";
+    send_raw_tls(v2, strlen(v2), out, sizeof(out));
+    problem_json_answer(out, "HTTP/1.1 505 ", "http-version-not-supported", 1);
+    /* 400: a header line without a colon */
+    const char nocolon[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n";
+    send_raw_tls(nocolon, strlen(nocolon), out, sizeof(out));
+    problem_json_answer(out, "HTTP/1.1 400 ", "bad-request", 1);
+    /* 400: a Content-Length that is not a number (MHD 0.9.75 sends its header block twice
+     * here, a defect of its state machine that no hook reaches; the answer is still ours) */
+    const char badlen[] = "POST /v1/tenants HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n";
+    send_raw_tls(badlen, strlen(badlen), out, sizeof(out));
+    problem_json_answer(out, "HTTP/1.1 400 ", "bad-request", 0);
+    /* and the server still serves */
+    struct t_resp r;
+    cr_assert_eq(t_request(t_shared(), "GET", "/healthz", NULL, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    t_resp_free(&r);
+}
