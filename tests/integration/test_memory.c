@@ -1,7 +1,8 @@
 /* Memory is given back (issue 14): after a burst of concurrent large requests (1,000-record ×
  * 64-field batches, about 0.8 MB each), a spawned server's resident memory returns to within
  * twice its idle size. Before the fix glibc kept the freed memory in its per-thread arenas
- * (RSS stayed at the burst's peak). */
+ * (RSS stayed at the burst's peak); a trim gives it all back, so it was not a leak (and under
+ * SANITIZE=1 LeakSanitizer checks that at exit). */
 #include "harness.h"
 #include "idp.h"
 
@@ -109,9 +110,16 @@ Test(memory, resident_memory_returns_within_twice_idle_after_a_burst_of_large_ba
     long after = settled_rss(2 * idle, 20000);
     fprintf(stderr, "memory: idle %ld KiB, peak seen %ld KiB, after the burst %ld KiB\n", idle,
             peak, after);
-    cr_assert_leq(after, 2 * idle,
-                  "resident memory stayed at %ld KiB after the burst (idle %ld KiB, peak %ld KiB)",
-                  after, idle, peak);
-    cr_assert_eq(t_stop(&srv), 0);
+    /* Under SANITIZE=1 AddressSanitizer's allocator (quarantine, shadow memory) stands in
+     * for glibc's and keeps what it likes, so the resident size says nothing there; what that
+     * run checks instead is the other explanation for memory not coming back, a leak:
+     * LeakSanitizer reports at exit (t_stop must see 0, and test.sh scans the log). */
+    if (strstr(t_env("CUSTOS_TEST_BIN"), "/san/") == NULL) {
+        cr_assert_leq(after, 2 * idle,
+                      "resident memory stayed at %ld KiB after the burst (idle %ld KiB, peak "
+                      "%ld KiB)",
+                      after, idle, peak);
+    }
+    cr_assert_eq(t_stop(&srv), 0, "the server did not exit 0 (a sanitizer report?)");
     free(batch);
 }
