@@ -81,12 +81,24 @@ settled_rss(long limit_kib, int wait_ms)
     return kib;
 }
 
-Test(memory, resident_memory_returns_within_twice_idle_after_a_burst_of_large_batches,
-     .timeout = 600)
+static void
+start_srv(void)
 {
     const char *env[] = {"CUSTOS_MAX_BODY_BYTES=1048576", NULL};
     cr_assert_eq(t_spawn(env, 0, &srv), 0, "could not start a plain server");
     make_batch();
+}
+
+static void
+stop_srv(void)
+{
+    cr_assert_eq(t_stop(&srv), 0, "the server did not exit 0 (a sanitizer report?)");
+    free(batch);
+}
+
+Test(memory, resident_memory_returns_within_twice_idle_after_a_burst_of_large_batches,
+     .init = start_srv, .fini = stop_srv, .timeout = 600)
+{
     writer = t_token("t-memory", "records:write");
     /* warm up: one request of each kind, so start-up allocations count as idle */
     struct t_resp r;
@@ -120,6 +132,4 @@ Test(memory, resident_memory_returns_within_twice_idle_after_a_burst_of_large_ba
                       "%ld KiB)",
                       after, idle, peak);
     }
-    cr_assert_eq(t_stop(&srv), 0, "the server did not exit 0 (a sanitizer report?)");
-    free(batch);
 }
