@@ -24,10 +24,14 @@ TEST_LIBS = $(shell pkg-config --libs criterion libcurl 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-nonliteral -Wvla \
         -Wstrict-prototypes -Wmissing-prototypes
 HARDEN := -fstack-protector-strong $(FORTIFY) -fPIE
-CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SANFLAGS) -Iserver -Itests -MMD -MP
+CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SANFLAGS) -Iserver -MMD -MP
 LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 
-LIB_SRC := $(filter-out server/main.c,$(shell find server -name '*.c' | sort))
+# the program: main.c (start-up and dispatch) and one file per verb in server/cmd/; everything
+# else is the library that the server and the test binaries link
+CMD_SRC := server/main.c $(sort $(wildcard server/cmd/*.c))
+CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_SRC := $(filter-out $(CMD_SRC),$(shell find server -name '*.c' | sort))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 MIGRATIONS := $(sort $(wildcard migrations/[0-9][0-9][0-9][0-9]_*.sql))
 LIB := $(BUILD)/libcustos.a
@@ -35,7 +39,8 @@ BIN := $(BUILD)/custos
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
-# tests/support/*.c: helpers shared by unit and integration tests (token minting, HTTP client)
+# tests/support/*.c: helpers shared by unit and integration tests and tools (key pairs and JWS
+# signing, token minting, HTTP client); never in the product library
 SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 INTEG_SUPPORT := $(sort $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c)))
@@ -51,9 +56,18 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 all: $(BIN)
 
-$(BUILD)/obj/%.o: %.c
+# Product objects get the product flags only; test code (tests/**) also sees tests/ headers,
+# criterion and libcurl.
+$(BUILD)/obj/server/%.o: server/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(PKG_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+# keep test objects between builds (they are intermediate files to make)
+.SECONDARY:
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
@@ -67,7 +81,7 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(BUILD)/obj/server/main.o $(LIB)
+$(BIN): $(CMD_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(LIB)
@@ -82,7 +96,7 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(SUPPORT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -lpthread
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/obj/tests/support/jwk_keys.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 

@@ -4,13 +4,15 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "auth/jwt.h"
+#include "auth/jose.h"
 #include "core/mem.h"
+#include "crypto/encode.h"
 
 struct cu_jwks {
     atomic_size_t refs;
@@ -103,27 +105,23 @@ b64_member(json_t *jwk, const char *name, size_t index, uint8_t **out, size_t *o
 {
     const char *s = json_string_value(json_object_get(jwk, name));
     CU_ENSURE(s != NULL, CU_ERR_CONFIG, "jwks key %zu: missing \"%s\"", index, name);
-    size_t len = strlen(s);
-    uint8_t *buf = cu_xmalloc(len * 3 / 4 + 1);
-    if (cu_jwt_b64url_decode(s, len, buf, out_len) != 0 || *out_len == 0) {
-        free(buf);
-        return cu_err_set(CU_ERR_CONFIG, __FILE__, __LINE__,
-                          "jwks key %zu: \"%s\" is not base64url", index, name);
+    if (cu_base64url_decode(s, strlen(s), out, out_len) != CU_OK || *out_len == 0) {
+        free(*out);
+        *out = NULL;
+        CU_BAIL(CU_ERR_CONFIG, "jwks key %zu: \"%s\" is not base64url", index, name);
     }
-    *out = buf;
     return CU_OK;
 }
 
-/* The JWS algs a key of this kind and curve may verify. */
-static int
+/* The JWS algs a key of this kind and curve may verify (jose.c's allow-list, HS256 never). */
+static bool
 alg_fits(const char *alg, const struct cu_jwk_info *info)
 {
-    if (info->kind == CU_JWK_RSA) {
-        return strcmp(alg, "RS256") == 0 || strcmp(alg, "RS384") == 0 || strcmp(alg, "RS512") == 0;
+    const struct cu_jwt_alg_def *d = cu_jwt_alg_by_name(alg);
+    if (d == NULL || d->kind == CU_JWK_NONE || d->kind != info->kind) {
+        return false;
     }
-    return (info->curve == CU_CURVE_P256 && strcmp(alg, "ES256") == 0) ||
-           (info->curve == CU_CURVE_P384 && strcmp(alg, "ES384") == 0) ||
-           (info->curve == CU_CURVE_P521 && strcmp(alg, "ES512") == 0);
+    return d->kind == CU_JWK_RSA || d->curve == info->curve;
 }
 
 static int

@@ -1,15 +1,16 @@
-/* Bearer JWT verification hardened beyond libjwt 1.10.2: strict pre-parse, alg bound to the
- * key's type (kid), claims checked here, verified tokens cached by SHA-256 of the token.
+/* Bearer JWT verification hardened beyond libjwt 1.10.2: strict pre-parse (jose.h), alg bound to
+ * the key's type (kid), claims (claims.h), verified tokens cached by SHA-256 of the token.
  * Invariant: no reason set by this module contains token, claim or key contents.
  * Accepted `typ`: absent or "JWT" (any case). RFC 9068 "at+jwt" is refused because libjwt 1.10.2
  * rejects it inside jwt_decode; configure the IdP to emit typ JWT or none. */
 #ifndef CU_AUTH_JWT_H
 #define CU_AUTH_JWT_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/jose.h"      /* limits, algs, cu_jwt_preparse: for callers of this facade */
+#include "auth/principal.h" /* what cu_auth_verify fills */
 #include "core/err.h"
 #include "core/mem.h"
 
@@ -24,70 +25,6 @@ struct cu_auth_opts {
     size_t cache_entries; /* verified-token cache capacity, e.g. 10000; 0 disables it */
     int leeway_seconds;   /* 0..300, e.g. 60 */
 };
-
-struct cu_principal {
-    const char *sub;     /* arena-owned */
-    const char *tenant;  /* NULL only with vault:admin */
-    const char **scopes; /* from `scope` (space separated) or `scp` (array of strings) */
-    size_t nscopes;
-    const char **roles; /* optional `roles` array */
-    size_t nroles;
-    int mfa; /* "mfa" in amr */
-    long long exp;
-};
-
-/* Token limits: checked before any decoding. */
-enum {
-    CU_JWT_MAX_TOKEN = 8192,
-    CU_JWT_MAX_KID = 256,
-    CU_JWT_MAX_SUB = 255,
-    CU_JWT_MAX_SCOPES = 256,
-    CU_JWT_MAX_SCOPE_LEN = 200,
-};
-
-enum cu_jwt_alg {
-    CU_JWT_ALG_NONE = 0, /* never accepted; the zero value so that "unset" is never valid */
-    CU_JWT_RS256,
-    CU_JWT_RS384,
-    CU_JWT_RS512,
-    CU_JWT_ES256,
-    CU_JWT_ES384,
-    CU_JWT_ES512,
-    CU_JWT_HS256,
-};
-
-/* The alg name as in a JOSE header ("RS256"), or "none". */
-const char *cu_jwt_alg_name(enum cu_jwt_alg alg);
-
-/* A token split and decoded by cu_jwt_preparse; every pointer is owned by the arena given to it
- * (the json_t objects are released by a deferred json_decref). */
-struct cu_jwt_parts {
-    const char *token; /* the caller's bytes, not copied */
-    size_t token_len;
-    size_t signing_input_len; /* header "." payload */
-    json_t *header;           /* an object; members checked as below */
-    uint8_t *payload_json;    /* decoded payload bytes */
-    size_t payload_json_len;
-    json_t *payload; /* an object; claims are NOT validated yet */
-    enum cu_jwt_alg alg;
-    const char *kid; /* NULL when absent; 1..256 printable ASCII bytes */
-    uint8_t *sig;    /* decoded signature, never empty */
-    size_t sig_len;
-};
-
-/* Strict base64url (RFC 4648 §5, no padding, no other characters, canonical trailing bits)
- * of src[0..len) into out, which must hold len * 3 / 4 bytes. Returns 0 and sets *out_len, or
- * -1 on any deviation. Pure; used by the JWKS reader as well. */
-int cu_jwt_b64url_decode(const char *src, size_t len, uint8_t *out, size_t *out_len) CU_WUR;
-
-/* Everything about a token that needs no key and no configuration: length ≤ CU_JWT_MAX_TOKEN,
- * exactly three strict base64url parts (header, payload non-empty; signature non-empty), header
- * and payload JSON objects without duplicate members, alg in the allow-list (HS256 included;
- * whether HS256 is allowed is decided by cu_auth_verify), no crit/jwk/jku/x5u/x5c, typ absent
- * or "JWT", kid well-formed when present. token need not be NUL-terminated.
- * Errors: CU_ERR_UNAUTHORIZED with a reason naming the rule (never the contents). */
-enum cu_err cu_jwt_preparse(const char *token, size_t len, struct cu_arena *arena,
-                            struct cu_jwt_parts *out) CU_WUR;
 
 struct cu_auth; /* process-scope: keys (by kid) + cache; thread-safe */
 

@@ -12,7 +12,7 @@ struct entry {
     struct entry *hnext; /* hash chain */
     struct entry *prev;  /* recency: head = most recent */
     struct entry *next;
-    struct cu_tokencache_times times;
+    struct cu_token_times times;
     struct cu_principal p; /* points into blob */
     void *blob;
     size_t blob_len;
@@ -168,8 +168,7 @@ find(struct cu_tokencache *c, const uint8_t key[32])
 
 int
 cu_tokencache_get(struct cu_tokencache *c, const uint8_t key[32], long long now, int leeway,
-                  struct cu_arena *arena, struct cu_principal *out,
-                  struct cu_tokencache_times *times)
+                  struct cu_arena *arena, struct cu_principal *out, struct cu_token_times *times)
 {
     pthread_mutex_lock(&c->lock);
     struct entry *e = find(c, key);
@@ -193,7 +192,7 @@ cu_tokencache_get(struct cu_tokencache *c, const uint8_t key[32], long long now,
 
 void
 cu_tokencache_put(struct cu_tokencache *c, uint64_t generation, const uint8_t key[32],
-                  const struct cu_principal *p, const struct cu_tokencache_times *times)
+                  const struct cu_principal *p, const struct cu_token_times *times)
 {
     if (c->capacity == 0) {
         return;

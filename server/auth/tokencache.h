@@ -8,17 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth/jwt.h"
+#include "auth/principal.h"
 #include "core/mem.h"
 
 struct cu_tokencache;
-
-/* Time claims kept with an entry so a hit re-checks them against the caller's clock. */
-struct cu_tokencache_times {
-    long long exp;
-    long long nbf; /* LLONG_MIN when absent */
-    long long iat; /* LLONG_MIN when absent */
-};
 
 /* A cache of at most capacity entries (0: every lookup misses, nothing is stored). The caller
  * owns it and releases it with cu_tokencache_free (which wipes the principals). */
@@ -33,12 +26,12 @@ uint64_t cu_tokencache_generation(struct cu_tokencache *c);
  * dropped and count as a miss. Returns 0 on a miss. Thread-safe. */
 int cu_tokencache_get(struct cu_tokencache *c, const uint8_t key[32], long long now, int leeway,
                       struct cu_arena *arena, struct cu_principal *out,
-                      struct cu_tokencache_times *times);
+                      struct cu_token_times *times);
 
 /* Stores a heap copy of p under key unless generation is stale; evicts the least recently
  * used entry when full. Thread-safe. */
 void cu_tokencache_put(struct cu_tokencache *c, uint64_t generation, const uint8_t key[32],
-                       const struct cu_principal *p, const struct cu_tokencache_times *times);
+                       const struct cu_principal *p, const struct cu_token_times *times);
 
 /* Drops every entry and starts a new generation. Thread-safe. */
 void cu_tokencache_clear(struct cu_tokencache *c);

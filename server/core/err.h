@@ -65,10 +65,22 @@ void cu_err_clear(void);
         }                                                                                          \
     } while (0)
 
+/* Record the reason and return err at once (the unconditional CU_ENSURE): replaces a
+ * hand-written `return cu_err_set(err, __FILE__, __LINE__, ...)`. Same rule as CU_GUARD:
+ * only while the function holds nothing to release; otherwise CU_FAIL. */
+#define CU_BAIL(err, ...)                                                                          \
+    do {                                                                                           \
+        return cu_err_set((err), __FILE__, __LINE__, __VA_ARGS__);                                 \
+    } while (0)
+
+/* The error value of CU_BAIL without leaving: for expressions that must yield the code
+ * (`return cond ? CU_OK : CU_ERR_AT(...)`, a callback's result). Prefer CU_BAIL. */
+#define CU_ERR_AT(err, ...) cu_err_set((err), __FILE__, __LINE__, __VA_ARGS__)
+
 #define CU_ENSURE(cond, err, ...)                                                                  \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            return cu_err_set((err), __FILE__, __LINE__, __VA_ARGS__);                             \
+            CU_BAIL((err), __VA_ARGS__);                                                           \
         }                                                                                          \
     } while (0)
 
@@ -83,7 +95,7 @@ void cu_err_clear(void);
 
 #define CU_FAIL(err, ...)                                                                          \
     do {                                                                                           \
-        rc = cu_err_set((err), __FILE__, __LINE__, __VA_ARGS__);                                   \
+        rc = CU_ERR_AT((err), __VA_ARGS__);                                                        \
         goto out;                                                                                  \
     } while (0)
 

@@ -1,6 +1,7 @@
 /* Aborting allocators, wiping, the request arena and byte buffers. */
 #include "core/mem.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,15 @@ cu_wipe(void *p, size_t n)
 {
     if (p != NULL && n > 0) {
         explicit_bzero(p, n);
+    }
+}
+
+void
+cu_free_wiped(void *p)
+{
+    if (p != NULL) {
+        cu_wipe(p, malloc_usable_size(p));
+        free(p);
     }
 }
 

@@ -14,6 +14,9 @@ char *cu_xstrndup(const char *s, size_t n);
 
 /* Overwrites n bytes in a way the compiler may not elide. */
 void cu_wipe(void *p, size_t n);
+/* Wipes the whole malloc'd block p (malloc_usable_size) then frees it; NULL is fine. For
+ * foreign allocators (jansson's free hook, libmicrohttpd buffers) whose sizes we do not know. */
+void cu_free_wiped(void *p);
 /* Wipes strlen(s) bytes then frees s; NULL is fine. */
 void cu_free_str_wiped(char *s);
 
@@ -29,7 +32,8 @@ void cu_arena_free(struct cu_arena *a);
 void *cu_arena_alloc(struct cu_arena *a, size_t n);
 char *cu_arena_strdup(struct cu_arena *a, const char *s);
 char *cu_arena_strndup(struct cu_arena *a, const char *s, size_t n);
-char *cu_arena_printf(struct cu_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *cu_arena_printf(struct cu_arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Registers fn(ptr) to run when the arena is freed. */
 void cu_arena_defer(struct cu_arena *a, cu_defer_fn fn, void *ptr);
 

@@ -125,7 +125,7 @@ out:
     if (rc != CU_OK) {
         /* GCM decrypts before it verifies: unverified plaintext must not survive, and a buffer
          * the caller reuses must not keep an earlier plaintext either. */
-        cu_cleanse(pt_out, ct_len);
+        cu_wipe(pt_out, ct_len);
     }
     return rc;
 }
@@ -165,9 +165,8 @@ cu_aead_open(const uint8_t key[CU_AEAD_KEY_LEN], const uint8_t *aad, size_t aad_
     *out_len = 0;
     size_t pt_len = cu_aead_opened_len(in_len);
     if (in_len < CU_AEAD_OVERHEAD || in[0] != CU_AEAD_VERSION) {
-        cu_cleanse(out, pt_len);
-        return cu_err_set(CU_ERR_CRYPTO, __FILE__, __LINE__,
-                          "could not open: ciphertext too short or unknown version");
+        cu_wipe(out, pt_len);
+        CU_BAIL(CU_ERR_CRYPTO, "could not open: ciphertext too short or unknown version");
     }
     const uint8_t *nonce = in + 1;
     const uint8_t *ct = nonce + CU_AEAD_NONCE_LEN;

@@ -119,10 +119,10 @@ b64_value(unsigned char c, bool url)
     return v;
 }
 
+/* Decodes into buf, which holds in_len * 3 / 4 bytes; on failure buf[0..that) is wiped. */
 static enum cu_err
-b64_decode(const char *in, size_t in_len, bool url, uint8_t **out, size_t *out_len)
+b64_decode_to(const char *in, size_t in_len, bool url, uint8_t *buf, size_t *out_len)
 {
-    *out = NULL;
     *out_len = 0;
     size_t data_len = in_len;
     if (!url) {
@@ -138,7 +138,6 @@ b64_decode(const char *in, size_t in_len, bool url, uint8_t **out, size_t *out_l
     CU_ENSURE(data_len % 4 != 1, CU_ERR_INVALID, "invalid base64: truncated final quantum");
 
     size_t n = data_len / 4 * 3 + (data_len % 4 ? data_len % 4 - 1 : 0);
-    uint8_t *buf = cu_xmalloc(n ? n : 1);
     size_t o = 0;
     uint32_t acc = 0;
     size_t i;
@@ -168,13 +167,27 @@ b64_decode(const char *in, size_t in_len, bool url, uint8_t **out, size_t *out_l
     acc = 0;
     if (!ok) {
         /* The partial output may be key material. */
-        cu_wipe(buf, n ? n : 1);
+        cu_wipe(buf, o);
+        CU_BAIL(CU_ERR_INVALID, "invalid base64: bad character or non-canonical end at offset %zu",
+                i);
+    }
+    *out_len = n;
+    return CU_OK;
+}
+
+static enum cu_err
+b64_decode(const char *in, size_t in_len, bool url, uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    size_t cap = in_len * 3 / 4;
+    uint8_t *buf = cu_xmalloc(cap ? cap : 1);
+    enum cu_err rc = b64_decode_to(in, in_len, url, buf, out_len);
+    if (rc != CU_OK) {
         free(buf);
-        return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__,
-                          "invalid base64: bad character or non-canonical end at offset %zu", i);
+        return rc;
     }
     *out = buf;
-    *out_len = n;
     return CU_OK;
 }
 
@@ -188,6 +201,12 @@ enum cu_err
 cu_base64url_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len)
 {
     return b64_decode(in, in_len, true, out, out_len);
+}
+
+enum cu_err
+cu_base64url_decode_to(const char *in, size_t in_len, uint8_t *out, size_t *out_len)
+{
+    return b64_decode_to(in, in_len, true, out, out_len);
 }
 
 static int
@@ -214,8 +233,7 @@ cu_hex_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len)
         if (hi < 0 || lo < 0) {
             cu_wipe(buf, n);
             free(buf);
-            return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__,
-                              "invalid hex: bad character at offset %zu", 2 * i);
+            CU_BAIL(CU_ERR_INVALID, "invalid hex: bad character at offset %zu", 2 * i);
         }
         buf[i] = (uint8_t)(hi << 4 | lo);
     }

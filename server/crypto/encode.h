@@ -32,6 +32,11 @@ enum cu_err cu_base64_decode(const char *in, size_t in_len, uint8_t **out, size_
 /* As cu_base64_decode for unpadded base64url: '=' is rejected, as is a length of 1 mod 4. */
 enum cu_err cu_base64url_decode(const char *in, size_t in_len, uint8_t **out,
                                 size_t *out_len) CU_WUR;
+/* The same decoder into caller storage: out holds in_len * 3 / 4 bytes (an arena buffer, a
+ * stack array). On failure out is wiped and CU_ERR_INVALID returned. The only base64url
+ * decoder in Custos: JWT parts and JWKS members use it too. */
+enum cu_err cu_base64url_decode_to(const char *in, size_t in_len, uint8_t *out,
+                                   size_t *out_len) CU_WUR;
 /* Decodes hex (either case) of even length. Returns CU_ERR_INVALID otherwise, *out NULL. */
 enum cu_err cu_hex_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len) CU_WUR;
 

@@ -160,7 +160,7 @@ expand(EVP_CIPHER_CTX *c, const uint8_t r[BLOCK], size_t d, uint8_t *s)
         /* d <= 28 here, so j fits the last byte of [j]^16. */
         blk[BLOCK - 1] ^= (uint8_t)j;
         bool ok = aes_block(c, blk, s + j * BLOCK);
-        cu_cleanse(blk, sizeof(blk));
+        cu_wipe(blk, sizeof(blk));
         if (!ok) {
             return false;
         }
@@ -287,15 +287,15 @@ ff1(bool encrypt, const uint8_t *key, size_t key_len, const uint8_t *tweak, size
     memcpy(out + la, b, lb);
 out:
     if (rc != CU_OK) {
-        cu_cleanse(out, n);
+        cu_wipe(out, n);
     }
-    cu_cleanse(a, sizeof(a));
-    cu_cleanse(b, sizeof(b));
-    cu_cleanse(r, sizeof(r));
-    cu_cleanse(s, sizeof(s));
-    cu_cleanse(y0, sizeof(y0));
+    cu_wipe(a, sizeof(a));
+    cu_wipe(b, sizeof(b));
+    cu_wipe(r, sizeof(r));
+    cu_wipe(s, sizeof(s));
+    cu_wipe(y0, sizeof(y0));
     if (q != NULL) {
-        cu_cleanse(q, q_len);
+        cu_wipe(q, q_len);
         free(q);
     }
     if (bn != NULL) {
@@ -343,7 +343,7 @@ out:
     if (rc != CU_OK) {
         out[0] = '\0';
     }
-    cu_cleanse(num, sizeof(num));
+    cu_wipe(num, sizeof(num));
     return rc;
 }
 

@@ -104,8 +104,8 @@ cu_hmac_sha256_parts(const uint8_t *key, size_t key_len, const struct cu_part *p
     }
     ok = ok && EVP_MAC_final(c, out, &out_len, CU_SHA256_LEN) == 1 && out_len == CU_SHA256_LEN;
     if (!ok) {
-        cu_cleanse(out, CU_SHA256_LEN);
-        return cu_err_set(CU_ERR_CRYPTO, __FILE__, __LINE__, "could not compute HMAC-SHA-256");
+        cu_wipe(out, CU_SHA256_LEN);
+        CU_BAIL(CU_ERR_CRYPTO, "could not compute HMAC-SHA-256");
     }
     return CU_OK;
 }

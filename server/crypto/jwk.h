@@ -1,6 +1,6 @@
-/* JWK public parameters -> validated OpenSSL key -> PEM, SHA-256 for the token cache, and key
- * generation and signing for tests and benchmarks. Invariant: only public keys leave this file
- * for the server; private keys exist only in test and benchmark processes. */
+/* JWK public parameters -> validated OpenSSL key -> PEM, and what a PEM key is.
+ * Invariant: public keys only; the product never generates or holds a JWKS private key (test
+ * and tool key pairs and signing: tests/support/jwk_keys.h). */
 #ifndef CU_CRYPTO_JWK_H
 #define CU_CRYPTO_JWK_H
 
@@ -46,39 +46,5 @@ enum cu_err cu_jwk_ec_pem(enum cu_jwk_curve curve, const uint8_t *x, size_t x_le
 /* Reads a PEM public key (e.g. from cu_jwk_*_pem) and says what it is.
  * Errors: CU_ERR_INVALID when it is not an RSA or a P-256/384/521 EC public key. */
 enum cu_err cu_jwk_pem_info(const char *pem, size_t pem_len, struct cu_jwk_info *out) CU_WUR;
-
-/* SHA-256 of msg into out (32 bytes). Aborts only if OpenSSL cannot digest at all. */
-void cu_jwk_sha256(const void *msg, size_t len, uint8_t out[32]);
-
-/* ---- tests and benchmarks only: the server never holds a private key of a JWKS ---- */
-
-/* A generated key pair: private and public PEM (heap) and the JWK public parameters (heap):
- * RSA: a = n, b = e; EC: a = x, b = y (full size). Free with cu_jwk_keypair_free (wipes). */
-struct cu_jwk_keypair {
-    struct cu_jwk_info info;
-    char *priv_pem;
-    char *pub_pem;
-    uint8_t *a;
-    size_t a_len;
-    uint8_t *b;
-    size_t b_len;
-};
-
-/* Generates an RSA key of bits (kind CU_JWK_RSA) or an EC key on curve (kind CU_JWK_EC) into
- * *out (caller storage, released with cu_jwk_keypair_free).
- * Errors: CU_ERR_INVALID for a bad kind/curve; CU_ERR_CRYPTO when OpenSSL fails. */
-enum cu_err cu_jwk_keypair_generate(enum cu_jwk_kind kind, int bits, enum cu_jwk_curve curve,
-                                    struct cu_jwk_keypair *out) CU_WUR;
-/* The same from a PEM private key (RSA or P-256/384/521 EC), e.g. one cached by a test run.
- * Errors: CU_ERR_INVALID when priv_pem is not such a key; CU_ERR_CRYPTO when OpenSSL fails. */
-enum cu_err cu_jwk_keypair_from_pem(const char *priv_pem, struct cu_jwk_keypair *out) CU_WUR;
-void cu_jwk_keypair_free(struct cu_jwk_keypair *kp);
-
-/* Signs msg with priv_pem for the JWS alg ("RS256".."RS512", "ES256".."ES512"). ECDSA
- * signatures come out as JWS raw R||S, or as ASN.1 DER when der != 0 (for attack tests).
- * *sig is heap (free()). Errors: CU_ERR_INVALID for an unknown alg or a key of the wrong type;
- * CU_ERR_CRYPTO when OpenSSL fails. */
-enum cu_err cu_jwk_sign(const char *priv_pem, const char *alg, const void *msg, size_t len, int der,
-                        uint8_t **sig, size_t *sig_len) CU_WUR;
 
 #endif

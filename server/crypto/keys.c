@@ -102,8 +102,7 @@ read_small_file(const char *path, char *buf, size_t *len)
         if (r < 0) {
             int e = errno;
             close(fd);
-            return cu_err_set(CU_ERR_CONFIG, __FILE__, __LINE__,
-                              "could not read root key file \"%s\": %s", path, strerror(e));
+            CU_BAIL(CU_ERR_CONFIG, "could not read root key file \"%s\": %s", path, strerror(e));
         }
         if (r == 0) {
             break;
@@ -144,9 +143,9 @@ cu_root_key_load_file(const char *path, struct cu_secret **out)
              "root key must be 32 bytes, got %zu (file \"%s\")", raw_len, path);
     *out = cu_secret_new_copy(raw, raw_len);
 out:
-    cu_cleanse(buf, sizeof(buf));
+    cu_wipe(buf, sizeof(buf));
     if (raw != NULL) {
-        cu_cleanse(raw, raw_len);
+        cu_wipe(raw, raw_len);
         free(raw);
     }
     return rc;

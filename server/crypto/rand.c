@@ -30,7 +30,7 @@ static void
 pool_wipe(void *p)
 {
     struct rand_pool *rp = p;
-    cu_cleanse(rp->buf, sizeof(rp->buf));
+    cu_wipe(rp->buf, sizeof(rp->buf));
     rp->avail = 0;
 }
 
@@ -102,15 +102,15 @@ cu_rand_bytes(uint8_t *out, size_t n)
         uint8_t *src = pool.buf + (sizeof(pool.buf) - pool.avail);
         memcpy(out + done, src, take);
         /* Handed-out bytes must not linger: wipe them where they were. */
-        cu_cleanse(src, take);
+        cu_wipe(src, take);
         pool.avail -= take;
         done += take;
     }
     return CU_OK;
 out:
-    cu_cleanse(out, n);
+    cu_wipe(out, n);
     pool_wipe(&pool);
-    return cu_err_set(rc, __FILE__, __LINE__, "could not generate random bytes: RAND_bytes failed");
+    CU_BAIL(rc, "could not generate random bytes: RAND_bytes failed");
 }
 
 enum cu_err
@@ -121,9 +121,8 @@ cu_rand_priv_bytes(uint8_t *out, size_t n)
     while (left > 0) {
         int chunk = left > INT_MAX ? INT_MAX : (int)left;
         if (RAND_priv_bytes(p, chunk) != 1) {
-            cu_cleanse(out, n);
-            return cu_err_set(CU_ERR_CRYPTO, __FILE__, __LINE__,
-                              "could not generate key bytes: RAND_priv_bytes failed");
+            cu_wipe(out, n);
+            CU_BAIL(CU_ERR_CRYPTO, "could not generate key bytes: RAND_priv_bytes failed");
         }
         p += chunk;
         left -= (size_t)chunk;

@@ -90,14 +90,6 @@ cu_secret_freep(struct cu_secret **p)
     *p = NULL;
 }
 
-void
-cu_cleanse(void *p, size_t n)
-{
-    if (p != NULL && n > 0) {
-        OPENSSL_cleanse(p, n);
-    }
-}
-
 bool
 cu_ct_equal(const void *a, const void *b, size_t n)
 {

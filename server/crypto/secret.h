@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/mem.h" /* cu_wipe: the one wipe, for secrets too */
+
 struct cu_secret {
     uint8_t *data; /* on the secure heap when it is active, else the ordinary heap */
     size_t len;
@@ -35,8 +37,6 @@ void cu_secret_freep(struct cu_secret **p);
  * `CU_SECRET_AUTO struct cu_secret *k = NULL;` */
 #define CU_SECRET_AUTO __attribute__((cleanup(cu_secret_freep)))
 
-/* Overwrites n bytes of p with zeros in a way the compiler may not elide (OPENSSL_cleanse). */
-void cu_cleanse(void *p, size_t n);
 /* Constant-time equality of a[0..n) and b[0..n) (CRYPTO_memcmp): true when equal. */
 bool cu_ct_equal(const void *a, const void *b, size_t n);
 

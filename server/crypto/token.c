@@ -35,7 +35,7 @@ cu_token_random(char out[CU_TOKEN_BUF])
     out[0] = '\0';
     CU_GUARD(cu_rand_bytes(bytes, sizeof(bytes)));
     encode_token(CU_TOKEN_PREFIX, bytes, out);
-    cu_cleanse(bytes, sizeof(bytes));
+    cu_wipe(bytes, sizeof(bytes));
     return CU_OK;
 }
 
@@ -56,7 +56,7 @@ cu_token_deterministic(const uint8_t key[32], const char *context, const uint8_t
     };
     CU_GUARD(cu_hmac_sha256_parts(key, 32, parts, 3, mac));
     encode_token(CU_TOKEN_DET_PREFIX, mac, out);
-    cu_cleanse(mac, sizeof(mac));
+    cu_wipe(mac, sizeof(mac));
     return CU_OK;
 }
 

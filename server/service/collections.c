@@ -88,15 +88,10 @@ cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, 
     CU_TRY(cu_audit_write(tx, a->tenant, entries));
     struct cu_coll_spec now;
     CU_TRY(cu_spec_load(tx, a->tenant, name, CU_SPEC_READ, arena, &now));
+    CU_TRY(cu_tx_commit(&tx));
     *out = cu_spec_json(&now);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
-    if (rc != CU_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -110,11 +105,10 @@ cu_collection_get(struct cu_svc *s, const struct cu_actor *a, const char *name, 
     struct cu_coll_spec spec;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     CU_TRY(cu_spec_load(tx, a->tenant, name, CU_SPEC_READ, arena, &spec));
+    CU_TRY(cu_tx_commit(&tx));
     *out = cu_spec_json(&spec);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -127,12 +121,12 @@ collection_row(const struct cu_db_result *r, int i, void *ctx)
     struct cu_coll_spec spec = {0};
     struct cu_problems p = {0};
     json_t *out = NULL;
-    json_t *fields = json_loads(cu_res_text(r, i, 1), 0, NULL);
+    json_t *fields = json_loads(cu_res_text(r, i, CU_COL_COLL_FIELDS), 0, NULL);
     if (fields != NULL && cu_spec_parse(fields, arena, &spec, &p) == CU_OK) {
-        spec.name = cu_res_text(r, i, 0);
-        spec.retention_days = atoi(cu_res_text(r, i, 2));
-        spec.created_at = cu_res_text(r, i, 3);
-        spec.updated_at = cu_res_text(r, i, 4);
+        spec.name = cu_res_text(r, i, CU_COL_COLL_NAME);
+        spec.retention_days = atoi(cu_res_text(r, i, CU_COL_COLL_RETENTION_DAYS));
+        spec.created_at = cu_res_text(r, i, CU_COL_COLL_CREATED_AT);
+        spec.updated_at = cu_res_text(r, i, CU_COL_COLL_UPDATED_AT);
         out = cu_spec_json(&spec);
     }
     json_decref(fields);
@@ -150,11 +144,10 @@ cu_collection_list(struct cu_svc *s, const struct cu_actor *a, const char *curso
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_collection_list(tx, a->tenant, cursor, limit + 1, arena, &r));
-    *out = cu_page_json(r, limit, "collections", 0, collection_row, arena);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    CU_TRY(cu_tx_commit(&tx));
+    *out = cu_page_json(r, limit, "collections", CU_COL_COLL_NAME, collection_row, arena);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -163,9 +156,11 @@ static json_t *
 purpose_json(const struct cu_db_result *r, int row, void *ctx)
 {
     (void)ctx;
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", cu_res_text(r, row, 0), "description",
-                     cu_res_text(r, row, 1), "lawful_basis", cu_res_text(r, row, 2), "created_at",
-                     cu_res_text(r, row, 3), "updated_at", cu_res_text(r, row, 4));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", cu_res_text(r, row, CU_COL_PURPOSE_NAME),
+                     "description", cu_res_text(r, row, CU_COL_PURPOSE_DESCRIPTION),
+                     "lawful_basis", cu_res_text(r, row, CU_COL_PURPOSE_LAWFUL_BASIS),
+                     "created_at", cu_res_text(r, row, CU_COL_PURPOSE_CREATED_AT), "updated_at",
+                     cu_res_text(r, row, CU_COL_PURPOSE_UPDATED_AT));
 }
 
 enum cu_err
@@ -216,15 +211,10 @@ cu_purpose_put(struct cu_svc *s, const struct cu_actor *a, const char *name, jso
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_purpose_get(tx, a->tenant, name, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "purpose vanished");
+    CU_TRY(cu_tx_commit(&tx));
     *out = purpose_json(r, 0, NULL);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
-    if (rc != CU_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -240,11 +230,10 @@ cu_purpose_get(struct cu_svc *s, const struct cu_actor *a, const char *name, jso
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_purpose_get(tx, a->tenant, name, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such purpose");
+    CU_TRY(cu_tx_commit(&tx));
     *out = purpose_json(r, 0, NULL);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -259,11 +248,10 @@ cu_purpose_list(struct cu_svc *s, const struct cu_actor *a, const char *cursor, 
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_purpose_list(tx, a->tenant, cursor, limit + 1, arena, &r));
-    *out = cu_page_json(r, limit, "purposes", 0, purpose_json, NULL);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    CU_TRY(cu_tx_commit(&tx));
+    *out = cu_page_json(r, limit, "purposes", CU_COL_PURPOSE_NAME, purpose_json, NULL);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }

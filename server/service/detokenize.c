@@ -9,21 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-    C_TOKEN,
-    C_COLLECTION,
-    C_FIELD,
-    C_RECORD,
-    C_SUBJECT,
-    C_STATE,
-    C_KEY_VERSION,
-    C_CIPHERTEXT,
-    C_KEK_VERSION,
-    C_WRAPPED,
-    C_TYPE,
-    C_INC
-};
-
 /* Decrypts (and masks) one live row into *value (arena). */
 static enum cu_err
 reveal(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const struct cu_db_result *r,
@@ -34,21 +19,21 @@ reveal(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const struct cu_d
         return CU_OK;
     }
     enum cu_ftype type;
-    CU_GUARD(cu_ftype_parse(cu_res_text(r, row, C_TYPE), &type));
+    CU_GUARD(cu_ftype_parse(cu_res_text(r, row, CU_COL_DETOK_TYPE), &type));
     uint8_t *wrapped = NULL, *ct = NULL;
     size_t wl = 0, cl = 0;
-    CU_GUARD(cu_res_bytea(r, row, C_WRAPPED, arena, &wrapped, &wl));
-    CU_GUARD(cu_res_bytea(r, row, C_CIPHERTEXT, arena, &ct, &cl));
-    int version = (int)cu_res_int(r, row, C_KEY_VERSION);
+    CU_GUARD(cu_res_bytea(r, row, CU_COL_DETOK_WRAPPED, arena, &wrapped, &wl));
+    CU_GUARD(cu_res_bytea(r, row, CU_COL_DETOK_CIPHERTEXT, arena, &ct, &cl));
+    int version = (int)cu_res_int(r, row, CU_COL_DETOK_KEY_VERSION);
     struct cu_secret *key = NULL;
-    CU_GUARD(cu_keyring_subject_key_unwrap(s->keyring, tx, tenant, cu_res_text(r, row, C_INC),
-                                           cu_res_text(r, row, C_SUBJECT),
-                                           version, (int)cu_res_int(r, row, C_KEK_VERSION),
+    CU_GUARD(cu_keyring_subject_key_unwrap(s->keyring, tx, tenant, cu_res_text(r, row, CU_COL_DETOK_INC),
+                                           cu_res_text(r, row, CU_COL_DETOK_SUBJECT_ID),
+                                           version, (int)cu_res_int(r, row, CU_COL_DETOK_KEK_VERSION),
                                            wrapped, wl, &key));
     char *pt = NULL;
     size_t len = 0;
-    enum cu_err rc = cu_value_open(key, tenant, cu_res_text(r, row, C_COLLECTION),
-                                   cu_res_text(r, row, C_RECORD), cu_res_text(r, row, C_FIELD),
+    enum cu_err rc = cu_value_open(key, tenant, cu_res_text(r, row, CU_COL_DETOK_COLLECTION),
+                                   cu_res_text(r, row, CU_COL_DETOK_RECORD_ID), cu_res_text(r, row, CU_COL_DETOK_FIELD),
                                    version, ct, cl, arena, &pt, &len);
     cu_secret_free(key);
     CU_GUARD(rc);
@@ -69,13 +54,13 @@ first_row(const struct cu_db_result *r, const char *token)
     int lo = 0, hi = cu_res_rows(r);
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
-        if (strcmp(cu_res_text(r, mid, C_TOKEN), token) < 0) {
+        if (strcmp(cu_res_text(r, mid, CU_COL_DETOK_TOKEN), token) < 0) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
-    return lo < cu_res_rows(r) && strcmp(cu_res_text(r, lo, C_TOKEN), token) == 0 ? lo : -1;
+    return lo < cu_res_rows(r) && strcmp(cu_res_text(r, lo, CU_COL_DETOK_TOKEN), token) == 0 ? lo : -1;
 }
 
 static json_t *
@@ -132,8 +117,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         enum cu_err arc = cu_audit_write(tx, a->tenant, audit);
         audit = NULL;
         if (arc == CU_OK) {
-            enum cu_err crc = cu_tx_commit(tx);
-            tx = NULL;
+            enum cu_err crc = cu_tx_commit(&tx);
             (void)crc;
         }
         CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
@@ -154,7 +138,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         int first = first_row(r, token);
         int last = first;
         while (first >= 0 && last + 1 < rows &&
-               strcmp(cu_res_text(r, last + 1, C_TOKEN), token) == 0) {
+               strcmp(cu_res_text(r, last + 1, CU_COL_DETOK_TOKEN), token) == 0) {
             last++;
         }
         if (first < 0) {
@@ -163,16 +147,16 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                                                         purpose, NULL, "not_found"));
             continue;
         }
-        const char *collection = cu_res_text(r, first, C_COLLECTION);
-        const char *field = cu_res_text(r, first, C_FIELD);
-        const char *record = cu_res_text(r, first, C_RECORD);
-        const char *subject = cu_res_text(r, first, C_SUBJECT);
-        const char *state = cu_res_text(r, first, C_STATE);
+        const char *collection = cu_res_text(r, first, CU_COL_DETOK_COLLECTION);
+        const char *field = cu_res_text(r, first, CU_COL_DETOK_FIELD);
+        const char *record = cu_res_text(r, first, CU_COL_DETOK_RECORD_ID);
+        const char *subject = cu_res_text(r, first, CU_COL_DETOK_SUBJECT_ID);
+        const char *state = cu_res_text(r, first, CU_COL_DETOK_STATE);
         int ambiguous = 0;
         for (int k = first + 1; k <= last; k++) {
-            if (strcmp(cu_res_text(r, k, C_STATE), "live") == 0 &&
-                (strcmp(cu_res_text(r, k, C_COLLECTION), collection) != 0 ||
-                 strcmp(cu_res_text(r, k, C_FIELD), field) != 0)) {
+            if (strcmp(cu_res_text(r, k, CU_COL_DETOK_STATE), "live") == 0 &&
+                (strcmp(cu_res_text(r, k, CU_COL_DETOK_COLLECTION), collection) != 0 ||
+                 strcmp(cu_res_text(r, k, CU_COL_DETOK_FIELD), field) != 0)) {
                 ambiguous = 1;
             }
         }
@@ -234,13 +218,12 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                                                     "allowed"));
     }
     /* the audit entries and COMMIT in one round trip; it takes audit and ends tx either way */
-    rc = cu_audit_write_commit(tx, a->tenant, audit);
+    rc = cu_audit_write_commit(&tx, a->tenant, audit);
     audit = NULL;
-    tx = NULL;
     CU_TRY(rc);
     *out = json_pack("{s:O}", "results", results);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     json_decref(results);
     json_decref(audit);
     cu_arena_free(arena);

@@ -9,7 +9,6 @@
 #include "crypto/keycache.h"
 #include "crypto/keys.h"
 #include "storage/keystore.h"
-#include "storage/vaultstore.h"
 
 #include <jansson.h>
 
@@ -126,12 +125,11 @@ cu_keyring_verify_root(struct cu_keyring *kr, struct cu_db *db)
         CU_FAIL(CU_ERR_CONFIG, "the root key (CUSTOS_ROOT_KEY_FILE) does not match the key this "
                                "database was created with");
     }
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
-    cu_cleanse(kcv, sizeof(kcv));
+    cu_wipe(kcv, sizeof(kcv));
     return rc;
 }
 
@@ -297,19 +295,20 @@ use_existing(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, const 
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_subject_keys_use(tx, tenant, js, arena, &r));
     for (int i = 0; i < cu_res_rows(r); i++) {
-        struct cu_subject_key_req *q = find_req(reqs, n, cu_res_text(r, i, 0));
+        struct cu_subject_key_req *q = find_req(reqs, n, cu_res_text(r, i, CU_COL_SK_SUBJECT_ID));
         CU_CHECK(q != NULL, CU_ERR_INTERNAL, "subject key for an unknown subject");
-        int version = (int)cu_res_int(r, i, 1);
-        if (cu_res_int(r, i, 4) > CU_SUBJECT_KEY_MAX_ENCRYPTIONS) {
+        int version = (int)cu_res_int(r, i, CU_COL_SK_VERSION);
+        if (cu_res_int(r, i, CU_COL_SK_ENCRYPTIONS) > CU_SUBJECT_KEY_MAX_ENCRYPTIONS) {
             /* enough under this key: the next version takes the new values */
             q->version = -(version + 1);
             continue;
         }
         uint8_t *wrapped = NULL;
         size_t len = 0;
-        CU_TRY(cu_res_bytea(r, i, 3, arena, &wrapped, &len));
+        CU_TRY(cu_res_bytea(r, i, CU_COL_SK_WRAPPED, arena, &wrapped, &len));
         CU_TRY(cu_keyring_subject_key_unwrap(kr, tx, tenant, inc, q->subject, version,
-                                             (int)cu_res_int(r, i, 2), wrapped, len, &q->key));
+                                             (int)cu_res_int(r, i, CU_COL_SK_KEK_VERSION), wrapped, len,
+                                             &q->key));
         q->version = version;
     }
 out:
@@ -377,7 +376,7 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_subject_keys_insert(tx, tenant, js, arena, &r));
     for (int i = 0; i < cu_res_rows(r); i++) {
-        struct cu_subject_key_req *q = find_req(reqs, n, cu_res_text(r, i, 0));
+        struct cu_subject_key_req *q = find_req(reqs, n, cu_res_text(r, i, CU_COL_SK_SUBJECT_ID));
         CU_CHECK(q != NULL, CU_ERR_INTERNAL, "inserted key for an unknown subject");
         size_t at = (size_t)(q - reqs);
         /* cached only now: a key that lost a race to a concurrent creator must never be
@@ -503,12 +502,12 @@ cu_keyring_rewrap(struct cu_keyring *kr, struct cu_db *db, const char *tenant, i
     }
     int old_version = -1;
     for (int i = 0; i < cu_res_rows(r); i++) {
-        const char *subject = cu_res_text(r, i, 0);
-        int version = (int)cu_res_int(r, i, 1);
-        int kv = (int)cu_res_int(r, i, 2);
+        const char *subject = cu_res_text(r, i, CU_COL_SK_SUBJECT_ID);
+        int version = (int)cu_res_int(r, i, CU_COL_SK_VERSION);
+        int kv = (int)cu_res_int(r, i, CU_COL_SK_KEK_VERSION);
         uint8_t *w = NULL;
         size_t wl = 0;
-        CU_TRY(cu_res_bytea(r, i, 3, arena, &w, &wl));
+        CU_TRY(cu_res_bytea(r, i, CU_COL_SK_WRAPPED, arena, &w, &wl));
         if (kv != old_version) {
             cu_secret_free(old_kek);
             old_kek = NULL;
@@ -529,15 +528,14 @@ cu_keyring_rewrap(struct cu_keyring *kr, struct cu_db *db, const char *tenant, i
         (*rewrapped)++;
     }
     CU_TRY(cu_store_kek_destroy_unused(tx, tenant, destroyed));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
     if (rc == CU_OK && *destroyed > 0) {
         char prefix[160];
         snprintf(prefix, sizeof(prefix), "%s@%s/kek/", tenant, inc);
         cu_keycache_remove_prefix(kr->cache, prefix);
     }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_secret_free(new_kek);
     cu_secret_free(old_kek);
     cu_secret_free(key);
@@ -568,15 +566,15 @@ cu_keyring_rotate_root(struct cu_keyring *kr, struct cu_db *db, const struct cu_
             break;
         }
         for (int t = 0; t < cu_res_rows(list); t++) {
-            const char *tenant = cu_res_text(list, t, 0);
+            const char *tenant = cu_res_text(list, t, CU_COL_TENANT_ID);
             CU_TRY(cu_tx_set_tenant(tx, tenant));
             struct cu_db_result *keks = NULL;
             CU_TRY(cu_store_kek_all(tx, tenant, arena, &keks));
             for (int k = 0; k < cu_res_rows(keks); k++) {
-                int version = (int)cu_res_int(keks, k, 0);
+                int version = (int)cu_res_int(keks, k, CU_COL_KEK_VERSION);
                 uint8_t *w = NULL;
                 size_t wl = 0;
-                CU_TRY(cu_res_bytea(keks, k, 2, arena, &w, &wl));
+                CU_TRY(cu_res_bytea(keks, k, CU_COL_KEK_WRAPPED, arena, &w, &wl));
                 char aad[160];
                 kek_aad(aad, sizeof(aad), tenant, version);
                 CU_TRY(cu_key_unwrap(kr->root, aad, w, wl, &kek));
@@ -590,18 +588,17 @@ cu_keyring_rotate_root(struct cu_keyring *kr, struct cu_db *db, const struct cu_
             }
             (*tenants)++;
         }
-        after = cu_res_text(list, cu_res_rows(list) - 1, 0);
+        after = cu_res_text(list, cu_res_rows(list) - 1, CU_COL_TENANT_ID);
     }
     CU_TRY(cu_tx_set_tenant(tx, ""));
     CU_TRY(cu_key_check_value(new_root, kcv));
     CU_TRY(cu_store_root_kcv_replace(tx, kcv, sizeof(kcv)));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_secret_free(kek);
     free(wrapped);
-    cu_cleanse(kcv, sizeof(kcv));
+    cu_wipe(kcv, sizeof(kcv));
     cu_arena_free(arena);
     return rc;
 }

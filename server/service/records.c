@@ -246,8 +246,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         json_array_append_new(replay, cu_audit_entry(a, "tokenize.replay", collection, NULL, NULL,
                                                      NULL, NULL, NULL, "allowed"));
         CU_TRY(cu_audit_write(tx, a->tenant, replay));
-        rc = cu_tx_commit(tx);
-        tx = NULL;
+        rc = cu_tx_commit(&tx);
         goto out;
     }
     struct cu_coll_spec spec;
@@ -327,9 +326,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         rc = cu_audit_write(tx, a->tenant, audit); /* takes audit, also on failure */
         audit = NULL;
         CU_TRY(rc);
-        rc = cu_tx_commit(tx);
-        tx = NULL;
-        CU_TRY(rc);
+        CU_TRY(cu_tx_commit(&tx));
         CU_FAIL(CU_ERR_INVALID, "no valid record");
     }
     {
@@ -340,11 +337,9 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         /* without an Idempotency-Key to remember, the writes end the transaction: one round
          * trip for them and COMMIT (the call ends tx either way) */
         int last = idem == NULL || idem->key == NULL;
-        rc = rj && vj && tj && aj ? cu_store_write_batch(tx, a->tenant, rj, vj, tj, aj, last)
-                                  : CU_ERR_INTERNAL;
-        if (last && rj && vj && tj && aj) {
-            tx = NULL;
-        }
+        rc = !(rj && vj && tj && aj) ? CU_ERR_INTERNAL
+             : last                 ? cu_store_write_batch_commit(&tx, a->tenant, rj, vj, tj, aj)
+                                    : cu_store_write_batch(tx, a->tenant, rj, vj, tj, aj);
         free(rj);
         free(vj);
         free(tj);
@@ -358,8 +353,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
     *out = json_pack("{s:O}", "records", result);
     if (tx != NULL) {
         CU_TRY(cu_idem_store(tx, a->tenant, a->principal, idem, *status, *out));
-        rc = cu_tx_commit(tx);
-        tx = NULL;
+        rc = cu_tx_commit(&tx);
     }
     if (rc == CU_OK) {
         cu_metrics_count("values_tokenized", json_array_size(values_b));
@@ -369,7 +363,7 @@ out:
         json_decref(*out);
         *out = NULL;
     }
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_tenant_keys_cleanup(&keys);
     free_reqs(reqs, nreqs);
     for (size_t i = 0; recs != NULL && i < n; i++) {
@@ -393,8 +387,8 @@ load_record(struct cu_tx *tx, const char *tenant, const char *collection, const 
     struct cu_db_result *r = NULL;
     CU_GUARD(cu_store_record_get(tx, tenant, collection, id, for_update, arena, &r));
     CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such record");
-    CU_ENSURE(cu_res_text(r, 0, 3)[0] != 't', CU_ERR_GONE, "record deleted");
-    *subject = cu_res_text(r, 0, 2);
+    CU_ENSURE(cu_res_text(r, 0, CU_COL_RECORD_DELETED)[0] != 't', CU_ERR_GONE, "record deleted");
+    *subject = cu_res_text(r, 0, CU_COL_RECORD_SUBJECT_ID);
     return CU_OK;
 }
 
@@ -438,9 +432,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         json_array_append_new(denied, cu_audit_entry(a, "record.read", collection, NULL, id,
                                                      subject, purpose, NULL, "denied_consent"));
         CU_TRY(cu_audit_write(tx, a->tenant, denied));
-        rc = cu_tx_commit(tx);
-        tx = NULL;
-        CU_TRY(rc);
+        CU_TRY(cu_tx_commit(&tx));
         cu_err_public(CU_ERR_FORBIDDEN, "The subject has not consented to this purpose");
         CU_FAIL(CU_ERR_FORBIDDEN, "no consent grant");
     }
@@ -448,7 +440,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &r));
     enum cu_level top = CU_LEVEL_NONE;
     for (int i = 0; i < cu_res_rows(r); i++) {
-        const char *field = cu_res_text(r, i, 0);
+        const char *field = cu_res_text(r, i, CU_COL_VALUE_FIELD);
         const struct cu_field_spec *f = cu_spec_field(&spec, field);
         if (f == NULL || !in_filter(filter, field)) {
             continue;
@@ -459,7 +451,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
             continue;
         }
         enum cu_level level = cu_level_min(asked, granted);
-        json_object_set_new(tokens, field, json_string(cu_res_text(r, i, 3)));
+        json_object_set_new(tokens, field, json_string(cu_res_text(r, i, CU_COL_VALUE_TOKEN)));
         json_object_set_new(levels, field, json_string(cu_level_name(level)));
         json_array_append_new(revealed, json_string(field));
         top = level > top ? level : top;
@@ -468,16 +460,16 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
             json_object_set_new(values, field, json_string(cu_redacted()));
             continue;
         }
-        CU_CHECK(!cu_res_isnull(r, i, 5), CU_ERR_GONE, "subject key erased");
+        CU_CHECK(!cu_res_isnull(r, i, CU_COL_VALUE_WRAPPED), CU_ERR_GONE, "subject key erased");
         uint8_t *wrapped = NULL, *ct = NULL;
         size_t wl = 0, cl = 0;
-        CU_TRY(cu_res_bytea(r, i, 5, arena, &wrapped, &wl));
-        CU_TRY(cu_res_bytea(r, i, 2, arena, &ct, &cl));
-        int version = (int)cu_res_int(r, i, 1);
+        CU_TRY(cu_res_bytea(r, i, CU_COL_VALUE_WRAPPED, arena, &wrapped, &wl));
+        CU_TRY(cu_res_bytea(r, i, CU_COL_VALUE_CIPHERTEXT, arena, &ct, &cl));
+        int version = (int)cu_res_int(r, i, CU_COL_VALUE_KEY_VERSION);
         cu_secret_free(key);
         key = NULL;
         CU_TRY(cu_keyring_subject_key_unwrap(s->keyring, tx, a->tenant, spec.inc, subject, version,
-                                             (int)cu_res_int(r, i, 4), wrapped, wl, &key));
+                                             (int)cu_res_int(r, i, CU_COL_VALUE_KEK_VERSION), wrapped, wl, &key));
         char *pt = NULL;
         size_t len = 0;
         if (cu_value_open(key, a->tenant, collection, id, field, version, ct, cl, arena, &pt,
@@ -498,18 +490,14 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
                                                     json_incref(withheld), id, subject, purpose,
                                                     NULL, "denied"));
         CU_TRY(cu_audit_write(tx, a->tenant, audit));
-        rc = cu_tx_commit(tx);
-        tx = NULL;
-        CU_TRY(rc);
+        CU_TRY(cu_tx_commit(&tx));
         CU_FAIL(CU_ERR_FORBIDDEN, "no field of the record is granted");
     }
     json_array_append_new(audit, cu_audit_entry(a, "record.read", collection,
                                                 json_incref(revealed), id, subject, purpose,
                                                 cu_level_name(top), "allowed"));
     CU_TRY(cu_audit_write(tx, a->tenant, audit));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
-    CU_TRY(rc);
+    CU_TRY(cu_tx_commit(&tx));
     *out = json_pack("{s:s, s:s, s:s, s:O, s:O, s:O}", "id", id, "collection", collection,
                      "subject_id", subject, "fields", values, "redaction", levels, "tokens",
                      tokens);
@@ -517,7 +505,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         json_object_set(*out, "withheld", withheld);
     }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_secret_free(key);
     json_decref(values);
     json_decref(levels);
@@ -571,8 +559,8 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
         struct in_value *iv = &rec.values[j];
         const char *old = NULL;
         for (int i = 0; i < cu_res_rows(cur); i++) {
-            if (strcmp(cu_res_text(cur, i, 0), iv->f->name) == 0) {
-                old = cu_res_text(cur, i, 3);
+            if (strcmp(cu_res_text(cur, i, CU_COL_VALUE_FIELD), iv->f->name) == 0) {
+                old = cu_res_text(cur, i, CU_COL_VALUE_TOKEN);
             }
         }
         if (old != NULL && iv->f->kind == CU_TOK_RANDOM) {
@@ -605,19 +593,15 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
     CU_TRY(cu_audit_write(tx, a->tenant, audit));
     struct cu_db_result *now = NULL;
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &now));
+    CU_TRY(cu_tx_commit(&tx));
     json_t *tokens = json_object();
     for (int i = 0; i < cu_res_rows(now); i++) {
-        json_object_set_new(tokens, cu_res_text(now, i, 0), json_string(cu_res_text(now, i, 3)));
+        json_object_set_new(tokens, cu_res_text(now, i, CU_COL_VALUE_FIELD),
+                            json_string(cu_res_text(now, i, CU_COL_VALUE_TOKEN)));
     }
     *out = json_pack("{s:s, s:s, s:o}", "id", id, "subject_id", subject, "tokens", tokens);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
-    if (rc != CU_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_secret_free(req.key);
     cu_tenant_keys_cleanup(&keys);
     json_decref(values_b);
@@ -644,10 +628,9 @@ cu_record_delete(struct cu_svc *s, const struct cu_actor *a, const char *collect
     json_array_append_new(audit, cu_audit_entry(a, "record.delete", collection, NULL, id, subject,
                                                 NULL, NULL, "allowed"));
     CU_TRY(cu_audit_write(tx, a->tenant, audit));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -699,9 +682,9 @@ cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collec
     CU_TRY(cu_store_search(tx, a->tenant, collection, field, bi, 32, 1000, arena, &r));
     json_t *list = json_array();
     for (int i = 0; i < cu_res_rows(r); i++) {
-        json_t *toks = json_loads(cu_res_text(r, i, 2), 0, NULL);
-        json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "id", cu_res_text(r, i, 0),
-                                              "subject_id", cu_res_text(r, i, 1), "tokens",
+        json_t *toks = json_loads(cu_res_text(r, i, CU_COL_SEARCH_TOKENS), 0, NULL);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "id", cu_res_text(r, i, CU_COL_SEARCH_ID),
+                                              "subject_id", cu_res_text(r, i, CU_COL_SEARCH_SUBJECT_ID), "tokens",
                                               toks ? toks : json_object()));
     }
     json_t *audit = json_array();
@@ -713,15 +696,14 @@ cu_records_search(struct cu_svc *s, const struct cu_actor *a, const char *collec
         json_decref(list);
         goto out;
     }
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
     if (rc == CU_OK) {
         *out = json_pack("{s:o}", "records", list);
     } else {
         json_decref(list);
     }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_tenant_keys_cleanup(&keys);
     cu_arena_free(arena);
     return rc;

@@ -15,9 +15,10 @@ static json_t *
 tenant_json(const struct cu_db_result *r, int row, void *ctx)
 {
     (void)ctx;
-    return json_pack("{s:s, s:s, s:I, s:s}", "id", cu_res_text(r, row, 0), "name",
-                     cu_res_text(r, row, 1), "kek_version", (json_int_t)cu_res_int(r, row, 2),
-                     "created_at", cu_res_text(r, row, 3));
+    return json_pack("{s:s, s:s, s:I, s:s}", "id", cu_res_text(r, row, CU_COL_TENANT_ID), "name",
+                     cu_res_text(r, row, CU_COL_TENANT_NAME), "kek_version",
+                     (json_int_t)cu_res_int(r, row, CU_COL_TENANT_KEK_VERSION), "created_at",
+                     cu_res_text(r, row, CU_COL_TENANT_CREATED_AT));
 }
 
 static int
@@ -86,8 +87,7 @@ cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
             if (cu_res_rows(r) == 1) {
                 CU_TRY(audit_one(tx, a, id, "tenant.create.replay"));
             }
-            rc = cu_tx_commit(tx);
-            tx = NULL;
+            rc = cu_tx_commit(&tx);
             goto out;
         }
     }
@@ -103,14 +103,13 @@ cu_tenant_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
     *out = tenant_json(r, 0, NULL);
     *status = 201;
     CU_TRY(cu_idem_store(tx, NULL, a->principal, idem, *status, *out));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
 out:
     if (rc != CU_OK && *out != NULL) {
         json_decref(*out);
         *out = NULL;
     }
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -128,11 +127,10 @@ cu_tenant_get(struct cu_svc *s, const char *id, json_t **out)
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_tenant_get(tx, id, arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such tenant");
+    CU_TRY(cu_tx_commit(&tx));
     *out = tenant_json(r, 0, NULL);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -146,11 +144,10 @@ cu_tenant_list(struct cu_svc *s, const char *cursor, int limit, json_t **out)
     CU_TRY(cu_tx_begin(s->db, NULL, &tx));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_tenant_list(tx, cursor ? cursor : "", limit + 1, arena, &r));
-    *out = cu_page_json(r, limit, "tenants", 0, tenant_json, NULL);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    CU_TRY(cu_tx_commit(&tx));
+    *out = cu_page_json(r, limit, "tenants", CU_COL_TENANT_ID, tenant_json, NULL);
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -168,13 +165,12 @@ cu_tenant_delete(struct cu_svc *s, const struct cu_actor *a, const char *id)
     CU_TRY(cu_store_tenant_delete(tx, id, &deleted));
     CU_CHECK(deleted == 1, CU_ERR_NOT_FOUND, "no such tenant");
     CU_TRY(audit_one(tx, a, id, "tenant.delete"));
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
     if (rc == CU_OK) {
         cu_keyring_forget_tenant(s->keyring, id);
     }
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     return rc;
 }
 
@@ -197,14 +193,13 @@ cu_keys_rotate(struct cu_svc *s, const struct cu_actor *a, const struct cu_idem 
         *out = json_pack("{s:I, s:s}", "version", (json_int_t)version, "status", "rewrapping");
         CU_TRY(cu_idem_store(tx, tenant, a->principal, idem, 202, *out));
     }
-    rc = cu_tx_commit(tx);
-    tx = NULL;
+    rc = cu_tx_commit(&tx);
 out:
     if (rc != CU_OK && *out != NULL) {
         json_decref(*out);
         *out = NULL;
     }
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     return rc;
 }
 
@@ -222,17 +217,18 @@ cu_keys_status(struct cu_svc *s, const char *tenant, json_t **out)
     json_t *versions = json_array();
     long long pending = 0, done = 0;
     for (int i = 0; i < cu_res_rows(r); i++) {
-        int v = (int)cu_res_int(r, i, 0);
-        long long subjects = cu_res_int(r, i, 5);
+        int v = (int)cu_res_int(r, i, CU_COL_KEKST_VERSION);
+        long long subjects = cu_res_int(r, i, CU_COL_KEKST_SUBJECT_KEYS);
         json_t *o = json_pack("{s:i, s:s, s:s, s:I, s:I}", "version", v, "state",
-                              cu_res_text(r, i, 1), "created_at", cu_res_text(r, i, 2),
+                              cu_res_text(r, i, CU_COL_KEKST_STATE), "created_at",
+                              cu_res_text(r, i, CU_COL_KEKST_CREATED_AT),
                               "subject_keys", (json_int_t)subjects, "data_keys",
-                              (json_int_t)cu_res_int(r, i, 6));
-        if (cu_res_text(r, i, 3)[0] != '\0') {
-            json_object_set_new(o, "retired_at", json_string(cu_res_text(r, i, 3)));
+                              (json_int_t)cu_res_int(r, i, CU_COL_KEKST_DATA_KEYS));
+        if (cu_res_text(r, i, CU_COL_KEKST_RETIRED_AT)[0] != '\0') {
+            json_object_set_new(o, "retired_at", json_string(cu_res_text(r, i, CU_COL_KEKST_RETIRED_AT)));
         }
-        if (cu_res_text(r, i, 4)[0] != '\0') {
-            json_object_set_new(o, "destroyed_at", json_string(cu_res_text(r, i, 4)));
+        if (cu_res_text(r, i, CU_COL_KEKST_DESTROYED_AT)[0] != '\0') {
+            json_object_set_new(o, "destroyed_at", json_string(cu_res_text(r, i, CU_COL_KEKST_DESTROYED_AT)));
         }
         json_array_append_new(versions, o);
         if (v == current) {
@@ -241,13 +237,12 @@ cu_keys_status(struct cu_svc *s, const char *tenant, json_t **out)
             pending += subjects;
         }
     }
+    CU_TRY(cu_tx_commit(&tx));
     *out = json_pack("{s:i, s:o, s:{s:I, s:I, s:b}}", "current_version", current, "versions",
                      versions, "rewrap", "pending", (json_int_t)pending, "done", (json_int_t)done,
                      "complete", pending == 0);
-    rc = cu_tx_commit(tx);
-    tx = NULL;
 out:
-    cu_tx_abort(tx);
+    cu_tx_abort(&tx);
     cu_arena_free(arena);
     return rc;
 }
@@ -266,14 +261,14 @@ cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
         if (rc == CU_OK) {
             rc = cu_store_tenant_list(tx, after, 200, arena, &r);
         }
-        cu_tx_abort(tx);
+        cu_tx_abort(&tx);
         if (rc != CU_OK) {
             cu_arena_free(arena);
             return rc;
         }
         int n = cu_res_rows(r);
         for (int i = 0; i < n; i++) {
-            const char *tenant = cu_res_text(r, i, 0);
+            const char *tenant = cu_res_text(r, i, CU_COL_TENANT_ID);
             /* batches of 500 until the tenant has nothing stale */
             for (;;) {
                 int done = 0, gone = 0;
@@ -292,25 +287,25 @@ cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
             struct cu_tx *gc = NULL;
             if (cu_tx_begin(s->db, tenant, &gc) == CU_OK) {
                 if (cu_store_idem_gc(gc, tenant) == CU_OK) {
-                    enum cu_err ignored = cu_tx_commit(gc);
+                    enum cu_err ignored = cu_tx_commit(&gc);
                     (void)ignored;
                 } else {
-                    cu_tx_abort(gc);
+                    cu_tx_abort(&gc);
                 }
             }
         }
         if (n > 0) {
-            snprintf(after, sizeof(after), "%s", cu_res_text(r, n - 1, 0));
+            snprintf(after, sizeof(after), "%s", cu_res_text(r, n - 1, CU_COL_TENANT_ID));
         }
         cu_arena_free(arena);
         if (n < 200) {
             struct cu_tx *gc = NULL;
             if (cu_tx_begin(s->db, NULL, &gc) == CU_OK) {
                 if (cu_tx_allow_platform_idem(gc) == CU_OK && cu_store_idem_gc(gc, NULL) == CU_OK) {
-                    enum cu_err ignored = cu_tx_commit(gc);
+                    enum cu_err ignored = cu_tx_commit(&gc);
                     (void)ignored;
                 } else {
-                    cu_tx_abort(gc);
+                    cu_tx_abort(&gc);
                 }
             }
             return CU_OK;

@@ -189,7 +189,7 @@ cu_spec_load(struct cu_tx *tx, const char *tenant, const char *name, enum cu_spe
     struct cu_db_result *r = NULL;
     CU_GUARD(cu_store_collection_get(tx, tenant, name, (int)lock, arena, &r));
     CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such collection");
-    json_t *fields = json_loads(cu_res_text(r, 0, 1), 0, NULL);
+    json_t *fields = json_loads(cu_res_text(r, 0, CU_COL_COLL_FIELDS), 0, NULL);
     CU_ENSURE(fields != NULL, CU_ERR_INTERNAL, "stored collection is not JSON");
     struct cu_problems p = {0};
     enum cu_err rc = cu_spec_parse(fields, arena, out, &p);
@@ -197,11 +197,11 @@ cu_spec_load(struct cu_tx *tx, const char *tenant, const char *name, enum cu_spe
     json_decref(p.errors);
     CU_ENSURE(rc == CU_OK, CU_ERR_INTERNAL, "stored collection does not parse");
     out->name = cu_arena_strdup(arena, name);
-    out->retention_days = atoi(cu_res_text(r, 0, 2));
-    out->created_at = cu_res_text(r, 0, 3);
-    out->updated_at = cu_res_text(r, 0, 4);
-    out->has_data = cu_res_text(r, 0, 5)[0] == 't';
-    out->inc = cu_res_text(r, 0, 6);
+    out->retention_days = atoi(cu_res_text(r, 0, CU_COL_COLL_RETENTION_DAYS));
+    out->created_at = cu_res_text(r, 0, CU_COL_COLL_CREATED_AT);
+    out->updated_at = cu_res_text(r, 0, CU_COL_COLL_UPDATED_AT);
+    out->has_data = cu_res_text(r, 0, CU_COL_COLL_HAS_DATA)[0] == 't';
+    out->inc = cu_res_text(r, 0, CU_COL_COLL_INC);
     return CU_OK;
 }
 
@@ -340,10 +340,10 @@ card_token(const struct cu_tenant_keys *k, const char *tweak, const char *pan, s
     char *tw = cu_arena_printf(arena, "%s|%.6s|%.4s", tweak, pan, pan + n - 4);
     enum cu_err rc = cu_ff1_encrypt_small_digits(k->ff1->data, (const uint8_t *)tw, strlen(tw),
                                                  mid, enc);
-    cu_cleanse(mid, sizeof(mid));
+    cu_wipe(mid, sizeof(mid));
     CU_GUARD(rc);
     memcpy(t + 6, enc, free_len);
-    cu_cleanse(enc, sizeof(enc));
+    cu_wipe(enc, sizeof(enc));
     size_t pos = 6 + free_len;
     for (char d = '0'; d <= '9'; d++) {
         t[pos] = d;
@@ -391,7 +391,7 @@ cu_value_token(const struct cu_field_spec *f, const struct cu_tenant_keys *k, co
     char enc[32];
     enum cu_err rc = cu_ff1_encrypt_digits(k->ff1->data, (const uint8_t *)context,
                                            strlen(context), digits, enc);
-    cu_cleanse(digits, sizeof(digits));
+    cu_wipe(digits, sizeof(digits));
     if (rc != CU_OK) {
         *problem = "the value is too short for a format-preserving token";
         return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "fpe refused");
@@ -403,7 +403,7 @@ cu_value_token(const struct cu_field_spec *f, const struct cu_tenant_keys *k, co
             t[i] = enc[j++];
         }
     }
-    cu_cleanse(enc, sizeof(enc));
+    cu_wipe(enc, sizeof(enc));
     *token = t;
     return CU_OK;
 }
@@ -445,7 +445,7 @@ cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose,
         cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "purpose not declared");
         return cu_err_public(CU_ERR_FORBIDDEN, undeclared);
     }
-    *basis = cu_res_text(r, 0, 2);
+    *basis = cu_res_text(r, 0, CU_COL_PURPOSE_LAWFUL_BASIS);
     return CU_OK;
 }
 
@@ -465,13 +465,13 @@ cu_idem_check(struct cu_tx *tx, const char *tenant, const char *principal, const
     if (cu_res_rows(r) == 1) {
         uint8_t *h = NULL;
         size_t hl = 0;
-        CU_TRY(cu_res_bytea(r, 0, 0, arena, &h, &hl));
+        CU_TRY(cu_res_bytea(r, 0, CU_COL_IDEM_REQUEST_HASH, arena, &h, &hl));
         if (hl != 32 || !cu_ct_equal(h, k->hash, 32)) {
             cu_err_public(CU_ERR_CONFLICT, "This Idempotency-Key was used with another request");
             CU_FAIL(CU_ERR_CONFLICT, "idempotency key reused with another request");
         }
-        *status = (int)cu_res_int(r, 0, 1);
-        *out = json_loads(cu_res_text(r, 0, 2), 0, NULL);
+        *status = (int)cu_res_int(r, 0, CU_COL_IDEM_STATUS);
+        *out = json_loads(cu_res_text(r, 0, CU_COL_IDEM_RESPONSE), 0, NULL);
         CU_CHECK(*out != NULL, CU_ERR_INTERNAL, "stored answer is not JSON");
         *hit = 1;
     }
@@ -543,23 +543,17 @@ cu_audit_entry(const struct cu_actor *a, const char *action, const char *collect
     return e;
 }
 
-static enum cu_err
-audit_write(struct cu_tx *tx, const char *tenant, json_t *entries, int commit)
+enum cu_err
+cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries)
 {
     if (json_array_size(entries) == 0) {
         json_decref(entries);
-        return commit ? cu_tx_commit(tx) : CU_OK;
+        return CU_OK;
     }
     char *js = json_dumps(entries, JSON_COMPACT);
     json_decref(entries);
-    if (js == NULL) {
-        if (commit) {
-            cu_tx_abort(tx);
-        }
-        return cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "could not encode audit entries");
-    }
-    enum cu_err rc = commit ? cu_store_audit_insert_commit(tx, tenant, js)
-                            : cu_store_audit_insert(tx, tenant, js);
+    CU_ENSURE(js != NULL, CU_ERR_INTERNAL, "could not encode audit entries");
+    enum cu_err rc = cu_store_audit_insert(tx, tenant, js);
     free(js);
     if (rc != CU_OK) {
         /* fail closed: the operation this entry records must not happen without it */
@@ -570,15 +564,26 @@ audit_write(struct cu_tx *tx, const char *tenant, json_t *entries, int commit)
 }
 
 enum cu_err
-cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries)
+cu_audit_write_commit(struct cu_tx **tx, const char *tenant, json_t *entries)
 {
-    return audit_write(tx, tenant, entries, 0);
-}
-
-enum cu_err
-cu_audit_write_commit(struct cu_tx *tx, const char *tenant, json_t *entries)
-{
-    return audit_write(tx, tenant, entries, 1);
+    if (json_array_size(entries) == 0) {
+        json_decref(entries);
+        return cu_tx_commit(tx);
+    }
+    char *js = json_dumps(entries, JSON_COMPACT);
+    json_decref(entries);
+    if (js == NULL) {
+        cu_tx_abort(tx);
+        return cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "could not encode audit entries");
+    }
+    enum cu_err rc = cu_store_audit_insert_commit(tx, tenant, js);
+    free(js);
+    if (rc != CU_OK) {
+        /* fail closed: the operation this entry records must not happen without it */
+        return cu_err_set(rc == CU_ERR_UNAVAILABLE ? rc : CU_ERR_INTERNAL, __FILE__, __LINE__,
+                          "could not write the audit entry");
+    }
+    return CU_OK;
 }
 
 void
@@ -596,9 +601,9 @@ cu_audit_denial(struct cu_svc *s, const struct cu_actor *a, const char *action,
     json_array_append_new(entries, cu_audit_entry(a, action, collection, NULL, NULL, NULL, NULL,
                                                   NULL, "denied"));
     if (cu_audit_write(tx, a->tenant, entries) != CU_OK) {
-        cu_tx_abort(tx);
+        cu_tx_abort(&tx);
         return;
     }
-    enum cu_err ignored = cu_tx_commit(tx);
+    enum cu_err ignored = cu_tx_commit(&tx);
     (void)ignored;
 }

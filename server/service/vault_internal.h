@@ -110,7 +110,7 @@ json_t *cu_audit_entry(const struct cu_actor *a, const char *action, const char 
  * caller's operation. */
 enum cu_err cu_audit_write(struct cu_tx *tx, const char *tenant, json_t *entries) CU_WUR;
 /* The same as the transaction's last statement: it commits (one round trip for both) and, like
- * cu_tx_commit, always ends tx. */
-enum cu_err cu_audit_write_commit(struct cu_tx *tx, const char *tenant, json_t *entries) CU_WUR;
+ * cu_tx_commit, consumes *tx (always ends it and sets it to NULL). */
+enum cu_err cu_audit_write_commit(struct cu_tx **tx, const char *tenant, json_t *entries) CU_WUR;
 
 #endif

@@ -1,9 +1,13 @@
 /* PostgreSQL access: a bounded connection pool, tenant-scoped transactions, prepared
- * statements and results. The only layer that includes libpq. Invariants: every wait is
- * bounded by the pool's timeout (a dead or frozen server gives CU_ERR_UNAVAILABLE, never a
- * hang); tenant context is set with SET LOCAL inside the transaction only, so nothing
- * survives on a pooled connection; libpq messages are never logged (they can echo values),
- * only SQLSTATEs. */
+ * statements and results. The only layer that includes libpq. Invariants: every wait (connect,
+ * send, flush, result) is bounded by the pool's timeout (a dead or frozen server gives
+ * CU_ERR_UNAVAILABLE, never a hang); tenant context is set with SET LOCAL inside the transaction
+ * only, so nothing survives on a pooled connection; the pool refuses a role that is a superuser
+ * or has BYPASSRLS (row-level security would not apply); libpq messages are never logged (they
+ * can echo values), only SQLSTATEs.
+ * Implemented by storage/pool.c (pool, connect, role check), wire.c (flush, results, error
+ * mapping, all against deadlines), tx.c (transactions and pipelining), result.c (parameters
+ * and result cells), migrate.c (migrations). */
 #ifndef CU_STORAGE_DB_H
 #define CU_STORAGE_DB_H
 
@@ -38,11 +42,24 @@ void cu_db_free(struct cu_db *db);
 /* Begins a transaction on a pooled connection. tenant: validated tenant id, set as
  * custos.tenant for row-level security, or NULL for platform-level work (custos.platform=on).
  * CU_ERR_UNAVAILABLE when no connection can be had in time. The caller must end the
- * transaction with cu_tx_commit or cu_tx_abort, which also returns the connection. */
+ * transaction with cu_tx_commit, cu_tx_exec_commit or cu_tx_abort, which also return the
+ * connection.
+ *
+ * The functions that end a transaction consume it: they take the caller's pointer and set it
+ * to NULL on success and on failure alike, so the idiom is
+ *
+ *     struct cu_tx *tx = NULL;
+ *     CU_TRY(cu_tx_begin(db, tenant, &tx));
+ *     CU_TRY(...statements on tx...);
+ *     rc = cu_tx_commit(&tx);
+ * out:
+ *     cu_tx_abort(&tx);   (does nothing once tx is NULL)
+ */
 enum cu_err cu_tx_begin(struct cu_db *db, const char *tenant, struct cu_tx **out) CU_WUR;
-enum cu_err cu_tx_commit(struct cu_tx *tx) CU_WUR;
-/* Rolls back (if still open) and releases; NULL is fine. Safe after a failed commit. */
-void cu_tx_abort(struct cu_tx *tx);
+/* Commits; on failure the transaction is rolled back. Always ends *tx and sets it to NULL. */
+enum cu_err cu_tx_commit(struct cu_tx **tx) CU_WUR;
+/* Rolls back (if still open) and releases; *tx NULL (or tx NULL) is fine. Sets *tx to NULL. */
+void cu_tx_abort(struct cu_tx **tx);
 
 /* Parameter lists: text values (NULL = SQL NULL) or binary (bytea) when lens[i] >= 0 and
  * bin[i] is set. Results are owned by arena. Errors: CU_ERR_CONFLICT on unique violation,
@@ -62,8 +79,9 @@ void cu_params_int(struct cu_params *p, struct cu_arena *arena, long long v);
 enum cu_err cu_tx_exec(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
                        struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 /* Runs the transaction's last statement and COMMIT in one round trip; like cu_tx_commit it
- * always ends the transaction (rolled back on failure) and returns the connection. */
-enum cu_err cu_tx_exec_commit(struct cu_tx *tx, const struct cu_stmt *stmt,
+ * always ends the transaction (rolled back on failure), returns the connection and sets *tx to
+ * NULL. */
+enum cu_err cu_tx_exec_commit(struct cu_tx **tx, const struct cu_stmt *stmt,
                               const struct cu_params *p) CU_WUR;
 /* The same outside an explicit transaction (for readiness and migrations). */
 enum cu_err cu_db_exec_once(struct cu_db *db, const struct cu_stmt *stmt,
@@ -91,13 +109,16 @@ struct cu_db_stats {
 void cu_db_stats(struct cu_db *db, struct cu_db_stats *out);
 
 /* Applies the embedded migrations in order, each once, in a transaction, under an advisory
- * lock (several replicas may run it at once). url/password: the schema owner; app_password,
+ * lock (several replicas may run it at once). url/password: the schema owner; service_url (may
+ * be NULL: custos_app): the service's connection string, whose role must be neither a superuser
+ * nor BYPASSRLS (CU_ERR_CONFIG before anything is applied); app_password,
  * when set, becomes the password of the custos_app role. root_kcv: the root key's check value;
  * when the database holds another one, nothing is applied (CU_ERR_CONFIG); when it holds none,
  * it is stored after the migrations. Prints one line per migration
  * applied to stdout. */
-enum cu_err cu_migrate(const char *url, const char *password, const char *app_password,
-                       const uint8_t root_kcv[32], int timeout_ms) CU_WUR;
+enum cu_err cu_migrate(const char *url, const char *password, const char *service_url,
+                       const char *app_password, const uint8_t root_kcv[32],
+                       int timeout_ms) CU_WUR;
 /* The newest migration version compiled into this binary. */
 int cu_migrate_latest(void);
 /* Reads max(version) from schema_migrations (0 when none). */

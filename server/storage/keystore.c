@@ -100,6 +100,25 @@ static const struct cu_stmt q_sk_rewrap = {
     "UPDATE subject_keys SET kek_version = $4, wrapped = $5"
     " WHERE tenant_id = $1 AND subject_id = $2 AND version = $3"};
 
+static const struct cu_stmt q_sk_use_batch = {
+    "sk_use_batch",
+    "UPDATE subject_keys k SET encryptions = k.encryptions + x.n"
+    " FROM json_to_recordset($2::json) AS x(subject_id text, n bigint)"
+    " WHERE k.tenant_id = $1 AND k.subject_id = x.subject_id"
+    " AND k.subject_id = ANY (ARRAY(SELECT json_array_elements($2::json) ->> 'subject_id'))"
+    " AND k.version ="
+    "   (SELECT max(m.version) FROM subject_keys m"
+    "    WHERE m.tenant_id = $1 AND m.subject_id = x.subject_id)"
+    " RETURNING k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions"};
+static const struct cu_stmt q_sk_insert_batch = {
+    "sk_insert_batch",
+    "INSERT INTO subject_keys (tenant_id, subject_id, version, kek_version, wrapped,"
+    " encryptions)"
+    " SELECT $1, x.subject_id, x.version, x.kek_version, decode(x.wrapped, 'hex'), x.n"
+    " FROM json_to_recordset($2::json) AS x(subject_id text, version int, kek_version int,"
+    " wrapped text, n bigint)"
+    " ON CONFLICT DO NOTHING RETURNING subject_id"};
+
 static enum cu_err
 exec_tmp(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
          long long *affected)
@@ -372,3 +391,24 @@ cu_store_subject_key_rewrap(struct cu_tx *tx, const char *tenant, const char *su
     return exec_tmp(tx, &q_sk_rewrap, &p, NULL);
 }
 
+enum cu_err
+cu_store_subject_keys_use(struct cu_tx *tx, const char *tenant, const char *subjects_json,
+                          struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, subjects_json);
+    return cu_tx_exec(tx, &q_sk_use_batch, &p, arena, out);
+}
+
+enum cu_err
+cu_store_subject_keys_insert(struct cu_tx *tx, const char *tenant, const char *keys_json,
+                             struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_text(&p, keys_json);
+    return cu_tx_exec(tx, &q_sk_insert_batch, &p, arena, out);
+}

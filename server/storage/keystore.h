@@ -23,6 +23,12 @@ enum cu_err cu_store_tenant_insert(struct cu_tx *tx, const char *tenant, const c
                                    const uint8_t *kek, size_t kek_len,
                                    const uint8_t *const tdk[4], const size_t tdk_len[4]) CU_WUR;
 /* Columns: tenant_id, name, current_kek_version, created_at (ISO 8601). 0 or 1 row. */
+enum cu_col_tenant {
+    CU_COL_TENANT_ID,
+    CU_COL_TENANT_NAME,
+    CU_COL_TENANT_KEK_VERSION,
+    CU_COL_TENANT_CREATED_AT,
+};
 enum cu_err cu_store_tenant_get(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
                                 struct cu_db_result **out) CU_WUR;
 /* Platform transaction only. Same columns, ordered by tenant_id, after `after` ("" = start). */
@@ -42,6 +48,11 @@ enum cu_err cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int e
 enum cu_err cu_store_kek_get(struct cu_tx *tx, const char *tenant, int version,
                              struct cu_arena *arena, uint8_t **wrapped, size_t *len) CU_WUR;
 /* Columns: version, state, wrapped. Every KEK row of the tenant that is not destroyed. */
+enum cu_col_kek {
+    CU_COL_KEK_VERSION,
+    CU_COL_KEK_STATE,
+    CU_COL_KEK_WRAPPED,
+};
 enum cu_err cu_store_kek_all(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
                              struct cu_db_result **out) CU_WUR;
 enum cu_err cu_store_kek_rewrap(struct cu_tx *tx, const char *tenant, int version,
@@ -52,8 +63,17 @@ enum cu_err cu_store_kek_add(struct cu_tx *tx, const char *tenant, int version,
 /* Destroys retired versions that no key references any more; *destroyed = how many. */
 enum cu_err cu_store_kek_destroy_unused(struct cu_tx *tx, const char *tenant,
                                         int *destroyed) CU_WUR;
-/* Columns: version, state, created_at, retired_at, destroyed_at, subject_keys (count wrapped
- * by it), data_keys (count). */
+/* Columns: version, state, created_at, retired_at, destroyed_at ("" when not), subject_keys
+ * (count wrapped by it), data_keys (count). */
+enum cu_col_kek_status {
+    CU_COL_KEKST_VERSION,
+    CU_COL_KEKST_STATE,
+    CU_COL_KEKST_CREATED_AT,
+    CU_COL_KEKST_RETIRED_AT,
+    CU_COL_KEKST_DESTROYED_AT,
+    CU_COL_KEKST_SUBJECT_KEYS,
+    CU_COL_KEKST_DATA_KEYS,
+};
 enum cu_err cu_store_kek_status(struct cu_tx *tx, const char *tenant, struct cu_arena *arena,
                                 struct cu_db_result **out) CU_WUR;
 
@@ -64,6 +84,16 @@ enum cu_err cu_store_tdk_get(struct cu_tx *tx, const char *tenant, const char *p
 enum cu_err cu_store_tdk_rewrap(struct cu_tx *tx, const char *tenant, const char *purpose,
                                 int kek_version, const uint8_t *wrapped, size_t len) CU_WUR;
 
+/* Subject keys. Columns of the rows below: subject_id, version, kek_version, wrapped,
+ * encryptions (cu_store_subject_keys_use only). */
+enum cu_col_subject_key {
+    CU_COL_SK_SUBJECT_ID,
+    CU_COL_SK_VERSION,
+    CU_COL_SK_KEK_VERSION,
+    CU_COL_SK_WRAPPED,
+    CU_COL_SK_ENCRYPTIONS,
+};
+
 /* Up to limit subject keys wrapped by a KEK older than current, locked (SKIP LOCKED).
  * Columns: subject_id, version, kek_version, wrapped. */
 enum cu_err cu_store_subject_keys_stale(struct cu_tx *tx, const char *tenant, int current,
@@ -72,4 +102,16 @@ enum cu_err cu_store_subject_keys_stale(struct cu_tx *tx, const char *tenant, in
 enum cu_err cu_store_subject_key_rewrap(struct cu_tx *tx, const char *tenant, const char *subject,
                                         int version, int kek_version, const uint8_t *wrapped,
                                         size_t len) CU_WUR;
+/* Subject keys in batches: the newest version of each subject's key, counting n encryptions.
+ * subjects_json: [{"subject_id","n"}]. Columns: subject_id, version, kek_version, wrapped,
+ * encryptions (cu_col_subject_key). Subjects without a key get no row. */
+enum cu_err cu_store_subject_keys_use(struct cu_tx *tx, const char *tenant,
+                                      const char *subjects_json, struct cu_arena *arena,
+                                      struct cu_db_result **out) CU_WUR;
+/* [{"subject_id","version","kek_version","wrapped" (hex),"n"}]; rows that already exist are
+ * skipped. Columns of the result: subject_id of the rows inserted. */
+enum cu_err cu_store_subject_keys_insert(struct cu_tx *tx, const char *tenant,
+                                         const char *keys_json, struct cu_arena *arena,
+                                         struct cu_db_result **out) CU_WUR;
+
 #endif

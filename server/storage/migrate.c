@@ -128,16 +128,45 @@ store_root(PGconn *pg, const uint8_t kcv[32])
     return CU_OK;
 }
 
-enum cu_err
-cu_migrate(const char *url, const char *password, const char *app_password,
-           const uint8_t root_kcv[32], int timeout_ms)
+/* The role the service will connect as: the user of service_url, else custos_app. The schema
+ * owner is a superuser legitimately; the service's role must not be one, nor have BYPASSRLS,
+ * or row-level security would not apply to it. A role that does not exist yet passes (the
+ * migrations create custos_app without either attribute). */
+static enum cu_err
+check_service_role(PGconn *pg, const char *service_url)
 {
-    PGconn *pg = cu_db_connect(url, password, timeout_ms, "custos-migrate");
+    char role[128] = "custos_app";
+    PQconninfoOption *opts = service_url ? PQconninfoParse(service_url, NULL) : NULL;
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "user") == 0 && o->val != NULL && o->val[0] != '\0') {
+            snprintf(role, sizeof(role), "%s", o->val);
+        }
+    }
+    PQconninfoFree(opts);
+    const char *params[] = {role};
+    PGresult *r = PQexecParams(pg,
+                               "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    int unsafe = ok && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    CU_ENSURE(ok, CU_ERR_UNAVAILABLE, "could not read the service role");
+    CU_ENSURE(!unsafe, CU_ERR_CONFIG,
+              "database role \"%s\" is a superuser (or has BYPASSRLS); row-level security would "
+              "not apply; connect as custos_app",
+              role);
+    return CU_OK;
+}
+
+enum cu_err
+cu_migrate(const char *url, const char *password, const char *service_url,
+           const char *app_password, const uint8_t root_kcv[32], int timeout_ms)
+{
+    PGconn *pg = NULL;
     enum cu_err rc = CU_OK;
     int locked = 0;
-    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-        CU_FAIL(CU_ERR_UNAVAILABLE, "could not connect to the database");
-    }
+    CU_TRY(cu_db_connect(url, password, cu_db_now_ms() + timeout_ms, "custos-migrate", &pg));
+    CU_TRY(check_service_role(pg, service_url));
     CU_TRY(run(pg, "SET client_min_messages = warning", "settings"));
     CU_TRY(run(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", "advisory lock"));
     locked = 1;

@@ -195,25 +195,6 @@ static const struct cu_stmt q_pidem_gc = {
 static const struct cu_stmt q_set_platform = {
     "set_platform_idem", "SELECT set_config('custos.platform_idem', 'on', true)"};
 
-static const struct cu_stmt q_sk_use_batch = {
-    "sk_use_batch",
-    "UPDATE subject_keys k SET encryptions = k.encryptions + x.n"
-    " FROM json_to_recordset($2::json) AS x(subject_id text, n bigint)"
-    " WHERE k.tenant_id = $1 AND k.subject_id = x.subject_id"
-    " AND k.subject_id = ANY (ARRAY(SELECT json_array_elements($2::json) ->> 'subject_id'))"
-    " AND k.version ="
-    "   (SELECT max(m.version) FROM subject_keys m"
-    "    WHERE m.tenant_id = $1 AND m.subject_id = x.subject_id)"
-    " RETURNING k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions"};
-static const struct cu_stmt q_sk_insert_batch = {
-    "sk_insert_batch",
-    "INSERT INTO subject_keys (tenant_id, subject_id, version, kek_version, wrapped,"
-    " encryptions)"
-    " SELECT $1, x.subject_id, x.version, x.kek_version, decode(x.wrapped, 'hex'), x.n"
-    " FROM json_to_recordset($2::json) AS x(subject_id text, version int, kek_version int,"
-    " wrapped text, n bigint)"
-    " ON CONFLICT DO NOTHING RETURNING subject_id"};
-
 static enum cu_err
 run2(struct cu_tx *tx, const struct cu_stmt *stmt, const char *a, const char *b,
      struct cu_arena *arena, struct cu_db_result **out)
@@ -313,25 +294,38 @@ cu_store_purpose_put(struct cu_tx *tx, const char *tenant, const char *name,
     return rc;
 }
 
+static void
+write_batch_params(struct cu_params *p, const char *tenant, const char *records_json,
+                   const char *values_json, const char *tokens_json, const char *audit_json)
+{
+    cu_params_init(p);
+    cu_params_text(p, tenant);
+    cu_params_text(p, records_json);
+    cu_params_text(p, values_json);
+    cu_params_text(p, tokens_json);
+    cu_params_text(p, audit_json);
+}
+
 enum cu_err
 cu_store_write_batch(struct cu_tx *tx, const char *tenant, const char *records_json,
-                     const char *values_json, const char *tokens_json, const char *audit_json,
-                     int commit)
+                     const char *values_json, const char *tokens_json, const char *audit_json)
 {
     struct cu_params p;
-    cu_params_init(&p);
-    cu_params_text(&p, tenant);
-    cu_params_text(&p, records_json);
-    cu_params_text(&p, values_json);
-    cu_params_text(&p, tokens_json);
-    cu_params_text(&p, audit_json);
-    if (commit) {
-        return cu_tx_exec_commit(tx, &q_write_batch, &p);
-    }
+    write_batch_params(&p, tenant, records_json, values_json, tokens_json, audit_json);
     struct cu_arena *tmp = cu_arena_new();
     enum cu_err rc = cu_tx_exec(tx, &q_write_batch, &p, tmp, NULL);
     cu_arena_free(tmp);
     return rc;
+}
+
+enum cu_err
+cu_store_write_batch_commit(struct cu_tx **tx, const char *tenant, const char *records_json,
+                            const char *values_json, const char *tokens_json,
+                            const char *audit_json)
+{
+    struct cu_params p;
+    write_batch_params(&p, tenant, records_json, values_json, tokens_json, audit_json);
+    return cu_tx_exec_commit(tx, &q_write_batch, &p);
 }
 
 enum cu_err
@@ -359,7 +353,7 @@ cu_store_audit_insert(struct cu_tx *tx, const char *tenant, const char *audit_js
 }
 
 enum cu_err
-cu_store_audit_insert_commit(struct cu_tx *tx, const char *tenant, const char *audit_json)
+cu_store_audit_insert_commit(struct cu_tx **tx, const char *tenant, const char *audit_json)
 {
     struct cu_params p;
     cu_params_init(&p);
@@ -513,18 +507,4 @@ cu_tx_allow_platform_idem(struct cu_tx *tx)
     enum cu_err rc = cu_tx_exec(tx, &q_set_platform, NULL, tmp, NULL);
     cu_arena_free(tmp);
     return rc;
-}
-
-enum cu_err
-cu_store_subject_keys_use(struct cu_tx *tx, const char *tenant, const char *subjects_json,
-                          struct cu_arena *arena, struct cu_db_result **out)
-{
-    return run2(tx, &q_sk_use_batch, tenant, subjects_json, arena, out);
-}
-
-enum cu_err
-cu_store_subject_keys_insert(struct cu_tx *tx, const char *tenant, const char *keys_json,
-                             struct cu_arena *arena, struct cu_db_result **out)
-{
-    return run2(tx, &q_sk_insert_batch, tenant, keys_json, arena, out);
 }

@@ -8,7 +8,16 @@
 #include "storage/db.h"
 
 /* Collections. Columns: name, fields (jsonb text), retention_days ("" when none), created_at,
- * updated_at, has_data ("t"/"f"), the tenant's incarnation ("" in lists). */
+ * updated_at, has_data ("t"/"f"; "f" in lists), the tenant's incarnation ("" in lists). */
+enum cu_col_collection {
+    CU_COL_COLL_NAME,
+    CU_COL_COLL_FIELDS,
+    CU_COL_COLL_RETENTION_DAYS,
+    CU_COL_COLL_CREATED_AT,
+    CU_COL_COLL_UPDATED_AT,
+    CU_COL_COLL_HAS_DATA,
+    CU_COL_COLL_INC,
+};
 /* lock: 0 none; < 0 FOR KEY SHARE (writers of records: the definition they encode with cannot
  * change under them); > 0 FOR UPDATE (a change of the definition waits for those writers). */
 enum cu_err cu_store_collection_get(struct cu_tx *tx, const char *tenant, const char *name,
@@ -23,6 +32,13 @@ enum cu_err cu_store_collection_put(struct cu_tx *tx, const char *tenant, const 
                                     int *created) CU_WUR;
 
 /* Purposes. Columns: name, description, lawful_basis, created_at, updated_at. */
+enum cu_col_purpose {
+    CU_COL_PURPOSE_NAME,
+    CU_COL_PURPOSE_DESCRIPTION,
+    CU_COL_PURPOSE_LAWFUL_BASIS,
+    CU_COL_PURPOSE_CREATED_AT,
+    CU_COL_PURPOSE_UPDATED_AT,
+};
 enum cu_err cu_store_purpose_get(struct cu_tx *tx, const char *tenant, const char *name,
                                  struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 enum cu_err cu_store_purpose_list(struct cu_tx *tx, const char *tenant, const char *after,
@@ -39,11 +55,14 @@ enum cu_err cu_store_purpose_put(struct cu_tx *tx, const char *tenant, const cha
  * tokens:  [{"token","record_id","collection","field"}]
  * audit:   [{"principal","action","collection","fields":[...],"record_id","subject_id",
  *            "purpose","redaction","outcome","request_id"}] */
-/* records + values + tokens + audit of one tokenize request, in one statement; with commit,
- * the transaction ends with it (cu_tx_exec_commit). */
+/* records + values + tokens + audit of one tokenize request, in one statement. */
 enum cu_err cu_store_write_batch(struct cu_tx *tx, const char *tenant, const char *records_json,
                                  const char *values_json, const char *tokens_json,
-                                 const char *audit_json, int commit) CU_WUR;
+                                 const char *audit_json) CU_WUR;
+/* The same, and the transaction ends with it: consumes *tx (cu_tx_exec_commit). */
+enum cu_err cu_store_write_batch_commit(struct cu_tx **tx, const char *tenant,
+                                        const char *records_json, const char *values_json,
+                                        const char *tokens_json, const char *audit_json) CU_WUR;
 /* Replaces values of existing (record, field) pairs (rectification). */
 enum cu_err cu_store_values_upsert(struct cu_tx *tx, const char *tenant,
                                    const char *values_json) CU_WUR;
@@ -54,8 +73,8 @@ enum cu_err cu_store_tokens_revoke(struct cu_tx *tx, const char *tenant,
                                    const char *tokens_json) CU_WUR;
 enum cu_err cu_store_audit_insert(struct cu_tx *tx, const char *tenant,
                                   const char *audit_json) CU_WUR;
-/* The same, and the transaction ends with it (cu_tx_exec_commit). */
-enum cu_err cu_store_audit_insert_commit(struct cu_tx *tx, const char *tenant,
+/* The same, and the transaction ends with it: consumes *tx (cu_tx_exec_commit). */
+enum cu_err cu_store_audit_insert_commit(struct cu_tx **tx, const char *tenant,
                                          const char *audit_json) CU_WUR;
 
 /* Detokenize lookup for a list of tokens (JSON array of strings), one row per (token, record)
@@ -63,16 +82,46 @@ enum cu_err cu_store_audit_insert_commit(struct cu_tx *tx, const char *tenant,
  * collection, field, record_id, subject_id,
  * state ("live", "deleted", "revoked", "erased"), key_version, ciphertext, kek_version, wrapped,
  * field type, the tenant's incarnation. Tokens with no row are unknown. */
+enum cu_col_detokenize {
+    CU_COL_DETOK_TOKEN,
+    CU_COL_DETOK_COLLECTION,
+    CU_COL_DETOK_FIELD,
+    CU_COL_DETOK_RECORD_ID,
+    CU_COL_DETOK_SUBJECT_ID,
+    CU_COL_DETOK_STATE,
+    CU_COL_DETOK_KEY_VERSION,
+    CU_COL_DETOK_CIPHERTEXT,
+    CU_COL_DETOK_KEK_VERSION,
+    CU_COL_DETOK_WRAPPED,
+    CU_COL_DETOK_TYPE,
+    CU_COL_DETOK_INC,
+};
 enum cu_err cu_store_detokenize(struct cu_tx *tx, const char *tenant, const char *tokens_json,
                                 struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 
 /* One record. Row 0 columns: id, collection, subject_id, deleted ("t"/"f"), created_at,
  * updated_at. 0 rows: unknown. */
+enum cu_col_record {
+    CU_COL_RECORD_ID,
+    CU_COL_RECORD_COLLECTION,
+    CU_COL_RECORD_SUBJECT_ID,
+    CU_COL_RECORD_DELETED,
+    CU_COL_RECORD_CREATED_AT,
+    CU_COL_RECORD_UPDATED_AT,
+};
 enum cu_err cu_store_record_get(struct cu_tx *tx, const char *tenant, const char *collection,
                                 const char *id, int for_update, struct cu_arena *arena,
                                 struct cu_db_result **out) CU_WUR;
 /* Its values. Columns: field, key_version, ciphertext, token, kek_version, wrapped (the last
- * two empty when the subject's key is gone). */
+ * two empty, wrapped NULL, when the subject's key is gone). */
+enum cu_col_value {
+    CU_COL_VALUE_FIELD,
+    CU_COL_VALUE_KEY_VERSION,
+    CU_COL_VALUE_CIPHERTEXT,
+    CU_COL_VALUE_TOKEN,
+    CU_COL_VALUE_KEK_VERSION,
+    CU_COL_VALUE_WRAPPED,
+};
 enum cu_err cu_store_record_values(struct cu_tx *tx, const char *tenant, const char *id,
                                    struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 /* Marks deleted and drops its ciphertexts; *deleted = 0 when unknown or already deleted. */
@@ -81,11 +130,21 @@ enum cu_err cu_store_record_delete(struct cu_tx *tx, const char *tenant, const c
 enum cu_err cu_store_record_touch(struct cu_tx *tx, const char *tenant, const char *id) CU_WUR;
 
 /* Exact-match search by blind index. Columns: id, subject_id, tokens (json object text). */
+enum cu_col_search {
+    CU_COL_SEARCH_ID,
+    CU_COL_SEARCH_SUBJECT_ID,
+    CU_COL_SEARCH_TOKENS,
+};
 enum cu_err cu_store_search(struct cu_tx *tx, const char *tenant, const char *collection,
                             const char *field, const uint8_t *blind_index, size_t len, int limit,
                             struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 
 /* Idempotency. Columns: request_hash, status, response. 0 rows: unused key. */
+enum cu_col_idem {
+    CU_COL_IDEM_REQUEST_HASH,
+    CU_COL_IDEM_STATUS,
+    CU_COL_IDEM_RESPONSE,
+};
 enum cu_err cu_store_idem_get(struct cu_tx *tx, const char *tenant, const char *principal,
                               const char *key, struct cu_arena *arena,
                               struct cu_db_result **out) CU_WUR;
@@ -105,17 +164,5 @@ enum cu_err cu_store_pidem_put(struct cu_tx *tx, const char *principal, const ch
 enum cu_err cu_store_idem_gc(struct cu_tx *tx, const char *tenant) CU_WUR;
 /* Lets a transaction see the platform's idempotency keys, and nothing else of the platform. */
 enum cu_err cu_tx_allow_platform_idem(struct cu_tx *tx) CU_WUR;
-
-/* Subject keys in batches: the newest version of each subject's key, counting n encryptions.
- * subjects_json: [{"subject_id","n"}]. Columns: subject_id, version, kek_version, wrapped,
- * encryptions. Subjects without a key get no row. */
-enum cu_err cu_store_subject_keys_use(struct cu_tx *tx, const char *tenant,
-                                      const char *subjects_json, struct cu_arena *arena,
-                                      struct cu_db_result **out) CU_WUR;
-/* [{"subject_id","version","kek_version","wrapped" (hex),"n"}]; rows that already exist are
- * skipped. Columns of the result: subject_id of the rows inserted. */
-enum cu_err cu_store_subject_keys_insert(struct cu_tx *tx, const char *tenant,
-                                         const char *keys_json, struct cu_arena *arena,
-                                         struct cu_db_result **out) CU_WUR;
 
 #endif

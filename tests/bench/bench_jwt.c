@@ -8,7 +8,7 @@
 
 #include "auth/jwt.h"
 #include "core/mem.h"
-#include "crypto/jwk.h"
+#include "support/jwk_keys.h"
 
 #define ISS "https://idp.example.com/"
 #define AUD "custos"
@@ -35,7 +35,7 @@ b64url(struct cu_buf *out, const uint8_t *in, size_t n)
 }
 
 static void
-jwk(struct cu_buf *out, const struct cu_jwk_keypair *kp, const char *kid)
+jwk(struct cu_buf *out, const struct mint_keypair *kp, const char *kid)
 {
     if (kp->info.kind == CU_JWK_RSA) {
         cu_buf_printf(out, "{\"kty\":\"RSA\",\"kid\":\"%s\",\"n\":\"", kid);
@@ -53,7 +53,7 @@ jwk(struct cu_buf *out, const struct cu_jwk_keypair *kp, const char *kid)
 
 /* "Bearer " + a token for alg signed by kp (heap string). */
 static char *
-bearer(const struct cu_jwk_keypair *kp, const char *alg, const char *kid)
+bearer(const struct mint_keypair *kp, const char *alg, const char *kid)
 {
     struct cu_buf t;
     cu_buf_init(&t);
@@ -67,7 +67,7 @@ bearer(const struct cu_jwk_keypair *kp, const char *alg, const char *kid)
     b64url(&t, (const uint8_t *)payload, strlen(payload));
     uint8_t *sig = NULL;
     size_t sig_len = 0;
-    if (cu_jwk_sign(kp->priv_pem, alg, t.data, t.len, 0, &sig, &sig_len) != CU_OK) {
+    if (mint_jws_sign(kp->priv_pem, alg, t.data, t.len, 0, &sig, &sig_len) != CU_OK) {
         die("sign");
     }
     cu_buf_append_str(&t, ".");
@@ -108,10 +108,10 @@ run(struct cu_auth *a, const char *header, int iterations)
 int
 main(void)
 {
-    struct cu_jwk_keypair rsa;
-    struct cu_jwk_keypair ec;
-    if (cu_jwk_keypair_generate(CU_JWK_RSA, 2048, CU_CURVE_NONE, &rsa) != CU_OK ||
-        cu_jwk_keypair_generate(CU_JWK_EC, 0, CU_CURVE_P256, &ec) != CU_OK) {
+    struct mint_keypair rsa;
+    struct mint_keypair ec;
+    if (mint_keypair_generate(CU_JWK_RSA, 2048, CU_CURVE_NONE, &rsa) != CU_OK ||
+        mint_keypair_generate(CU_JWK_EC, 0, CU_CURVE_P256, &ec) != CU_OK) {
         die("keygen");
     }
     struct cu_buf jwks;
@@ -159,7 +159,7 @@ main(void)
     free(es);
     cu_auth_free(cold);
     cu_auth_free(warm);
-    cu_jwk_keypair_free(&rsa);
-    cu_jwk_keypair_free(&ec);
+    mint_keypair_free(&rsa);
+    mint_keypair_free(&ec);
     return 0;
 }

@@ -2,6 +2,8 @@
  * extra servers. Everything here fails loudly: a missing environment aborts the test. */
 #include "harness.h"
 
+#include "support/hex.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <libpq-fe.h>
@@ -13,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -86,9 +87,10 @@ on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-int
-t_request(const struct t_server *s, const char *method, const char *path, const char *token,
-          const char *body, const char *const *headers, struct t_resp *out)
+/* t_request; quiet: no line on stderr when it fails (polling a server that is starting) */
+static int
+request(const struct t_server *s, const char *method, const char *path, const char *token,
+        const char *body, const char *const *headers, int quiet, struct t_resp *out)
 {
     memset(out, 0, sizeof(*out));
     CURL *c = curl_easy_init();
@@ -107,11 +109,17 @@ t_request(const struct t_server *s, const char *method, const char *path, const 
         }
         hl = curl_slist_append(hl, auth);
     }
+    int expect = 0;
     for (int i = 0; headers != NULL && headers[i] != NULL; i++) {
         hl = curl_slist_append(hl, headers[i]);
+        expect |= strncasecmp(headers[i], "Expect:", 7) == 0;
     }
-    hl = curl_slist_append(hl, "Expect:");
+    if (!expect) {
+        hl = curl_slist_append(hl, "Expect:");
+    }
     struct growbuf b = {0}, h = {0};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
@@ -122,6 +130,8 @@ t_request(const struct t_server *s, const char *method, const char *path, const 
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    /* a client that asks first waits for the answer, however loaded the machine */
+    curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 20000L);
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     }
@@ -133,8 +143,19 @@ t_request(const struct t_server *s, const char *method, const char *path, const 
         curl_easy_setopt(c, CURLOPT_CAINFO, t_env("CUSTOS_TEST_CA"));
     }
     CURLcode rc = curl_easy_perform(c);
+    curl_off_t up = 0;
+    curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
+    out->uploaded = (long long)up;
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    } else {
+        /* curl's own words (e.g. "Recv failure: Connection reset by peer"), else its code */
+        snprintf(out->error, sizeof(out->error), "curl error %d: %s", (int)rc,
+                 errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+        if (!quiet) {
+            /* in the test's output whatever its assertion says (some tests expect a cut) */
+            fprintf(stderr, "harness: %s %s%s: %s\n", method, s->base, path, out->error);
+        }
     }
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
@@ -145,6 +166,13 @@ t_request(const struct t_server *s, const char *method, const char *path, const 
         out->json = json_loadb(out->body, out->body_len, 0, NULL);
     }
     return rc == CURLE_OK ? 0 : -1;
+}
+
+int
+t_request(const struct t_server *s, const char *method, const char *path, const char *token,
+          const char *body, const char *const *headers, struct t_resp *out)
+{
+    return request(s, method, path, token, body, headers, 0, out);
 }
 
 int
@@ -197,6 +225,52 @@ free_port(void)
     return port;
 }
 
+/* In a forked child: applies env overrides ("NAME=value"; "NAME=" unsets), sends output to
+ * log_path and execs `custos verb`. Never returns. */
+static void
+exec_custos(const char *const *env, const char *verb, const char *log_path)
+{
+    for (int i = 0; env != NULL && env[i] != NULL; i++) {
+        const char *eq = strchr(env[i], '=');
+        char name[128];
+        size_t n = (size_t)(eq - env[i]);
+        snprintf(name, sizeof(name), "%.*s", (int)n, env[i]);
+        if (eq[1] == '\0') {
+            unsetenv(name);
+        } else {
+            setenv(name, eq + 1, 1);
+        }
+    }
+    FILE *log = fopen(log_path, "a");
+    if (log != NULL) {
+        dup2(fileno(log), STDERR_FILENO);
+        dup2(fileno(log), STDOUT_FILENO);
+    }
+    const char *bin = t_env("CUSTOS_TEST_BIN");
+    execl(bin, bin, verb, (char *)NULL);
+    _exit(127);
+}
+
+int
+t_run(const char *const *env, const char *verb)
+{
+    char log_path[256];
+    snprintf(log_path, sizeof(log_path), "%s/spawned-%s-%d.log", t_env("CUSTOS_TEST_WORKDIR"),
+             verb, (int)getpid());
+    pid_t pid = fork();
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        exec_custos(env, verb, log_path);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) {
+        return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int
 t_spawn(const char *const *env, int tls, struct t_server *out)
 {
@@ -219,30 +293,12 @@ t_spawn(const char *const *env, int tls, struct t_server *out)
             unsetenv("CUSTOS_TLS_CERT_FILE");
             unsetenv("CUSTOS_TLS_KEY_FILE");
         }
-        for (int i = 0; env != NULL && env[i] != NULL; i++) {
-            const char *eq = strchr(env[i], '=');
-            char name[128];
-            size_t n = (size_t)(eq - env[i]);
-            snprintf(name, sizeof(name), "%.*s", (int)n, env[i]);
-            if (eq[1] == '\0') {
-                unsetenv(name);
-            } else {
-                setenv(name, eq + 1, 1);
-            }
-        }
-        FILE *log = fopen(out->log_path, "w");
-        if (log != NULL) {
-            dup2(fileno(log), STDERR_FILENO);
-            dup2(fileno(log), STDOUT_FILENO);
-        }
-        const char *bin = t_env("CUSTOS_TEST_BIN");
-        execl(bin, bin, "serve", (char *)NULL);
-        _exit(127);
+        exec_custos(env, "serve", out->log_path);
     }
     out->pid = pid;
     for (int i = 0; i < 300; i++) {
         struct t_resp r;
-        if (t_request(out, "GET", "/healthz", NULL, NULL, NULL, &r) == 0 && r.status == 200) {
+        if (request(out, "GET", "/healthz", NULL, NULL, NULL, 1, &r) == 0 && r.status == 200) {
             t_resp_free(&r);
             return 0;
         }
@@ -352,24 +408,54 @@ t_raw(int port, const char *src_ip, const char *data, size_t len, int timeout_ms
 void
 t_tenant_id(char out[32])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char r[6];
-    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-        abort();
-    }
     out[0] = 't';
     out[1] = '-';
-    for (int i = 0; i < 6; i++) {
-        out[2 + 2 * i] = hex[r[i] >> 4];
-        out[3 + 2 * i] = hex[r[i] & 15];
-    }
-    out[14] = '\0';
+    t_random_hex(6, out + 2);
 }
 
-char *
-t_sql(const char *sql)
+void
+t_db_url(const char *db, int admin, char *out, size_t out_len)
 {
-    PGconn *pg = PQconnectdb(t_env("CUSTOS_TEST_ADMIN_DB_URL"));
+    /* libpq takes the last of a repeated keyword */
+    snprintf(out, out_len, "%s dbname=%s",
+             t_env(admin ? "CUSTOS_TEST_ADMIN_DB_URL" : "CUSTOS_DATABASE_URL"), db);
+}
+
+int
+t_db_create(char out[64])
+{
+    char id[32];
+    t_tenant_id(id);
+    snprintf(out, 64, "custos_t_%s", id + 2);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", out);
+    char *done = t_sql(sql);
+    if (done == NULL) {
+        return -1;
+    }
+    free(done);
+    char url[1024];
+    t_db_url(out, 1, url, sizeof(url));
+    char setting[1100];
+    snprintf(setting, sizeof(setting), "CUSTOS_MIGRATE_DATABASE_URL=%s", url);
+    const char *env[] = {setting, NULL};
+    return t_run(env, "migrate") == 0 ? 0 : -1;
+}
+
+int
+t_db_drop(const char *db)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    char *done = t_sql(sql);
+    free(done);
+    return done != NULL ? 0 : -1;
+}
+
+static char *
+sql_at(const char *conninfo, const char *sql)
+{
+    PGconn *pg = PQconnectdb(conninfo);
     if (PQstatus(pg) != CONNECTION_OK) {
         PQfinish(pg);
         return NULL;
@@ -385,4 +471,18 @@ t_sql(const char *sql)
     PQclear(r);
     PQfinish(pg);
     return out;
+}
+
+char *
+t_sql(const char *sql)
+{
+    return sql_at(t_env("CUSTOS_TEST_ADMIN_DB_URL"), sql);
+}
+
+char *
+t_sql_in(const char *db, const char *sql)
+{
+    char url[1024];
+    t_db_url(db, 1, url, sizeof(url));
+    return sql_at(url, sql);
 }

@@ -14,6 +14,8 @@ struct t_resp {
     size_t body_len;
     char *headers;    /* raw header block, NUL-terminated */
     json_t *json;     /* parsed body if it was JSON, else NULL */
+    char error[320];  /* when t_request fails: curl's account of what happened */
+    long long uploaded; /* request body bytes curl sent */
 };
 
 void t_resp_free(struct t_resp *r);
@@ -32,7 +34,9 @@ const struct t_server *t_shared(void);
 
 /* Sends a request. token may be NULL (no Authorization) or a full header value when it
  * starts with "Basic " / "Bearer "; otherwise it is sent as "Bearer <token>". body may be
- * NULL. headers: NULL-terminated list of extra "Name: value" lines. Returns 0 on success. */
+ * NULL. headers: NULL-terminated list of extra "Name: value" lines. The body is sent without
+ * waiting (no `Expect: 100-continue`) unless headers ask for it. Returns 0 on success; on a
+ * transport failure -1, with curl's error text in out->error (also written to stderr). */
 int t_request(const struct t_server *s, const char *method, const char *path, const char *token,
               const char *body, const char *const *headers, struct t_resp *out);
 /* Shorthand for JSON bodies: sets Content-Type: application/json. */
@@ -61,6 +65,20 @@ void t_tenant_id(char out[32]);
 /* Runs sql as the database superuser (CUSTOS_TEST_ADMIN_DB_URL) and returns the first column
  * of the first row (heap; "" when no row), or NULL on error. */
 char *t_sql(const char *sql);
+
+/* A database of the test's own in the shared cluster, migrated as in production (for tests
+ * that must not meet the shared server's background sweep). t_db_create names it in out and
+ * returns 0; t_db_url gives its connection string for the service role (admin = 0) or the
+ * superuser (admin = 1); t_db_drop removes it (stop the servers using it first). */
+int t_db_create(char out[64]);
+void t_db_url(const char *db, int admin, char *out, size_t out_len);
+int t_db_drop(const char *db);
+/* t_sql in that database. */
+char *t_sql_in(const char *db, const char *sql);
+
+/* Runs `custos <verb>` with the shared settings plus env overrides (as t_spawn) and waits;
+ * returns its exit status (-1 when it did not exit). Its output goes to the work dir. */
+int t_run(const char *const *env, const char *verb);
 
 /* Environment helpers. */
 const char *t_env(const char *name);

@@ -34,7 +34,7 @@ t_idp_key(const char *kid)
     pem[n] = '\0';
     struct mint_key *k = &keys[nkeys];
     snprintf(k->kid, sizeof(k->kid), "%s", kid);
-    if (cu_jwk_keypair_from_pem(pem, &k->kp) != CU_OK) {
+    if (mint_keypair_from_pem(pem, &k->kp) != CU_OK) {
         fprintf(stderr, "idp: bad key %s\n", path);
         abort();
     }

@@ -3,12 +3,11 @@
  * in, and the JWKS reload, the dev HS256 mode and the route table are checked from outside.
  * Invariant: every 401 here also asserts the WWW-Authenticate value and a body that says
  * nothing about which check failed. */
-#include "harness.h"
-#include "idp.h"
+#include "client.h"
+#include "tenant.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,56 +15,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ---- owned strings: everything formatted here dies in the suite's fini ---- */
-
-static char *owned[1024];
-static size_t nowned;
-
-static char *
-own(char *s)
-{
-    if (s == NULL || nowned == sizeof(owned) / sizeof(owned[0])) {
-        abort();
-    }
-    owned[nowned++] = s;
-    return s;
-}
-
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    int n = vasprintf(&s, f, ap);
-    va_end(ap);
-    if (n < 0) {
-        abort();
-    }
-    return own(s);
-}
-
-static char *
-repeat(char c, size_t n)
-{
-    char *s = own(malloc(n + 1));
-    memset(s, c, n);
-    s[n] = '\0';
-    return s;
-}
-
-static void
-cleanup_all(void)
-{
-    for (size_t i = 0; i < nowned; i++) {
-        free(owned[i]);
-    }
-    nowned = 0;
-    mint_free_all();
-}
 
 TestSuite(absent, .fini = cleanup_all);
 TestSuite(alg, .fini = cleanup_all);
@@ -104,12 +53,6 @@ signed_with(const char *kid, const char *sign_alg, const char *header_json,
             const char *payload_json)
 {
     return mint_sign(t_idp_key(kid), sign_alg, header_json, payload_json);
-}
-
-static char *
-admin_token(void)
-{
-    return t_token(NULL, "vault:admin");
 }
 
 /* The three parts of a token (owned copies). */
@@ -273,7 +216,7 @@ Test(absent, rejects_basic_credentials)
 
 Test(absent, rejects_other_schemes_and_a_missing_scheme)
 {
-    char *good = admin_token();
+    char *good = t_operator_token();
     reject_authz(good, "token without scheme");
     reject_authz(fmt("Token %s", good), "Token scheme");
     reject_authz(fmt("Bearer  %s", good), "two spaces");
@@ -285,7 +228,7 @@ Test(absent, rejects_other_schemes_and_a_missing_scheme)
  * Every case is tried before the verdict so that the report lists all that got through. */
 Test(absent, rejects_two_authorization_headers)
 {
-    char *a = admin_token();
+    char *a = t_operator_token();
     char *b = t_token_sub(NULL, "vault:admin", "second-user");
     const char *cases[][2] = {
         {a, b},
@@ -640,7 +583,7 @@ Test(tampering, rejects_a_reencoded_changed_payload)
 
 Test(tampering, rejects_a_flipped_bit_anywhere)
 {
-    struct parts t = split(admin_token());
+    struct parts t = split(t_operator_token());
     char *s = fmt("%s", t.s);
     s[strlen(s) / 2] = flip_char(s[strlen(s) / 2]);
     reject(mint_join(t.h, t.p, s), "signature bit flipped");
@@ -664,7 +607,7 @@ Test(tampering, rejects_a_flipped_bit_anywhere)
 
 Test(tampering, rejects_a_truncated_or_stripped_signature)
 {
-    struct parts t = split(admin_token());
+    struct parts t = split(t_operator_token());
     reject(mint_join(t.h, t.p, fmt("%.*s", (int)strlen(t.s) - 4, t.s)), "signature - 4 chars");
     reject(mint_join(t.h, t.p, fmt("%.*s", (int)strlen(t.s) - 1, t.s)), "signature - 1 char");
     reject(mint_join(t.h, t.p, fmt("%sAAAA", t.s)), "signature + 3 bytes");
@@ -674,7 +617,7 @@ Test(tampering, rejects_a_truncated_or_stripped_signature)
 
 Test(tampering, rejects_a_signature_swapped_from_another_valid_token)
 {
-    struct parts a = split(admin_token());
+    struct parts a = split(t_operator_token());
     struct parts b = split(t_token_sub(NULL, "vault:admin", "other-user"));
     reject(mint_join(a.h, a.p, b.s), "signature of another token");
     struct parts e = split(t_token_raw("ec-256", "ES256", claims(NULL, "vault:admin", 3600, NULL)));
@@ -683,7 +626,7 @@ Test(tampering, rejects_a_signature_swapped_from_another_valid_token)
 
 Test(tampering, rejects_base64_padding)
 {
-    struct parts t = split(admin_token());
+    struct parts t = split(t_operator_token());
     reject(mint_join(t.h, t.p, fmt("%s=", t.s)), "signature + '='");
     reject(mint_join(t.h, t.p, fmt("%s==", t.s)), "signature + '=='");
     reject(mint_join(fmt("%s=", t.h), t.p, t.s), "header + '='");
@@ -709,7 +652,7 @@ Test(tampering, rejects_standard_base64_characters)
 
 Test(tampering, rejects_extra_segments_and_whitespace)
 {
-    char *good = admin_token();
+    char *good = t_operator_token();
     reject(fmt("%s.", good), "trailing dot");
     reject(fmt("%s.AAAA", good), "fourth segment");
     reject(fmt(".%s", good), "leading dot");
@@ -830,15 +773,18 @@ Test(size, rejects_a_token_of_8_kib_plus_one)
     reject(token_of_length(8193), "8193-byte signed token");
 }
 
-/* Over MHD's 64 KiB connection memory the server answers 431. When the client is still sending
- * (1 MiB) the answer can be lost to the TCP reset of the close; then only the connection is cut.
- * Either way the request is never served, never a 5xx, and the server stays up. */
+/* Over MHD's 64 KiB connection memory the server answers 431 and closes. libmicrohttpd sends
+ * that answer itself, without reading the rest of the headers, so when the client is still
+ * sending them the kernel resets the connection and the client's pending write fails before it
+ * reads the answer: only the connection is cut. A request that fits the loopback socket buffers
+ * (128 KiB here) is all sent before the refusal, and its answer is always read. Either way the
+ * request is never served, never a 5xx, and the server stays up. */
 static void
 assert_oversize_refused(const char *authz, int must_answer, const char *what)
 {
     struct t_resp r;
     int rc = send_authz(t_shared(), "GET", "/v1/tenants", authz, NULL, &r);
-    cr_assert(rc == 0 || !must_answer, "%s: no response", what);
+    cr_assert(rc == 0 || !must_answer, "%s: no response (%s)", what, r.error);
     if (rc == 0) {
         cr_assert(r.status == 401 || r.status == 431, "%s: got %ld", what, r.status);
         if (r.status == 401) {
@@ -856,22 +802,48 @@ Test(size, rejects_tokens_between_8_kib_and_the_header_memory_limit)
 {
     reject(repeat('a', 8193), "8193 bytes of garbage");
     reject(repeat('a', 16 * 1024), "16 KiB of garbage");
-    struct parts t = split(admin_token());
+    struct parts t = split(t_operator_token());
     reject(mint_join(t.h, fmt("%s%s", t.p, repeat('A', 24 * 1024)), t.s), "24 KiB payload");
 }
 
 Test(size, refuses_tokens_over_the_header_memory_limit_with_431)
 {
     assert_oversize_refused(bearer(repeat('a', 70 * 1024)), 1, "70 KiB token");
-    assert_oversize_refused(bearer(repeat('a', 200 * 1024)), 1, "200 KiB token");
+    /* more than the socket buffers take: still being written when the 431 comes (see above) */
+    assert_oversize_refused(bearer(repeat('a', 200 * 1024)), 0, "200 KiB token");
+}
+
+/* libcurl will not build a request header of 1 MiB (it fails with "out of memory" before
+ * sending a byte), so these go over a raw connection to a plain-HTTP server of their own: the
+ * answer is a 431 or a cut connection, never a served request, and the server stays up. */
+static void
+assert_raw_oversize_refused(const struct t_server *s, const char *authz, const char *what)
+{
+    char *req = fmt("GET /v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n", authz);
+    int closed = 0;
+    char *out = t_raw(s->port, NULL, req, strlen(req), 5000, &closed);
+    cr_assert_not_null(out, "%s: could not connect", what);
+    cr_assert(out[0] == '\0' || strncmp(out, "HTTP/1.1 431", 12) == 0, "%s: got %.80s", what,
+              out);
+    cr_assert(closed, "%s: the connection was left open", what);
+    free(out);
+    struct t_resp h;
+    cr_assert_eq(t_request(s, "GET", "/healthz", NULL, NULL, NULL, &h), 0, "%s: %s", what,
+                 h.error);
+    cr_assert_eq(h.status, 200, "%s: the server is not healthy after it", what);
+    t_resp_free(&h);
 }
 
 Test(size, refuses_a_1_mib_token_without_serving_it)
 {
-    assert_oversize_refused(bearer(repeat('a', 1024 * 1024)), 0, "1 MiB token");
-    struct parts t = split(admin_token());
-    assert_oversize_refused(bearer(mint_join(t.h, fmt("%s%s", t.p, repeat('A', 1024 * 1024)), t.s)),
-                            0, "1 MiB payload");
+    struct t_server plain;
+    cr_assert_eq(t_spawn(NULL, 0, &plain), 0, "could not start a plain server");
+    assert_raw_oversize_refused(&plain, bearer(repeat('a', 1024 * 1024)), "1 MiB token");
+    struct parts t = split(t_operator_token());
+    assert_raw_oversize_refused(
+        &plain, bearer(mint_join(t.h, fmt("%s%s", t.p, repeat('A', 1024 * 1024)), t.s)),
+        "1 MiB payload");
+    cr_assert_eq(t_stop(&plain), 0, "the server did not exit 0 on SIGTERM");
 }
 
 /* ---- accepted ---- */
@@ -935,16 +907,6 @@ Test(accepted, answers_403_not_401_to_a_good_token_without_the_scope)
 
 /* ---- tenant binding ---- */
 
-static void
-create_tenant(const char *id)
-{
-    struct t_resp r;
-    char *body = fmt("{\"id\":\"%s\",\"name\":\"auth test\"}", id);
-    cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", admin_token(), body, &r), 0);
-    cr_assert_eq(r.status, 201, "create %s: %ld %s", id, r.status, r.body);
-    t_resp_free(&r);
-}
-
 static long long
 current_version(const char *tenant)
 {
@@ -965,8 +927,8 @@ Test(tenant, headers_and_query_cannot_change_the_tokens_tenant)
     char a[32], b[32];
     t_tenant_id(a);
     t_tenant_id(b);
-    create_tenant(a);
-    create_tenant(b);
+    t_tenant_create(t_shared(), a, "auth test");
+    t_tenant_create(t_shared(), b, "auth test");
     cr_assert_eq(current_version(a), 1);
     cr_assert_eq(current_version(b), 1);
 
@@ -1032,11 +994,11 @@ jwks_of(const char *const *kids, size_t n)
     return mint_jwks_json(jwks, n);
 }
 
-/* Waits until the spawned server's log holds `count` lines with msg (3 s at most). */
+/* Waits until the spawned server's log holds `count` lines with msg (30 s at most). */
 static void
 wait_for_log(const struct t_server *s, const char *msg, int count)
 {
-    long long deadline = t_now_ms() + 3000;
+    long long deadline = t_now_ms() + 30000;
     for (;;) {
         int seen = 0;
         FILE *f = fopen(s->log_path, "r");
@@ -1065,7 +1027,7 @@ Test(reload, sighup_drops_a_removed_key_and_keeps_the_old_set_on_a_bad_file)
     spawn(env, &srv, "a server with a copy of the JWKS");
 
     char *ec = t_token_raw("ec-256", "ES256", claims(NULL, "vault:admin", 3600, NULL));
-    char *rsa = admin_token();
+    char *rsa = t_operator_token();
     cr_assert_eq(status_of_at(&srv, "/v1/tenants", ec), 200, "ec-256 token before the reload");
     cr_assert_eq(status_of_at(&srv, "/v1/tenants", rsa), 200, "rsa-1 token before the reload");
 

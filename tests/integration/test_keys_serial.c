@@ -4,6 +4,7 @@
  * root key of the shared database and puts it back). */
 #include "harness.h"
 #include "idp.h"
+#include "tenant.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -124,47 +125,17 @@ Test(root, a_missing_or_malformed_root_key_file_stops_start_up_with_its_own_mess
     free(short_key);
 }
 
-static long
-reveal(const struct t_server *s, const char *tok, const char *token, char *value, size_t n)
-{
-    char body[256];
-    snprintf(body, sizeof(body), "{\"tokens\":[\"%s\"]}", token);
-    const char *headers[] = {"Content-Type: application/json", "X-Purpose: support", NULL};
-    struct t_resp r;
-    cr_assert_eq(t_request(s, "POST", "/v1/detokenize", tok, body, headers, &r), 0);
-    long status = r.status;
-    json_t *item = json_array_get(json_object_get(r.json, "results"), 0);
-    if (status == 200 && json_object_get(item, "error") == NULL) {
-        snprintf(value, n, "%s", json_string_value(json_object_get(item, "value")));
-    } else if (status == 200) {
-        status = (long)json_integer_value(
-            json_object_get(json_object_get(item, "error"), "status"));
-    }
-    t_resp_free(&r);
-    return status;
-}
-
 Test(root, rotate_root_rewraps_every_tenant_key_under_the_new_root, .timeout = 90)
 {
     struct t_server s;
     cr_assert_eq(t_spawn(NULL, 0, &s), 0);
     char id[32];
     t_tenant_id(id);
-    char body[256];
-    snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
-    struct t_resp r;
-    cr_assert_eq(t_json(&s, "POST", "/v1/tenants", t_token(NULL, "vault:admin"), body, &r), 0);
-    cr_assert_eq(r.status, 201);
-    t_resp_free(&r);
+    t_tenant_create(&s, id, "Root rotation");
     char *tok = t_token(id, "tenant:admin records:write detokenize:*.*:plain");
-    cr_assert_eq(t_json(&s, "PUT", "/v1/collections/c", tok,
-                        "{\"fields\":{\"name\":{\"type\":\"name\"}}}", &r),
-                 0);
-    t_resp_free(&r);
-    cr_assert_eq(t_json(&s, "PUT", "/v1/purposes/support", tok,
-                        "{\"lawful_basis\":\"contract\"}", &r),
-                 0);
-    t_resp_free(&r);
+    t_collection_put(&s, tok, "c", "{\"fields\":{\"name\":{\"type\":\"name\"}}}");
+    t_purpose_put(&s, tok, "support", "support", "contract");
+    struct t_resp r;
     cr_assert_eq(t_json(&s, "POST", "/v1/collections/c/records", tok,
                         "{\"records\":[{\"subject_id\":\"s1\",\"fields\":{\"name\":\"Kept "
                         "Across Rotation\"}}]}",
@@ -197,7 +168,7 @@ Test(root, rotate_root_rewraps_every_tenant_key_under_the_new_root, .timeout = 9
     const char *spawn_env[] = {env_new, NULL};
     cr_assert_eq(t_spawn(spawn_env, 0, &s), 0);
     char value[64] = "";
-    cr_assert_eq(reveal(&s, tok, token, value, sizeof(value)), 200);
+    cr_assert_eq(t_reveal(&s, tok, token, value, sizeof(value)), 200);
     cr_assert_str_eq(value, "Kept Across Rotation");
     cr_assert_eq(t_json(&s, "POST", "/v1/keys/rotate", tok, NULL, &r), 0);
     cr_assert_eq(r.status, 202, "%s", r.body);
@@ -211,7 +182,7 @@ Test(root, rotate_root_rewraps_every_tenant_key_under_the_new_root, .timeout = 9
     cr_assert_eq(run(env_back, args, &out), 0, "%s", out);
     free(out);
     cr_assert_eq(t_spawn(NULL, 0, &s), 0);
-    cr_assert_eq(reveal(&s, tok, token, value, sizeof(value)), 200);
+    cr_assert_eq(t_reveal(&s, tok, token, value, sizeof(value)), 200);
     cr_assert_eq(t_stop(&s), 0);
     free(new_key);
 }

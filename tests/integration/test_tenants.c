@@ -3,6 +3,7 @@
  * and a second node that sees deletions at once. */
 #include "harness.h"
 #include "idp.h"
+#include "tenant.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -21,44 +22,25 @@ fini(void)
     mint_free_all();
 }
 
+/* A tenant on server s with collection "c" (name random, phone deterministic) and purpose
+ * "support". */
 static char *
-admin(void)
+setup_vault_on(const struct t_server *s, char id[32])
 {
-    return t_token(NULL, "vault:admin");
+    t_tenant_id(id);
+    t_tenant_create(s, id, "Tenant");
+    char *tok = t_token(id, ALL_SCOPES);
+    t_collection_put(s, tok, "c",
+                     "{\"fields\":{\"name\":{\"type\":\"name\"},"
+                     "\"phone\":{\"type\":\"phone\",\"tokenization\":\"deterministic\"}}}");
+    t_purpose_put(s, tok, "support", "support", "contract");
+    return tok;
 }
 
-static void
-create_tenant(const char *id)
-{
-    char body[128];
-    snprintf(body, sizeof(body), "{\"id\":\"%s\",\"name\":\"Tenant %s\"}", id, id);
-    struct t_resp r;
-    cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", admin(), body, &r), 0);
-    cr_assert_eq(r.status, 201, "create tenant: %s", r.body);
-    t_resp_free(&r);
-}
-
-/* A tenant with collection "c" (name random, phone deterministic) and purpose "support". */
 static char *
 setup_vault(char id[32])
 {
-    t_tenant_id(id);
-    create_tenant(id);
-    char *tok = t_token(id, ALL_SCOPES);
-    struct t_resp r;
-    cr_assert_eq(t_json(t_shared(), "PUT", "/v1/collections/c", tok,
-                        "{\"fields\":{\"name\":{\"type\":\"name\"},"
-                        "\"phone\":{\"type\":\"phone\",\"tokenization\":\"deterministic\"}}}",
-                        &r),
-                 0);
-    cr_assert_eq(r.status, 201, "collection: %s", r.body);
-    t_resp_free(&r);
-    cr_assert_eq(t_json(t_shared(), "PUT", "/v1/purposes/support", tok,
-                        "{\"description\":\"support\",\"lawful_basis\":\"contract\"}", &r),
-                 0);
-    cr_assert_eq(r.status, 201, "purpose: %s", r.body);
-    t_resp_free(&r);
-    return tok;
+    return setup_vault_on(t_shared(), id);
 }
 
 /* Stores one record and returns its name token (heap) and record id (heap). */
@@ -83,37 +65,21 @@ store(const struct t_server *s, const char *tok, const char *subject, const char
 
 /* Detokenizes one token: returns the HTTP status of the item (200 with the value copied to
  * value, or the per-item error status). */
-static long
-reveal(const struct t_server *s, const char *tok, const char *token, char *value, size_t n)
+static json_t *
+get_keys_on(const struct t_server *s, const char *tok)
 {
-    char body[256];
-    snprintf(body, sizeof(body), "{\"tokens\":[\"%s\"]}", token);
-    const char *headers[] = {"Content-Type: application/json", "X-Purpose: support", NULL};
     struct t_resp r;
-    cr_assert_eq(t_request(s, "POST", "/v1/detokenize", tok, body, headers, &r), 0);
-    long status = r.status;
-    if (status == 200) {
-        json_t *item = json_array_get(json_object_get(r.json, "results"), 0);
-        json_t *err = json_object_get(item, "error");
-        if (err != NULL) {
-            status = (long)json_integer_value(json_object_get(err, "status"));
-        } else if (value != NULL) {
-            snprintf(value, n, "%s", json_string_value(json_object_get(item, "value")));
-        }
-    }
+    cr_assert_eq(t_request(s, "GET", "/v1/keys", tok, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "keys: %s", r.body);
+    json_t *j = json_incref(r.json);
     t_resp_free(&r);
-    return status;
+    return j;
 }
 
 static json_t *
 get_keys(const char *tok)
 {
-    struct t_resp r;
-    cr_assert_eq(t_request(t_shared(), "GET", "/v1/keys", tok, NULL, NULL, &r), 0);
-    cr_assert_eq(r.status, 200, "keys: %s", r.body);
-    json_t *j = json_incref(r.json);
-    t_resp_free(&r);
-    return j;
+    return get_keys_on(t_shared(), tok);
 }
 
 static const char *
@@ -135,11 +101,11 @@ Test(tenants, a_tenant_is_created_read_listed_and_deleted)
 {
     char id[32];
     t_tenant_id(id);
-    create_tenant(id);
+    t_tenant_create(t_shared(), id, "Tenant");
     struct t_resp r;
     char path[128];
     snprintf(path, sizeof(path), "/v1/tenants/%s", id);
-    cr_assert_eq(t_request(t_shared(), "GET", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(t_request(t_shared(), "GET", path, t_operator_token(), NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "id")), id);
     cr_assert_eq(json_integer_value(json_object_get(r.json, "kek_version")), 1);
@@ -151,7 +117,7 @@ Test(tenants, a_tenant_is_created_read_listed_and_deleted)
     for (int page = 0; page < 1000 && !found; page++) {
         char lp[256];
         snprintf(lp, sizeof(lp), "/v1/tenants?limit=50%s%s", cursor[0] ? "&cursor=" : "", cursor);
-        cr_assert_eq(t_request(t_shared(), "GET", lp, admin(), NULL, NULL, &r), 0);
+        cr_assert_eq(t_request(t_shared(), "GET", lp, t_operator_token(), NULL, NULL, &r), 0);
         cr_assert_eq(r.status, 200);
         json_t *list = json_object_get(r.json, "tenants");
         for (size_t i = 0; i < json_array_size(list); i++) {
@@ -170,13 +136,13 @@ Test(tenants, a_tenant_is_created_read_listed_and_deleted)
     }
     cr_assert(found, "the new tenant is not listed");
 
-    cr_assert_eq(t_request(t_shared(), "DELETE", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, t_operator_token(), NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 204);
     t_resp_free(&r);
-    cr_assert_eq(t_request(t_shared(), "GET", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(t_request(t_shared(), "GET", path, t_operator_token(), NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 404);
     t_resp_free(&r);
-    cr_assert_eq(t_request(t_shared(), "DELETE", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, t_operator_token(), NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 404);
     t_resp_free(&r);
 }
@@ -185,11 +151,11 @@ Test(tenants, a_duplicate_id_is_409_and_bad_bodies_are_422)
 {
     char id[32];
     t_tenant_id(id);
-    create_tenant(id);
+    t_tenant_create(t_shared(), id, "Tenant");
     char body[128];
     snprintf(body, sizeof(body), "{\"id\":\"%s\",\"name\":\"again\"}", id);
     struct t_resp r;
-    cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", admin(), body, &r), 0);
+    cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", t_operator_token(), body, &r), 0);
     cr_assert_eq(r.status, 409);
     t_resp_free(&r);
     const char *bad[] = {"{\"id\":\"A-upper\"}",
@@ -202,7 +168,7 @@ Test(tenants, a_duplicate_id_is_409_and_bad_bodies_are_422)
                          "{\"id\":\"x'; DROP TABLE tenants; --\"}",
                          NULL};
     for (int i = 0; bad[i] != NULL; i++) {
-        cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", admin(), bad[i], &r), 0);
+        cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", t_operator_token(), bad[i], &r), 0);
         cr_assert_eq(r.status, 422, "%s gave %ld", bad[i], r.status);
         cr_assert(json_array_size(json_object_get(r.json, "errors")) > 0, "%s", r.body);
         t_resp_free(&r);
@@ -216,7 +182,7 @@ Test(tenants, only_the_platform_operator_manages_tenants)
 {
     char id[32];
     t_tenant_id(id);
-    create_tenant(id);
+    t_tenant_create(t_shared(), id, "Tenant");
     char *tok = t_token(id, ALL_SCOPES);
     struct t_resp r;
     cr_assert_eq(t_request(t_shared(), "GET", "/v1/tenants", tok, NULL, NULL, &r), 0);
@@ -228,61 +194,83 @@ Test(tenants, only_the_platform_operator_manages_tenants)
     cr_assert_eq(r.status, 403);
     t_resp_free(&r);
     /* and the operator has no tenant to act in */
-    cr_assert_eq(t_request(t_shared(), "GET", "/v1/keys", admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(t_request(t_shared(), "GET", "/v1/keys", t_operator_token(), NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 403);
     t_resp_free(&r);
 }
 
-Test(keys, rotation_rewraps_subject_keys_and_destroys_the_old_version, .timeout = 60)
+/* A server of its own on a database of its own whose sweep timer never fires: the test, not
+ * the clock, decides when the sweep runs (the shared server sweeps every database row every
+ * 2 s, which once destroyed version 1 before the test could see it retired). */
+Test(keys, rotation_retires_the_old_version_and_the_sweep_rewraps_then_destroys_it,
+     .timeout = 60)
 {
+    char db[64];
+    cr_assert_eq(t_db_create(db), 0, "could not create and migrate a private database");
+    char url[1024], db_env[1100];
+    t_db_url(db, 0, url, sizeof(url));
+    snprintf(db_env, sizeof(db_env), "CUSTOS_DATABASE_URL=%s", url);
+    const char *env[] = {db_env, "CUSTOS_SWEEP_INTERVAL=86400", NULL};
+    struct t_server srv;
+    cr_assert_eq(t_spawn(env, 1, &srv), 0, "could not start a server on %s", db);
+
     char id[32];
-    char *tok = setup_vault(id);
+    char *tok = setup_vault_on(&srv, id);
     char *tokens[5];
     for (int i = 0; i < 5; i++) {
         char subject[32], name[32];
         snprintf(subject, sizeof(subject), "crm-%d", i);
         snprintf(name, sizeof(name), "Customer Number %d", i);
-        store(t_shared(), tok, subject, name, &tokens[i], NULL);
+        store(&srv, tok, subject, name, &tokens[i], NULL);
     }
     struct t_resp r;
-    cr_assert_eq(t_json(t_shared(), "POST", "/v1/keys/rotate", tok, NULL, &r), 0);
+    cr_assert_eq(t_json(&srv, "POST", "/v1/keys/rotate", tok, NULL, &r), 0);
     cr_assert_eq(r.status, 202, "%s", r.body);
     cr_assert_eq(json_integer_value(json_object_get(r.json, "version")), 2);
     t_resp_free(&r);
-    json_t *k = get_keys(tok);
+    json_t *k = get_keys_on(&srv, tok);
     cr_assert_eq(json_integer_value(json_object_get(k, "current_version")), 2);
     cr_assert_str_eq(version_state(k, 1), "retired");
     cr_assert_str_eq(version_state(k, 2), "active");
+    json_t *rewrap = json_object_get(k, "rewrap");
+    cr_assert_eq(json_integer_value(json_object_get(rewrap, "pending")), 5, "%s",
+                 json_dumps(rewrap, JSON_COMPACT));
+    cr_assert(json_is_false(json_object_get(rewrap, "complete")));
     json_decref(k);
     /* new material goes under v2 at once */
     char *t6 = NULL;
-    store(t_shared(), tok, "crm-new", "Newcomer Person", &t6, NULL);
-    /* the server's sweep (every 2 s in tests) re-wraps and then destroys v1 */
-    int done = 0;
-    for (int i = 0; i < 100 && !done; i++) {
-        k = get_keys(tok);
-        done = strcmp(version_state(k, 1), "destroyed") == 0;
-        if (done) {
-            json_t *rewrap = json_object_get(k, "rewrap");
-            cr_assert_eq(json_integer_value(json_object_get(rewrap, "pending")), 0);
-            cr_assert(json_is_true(json_object_get(rewrap, "complete")));
-        }
-        json_decref(k);
-        usleep(200 * 1000);
-    }
-    cr_assert(done, "version 1 was not destroyed");
-    char *wrapped = t_sql("SELECT count(*) FROM tenant_keys WHERE state = 'destroyed' "
-                          "AND wrapped IS NOT NULL");
+    store(&srv, tok, "crm-new", "Newcomer Person", &t6, NULL);
+    /* while it waits for the sweep the old version still opens every value */
+    char value[64];
+    cr_assert_eq(t_reveal(&srv, tok, tokens[0], value, sizeof(value)), 200);
+    cr_assert_str_eq(value, "Customer Number 0");
+
+    /* one sweep re-wraps every subject key under v2 and then destroys v1 */
+    const char *sweep_env[] = {db_env, NULL};
+    cr_assert_eq(t_run(sweep_env, "sweep"), 0, "custos sweep failed");
+    k = get_keys_on(&srv, tok);
+    cr_assert_str_eq(version_state(k, 1), "destroyed");
+    cr_assert_str_eq(version_state(k, 2), "active");
+    rewrap = json_object_get(k, "rewrap");
+    cr_assert_eq(json_integer_value(json_object_get(rewrap, "pending")), 0);
+    cr_assert(json_is_true(json_object_get(rewrap, "complete")));
+    json_decref(k);
+    char *wrapped = t_sql_in(db, "SELECT count(*) FROM tenant_keys WHERE state = 'destroyed' "
+                                 "AND wrapped IS NOT NULL");
     cr_assert_str_eq(wrapped, "0");
     free(wrapped);
     for (int i = 0; i < 5; i++) {
-        char value[64], want[64];
+        char want[64];
         snprintf(want, sizeof(want), "Customer Number %d", i);
-        cr_assert_eq(reveal(t_shared(), tok, tokens[i], value, sizeof(value)), 200);
+        cr_assert_eq(t_reveal(&srv, tok, tokens[i], value, sizeof(value)), 200);
         cr_assert_str_eq(value, want);
         free(tokens[i]);
     }
+    cr_assert_eq(t_reveal(&srv, tok, t6, value, sizeof(value)), 200);
+    cr_assert_str_eq(value, "Newcomer Person");
     free(t6);
+    cr_assert_eq(t_stop(&srv), 0, "the server did not exit 0 on SIGTERM");
+    cr_assert_eq(t_db_drop(db), 0, "could not drop %s", db);
 }
 
 struct writer {
@@ -361,7 +349,7 @@ Test(keys, rotation_under_concurrent_writes_loses_nothing, .timeout = 120)
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < w[i].stored; j++) {
             char value[64];
-            cr_assert_eq(reveal(t_shared(), tok, w[i].tokens[j], value, sizeof(value)), 200,
+            cr_assert_eq(t_reveal(t_shared(), tok, w[i].tokens[j], value, sizeof(value)), 200,
                          "writer %d value %d lost", i, j);
             cr_assert_str_eq(value, w[i].names[j]);
         }
@@ -381,11 +369,11 @@ Test(tenants, deleting_a_tenant_destroys_its_keys_and_every_row)
     char *token = NULL;
     store(t_shared(), tok, "crm-1", "Doomed Customer", &token, NULL);
     char value[64];
-    cr_assert_eq(reveal(t_shared(), tok, token, value, sizeof(value)), 200);
+    cr_assert_eq(t_reveal(t_shared(), tok, token, value, sizeof(value)), 200);
     char path[128];
     snprintf(path, sizeof(path), "/v1/tenants/%s", id);
     struct t_resp r;
-    cr_assert_eq(t_request(t_shared(), "DELETE", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, t_operator_token(), NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 204);
     t_resp_free(&r);
     const char *tables[] = {"tenants",      "tenant_keys", "tenant_data_keys", "subject_keys",
@@ -400,12 +388,12 @@ Test(tenants, deleting_a_tenant_destroys_its_keys_and_every_row)
         free(count);
     }
     /* the same id created anew gets new keys; the old token means nothing there */
-    create_tenant(id);
+    t_tenant_create(t_shared(), id, "Tenant");
     cr_assert_eq(t_json(t_shared(), "PUT", "/v1/purposes/support", tok,
                         "{\"description\":\"s\",\"lawful_basis\":\"contract\"}", &r),
                  0);
     t_resp_free(&r);
-    cr_assert_eq(reveal(t_shared(), tok, token, value, sizeof(value)), 404);
+    cr_assert_eq(t_reveal(t_shared(), tok, token, value, sizeof(value)), 404);
     free(token);
 }
 
@@ -427,9 +415,9 @@ Test(keys, a_ciphertext_moved_to_another_record_or_field_does_not_decrypt)
     cr_assert_str_eq(n, "1");
     free(n);
     char value[64] = "";
-    cr_assert_eq(reveal(t_shared(), tok, t1, value, sizeof(value)), 404);
+    cr_assert_eq(t_reveal(t_shared(), tok, t1, value, sizeof(value)), 404);
     cr_assert_str_eq(value, "");
-    cr_assert_eq(reveal(t_shared(), tok, t2, value, sizeof(value)), 200);
+    cr_assert_eq(t_reveal(t_shared(), tok, t2, value, sizeof(value)), 200);
     cr_assert_str_eq(value, "Bobby Brownson");
     free(t1);
     free(t2);
@@ -455,10 +443,10 @@ Test(keys, a_ciphertext_moved_to_another_tenant_does_not_decrypt)
     cr_assert_str_eq(n, "1");
     free(n);
     char value[64] = "";
-    cr_assert_eq(reveal(t_shared(), tb, tok_b, value, sizeof(value)), 404);
+    cr_assert_eq(t_reveal(t_shared(), tb, tok_b, value, sizeof(value)), 404);
     cr_assert_str_eq(value, "");
     /* and A's token means nothing to B */
-    cr_assert_eq(reveal(t_shared(), tb, tok_a, value, sizeof(value)), 404);
+    cr_assert_eq(t_reveal(t_shared(), tb, tok_a, value, sizeof(value)), 404);
     free(tok_a);
     free(tok_b);
     free(ra);
@@ -476,21 +464,21 @@ Test(keys, a_second_node_sees_deletions_at_once, .timeout = 60)
     store(t_shared(), tok, "crm-2", "Tenant Wide Value", &t2, NULL);
     char value[64];
     /* warm node B's key cache */
-    cr_assert_eq(reveal(&b, tok, t1, value, sizeof(value)), 200);
-    cr_assert_eq(reveal(&b, tok, t2, value, sizeof(value)), 200);
+    cr_assert_eq(t_reveal(&b, tok, t1, value, sizeof(value)), 200);
+    cr_assert_eq(t_reveal(&b, tok, t2, value, sizeof(value)), 200);
     char path[160];
     snprintf(path, sizeof(path), "/v1/collections/c/records/%s", r1);
     struct t_resp r;
     cr_assert_eq(t_request(t_shared(), "DELETE", path, tok, NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 204);
     t_resp_free(&r);
-    cr_assert_eq(reveal(&b, tok, t1, value, sizeof(value)), 410);
+    cr_assert_eq(t_reveal(&b, tok, t1, value, sizeof(value)), 410);
     snprintf(path, sizeof(path), "/v1/tenants/%s", id);
-    cr_assert_eq(t_request(t_shared(), "DELETE", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, t_operator_token(), NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 204);
     t_resp_free(&r);
     value[0] = '\0';
-    long st = reveal(&b, tok, t2, value, sizeof(value));
+    long st = t_reveal(&b, tok, t2, value, sizeof(value));
     cr_assert_neq(st, 200, "node B revealed a value of a deleted tenant");
     cr_assert_str_eq(value, "");
     cr_assert_eq(t_stop(&b), 0);
@@ -509,14 +497,14 @@ Test(keys, a_tenant_recreated_under_the_same_id_gets_new_keys_on_every_node, .ti
     /* node B caches the first incarnation's keys */
     store(&b, tok, "crm-1", "First Incarnation", &old, NULL);
     char value[64];
-    cr_assert_eq(reveal(&b, tok, old, value, sizeof(value)), 200);
+    cr_assert_eq(t_reveal(&b, tok, old, value, sizeof(value)), 200);
     char path[128];
     snprintf(path, sizeof(path), "/v1/tenants/%s", id);
     struct t_resp r;
-    cr_assert_eq(t_request(t_shared(), "DELETE", path, admin(), NULL, NULL, &r), 0);
+    cr_assert_eq(t_request(t_shared(), "DELETE", path, t_operator_token(), NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 204);
     t_resp_free(&r);
-    create_tenant(id);
+    t_tenant_create(t_shared(), id, "Tenant");
     cr_assert_eq(t_json(t_shared(), "PUT", "/v1/collections/c", tok,
                         "{\"fields\":{\"name\":{\"type\":\"name\"},"
                         "\"phone\":{\"type\":\"phone\",\"tokenization\":\"deterministic\"}}}",
@@ -531,11 +519,11 @@ Test(keys, a_tenant_recreated_under_the_same_id_gets_new_keys_on_every_node, .ti
     char *on_b = NULL, *on_a = NULL;
     store(&b, tok, "crm-2", "Second Incarnation", &on_b, NULL);
     store(t_shared(), tok, "crm-3", "Written On Node A", &on_a, NULL);
-    cr_assert_eq(reveal(t_shared(), tok, on_b, value, sizeof(value)), 200);
+    cr_assert_eq(t_reveal(t_shared(), tok, on_b, value, sizeof(value)), 200);
     cr_assert_str_eq(value, "Second Incarnation");
-    cr_assert_eq(reveal(&b, tok, on_a, value, sizeof(value)), 200);
+    cr_assert_eq(t_reveal(&b, tok, on_a, value, sizeof(value)), 200);
     cr_assert_str_eq(value, "Written On Node A");
-    cr_assert_neq(reveal(&b, tok, old, value, sizeof(value)), 200);
+    cr_assert_neq(t_reveal(&b, tok, old, value, sizeof(value)), 200);
     /* deterministic tokens agree across nodes: both use the new token key */
     const char *body = "{\"records\":[{\"subject_id\":\"crm-4\",\"fields\":{\"phone\":\"+14155550123\"}}]}";
     struct t_resp ra, rb;
@@ -568,19 +556,19 @@ Test(tenants, an_idempotency_key_creates_one_tenant_and_rotates_once)
     snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
     snprintf(body2, sizeof(body2), "{\"id\":\"%s\"}", other);
     struct t_resp r1, r2, r3;
-    cr_assert_eq(t_request(t_shared(), "POST", "/v1/tenants", admin(), body, headers, &r1), 0);
+    cr_assert_eq(t_request(t_shared(), "POST", "/v1/tenants", t_operator_token(), body, headers, &r1), 0);
     cr_assert_eq(r1.status, 201, "%s", r1.body);
-    cr_assert_eq(t_request(t_shared(), "POST", "/v1/tenants", admin(), body, headers, &r2), 0);
+    cr_assert_eq(t_request(t_shared(), "POST", "/v1/tenants", t_operator_token(), body, headers, &r2), 0);
     cr_assert_eq(r2.status, 201, "the retry: %s", r2.body);
     cr_assert(json_equal(r1.json, r2.json), "the retry got another answer");
-    cr_assert_eq(t_request(t_shared(), "POST", "/v1/tenants", admin(), body2, headers, &r3), 0);
+    cr_assert_eq(t_request(t_shared(), "POST", "/v1/tenants", t_operator_token(), body2, headers, &r3), 0);
     cr_assert_eq(r3.status, 409, "the key reused for another tenant: %s", r3.body);
     t_resp_free(&r1);
     t_resp_free(&r2);
     t_resp_free(&r3);
     char path[128];
     snprintf(path, sizeof(path), "/v1/tenants/%s", other);
-    cr_assert_eq(t_request(t_shared(), "GET", path, admin(), NULL, NULL, &r1), 0);
+    cr_assert_eq(t_request(t_shared(), "GET", path, t_operator_token(), NULL, NULL, &r1), 0);
     cr_assert_eq(r1.status, 404);
     t_resp_free(&r1);
 
@@ -602,7 +590,7 @@ Test(tenants, idempotency_keys_belong_to_their_principal_and_bad_cursors_are_400
     char id[32], key[32], hdr[96];
     t_tenant_id(id);
     t_tenant_id(key);
-    create_tenant(id);
+    t_tenant_create(t_shared(), id, "Tenant");
     snprintf(hdr, sizeof(hdr), "Idempotency-Key: shared-%s", key);
     const char *headers[] = {"Content-Type: application/json", hdr, NULL};
     char *alice = t_token_sub(id, "tenant:admin", "alice");
@@ -626,7 +614,7 @@ Test(tenants, idempotency_keys_belong_to_their_principal_and_bad_cursors_are_400
     const char *bad[] = {"/v1/tenants?cursor=%ff", "/v1/tenants?cursor=%c3%28",
                          "/v1/tenants?cursor=a%27b", "/v1/tenants?limit=0", NULL};
     for (int i = 0; bad[i] != NULL; i++) {
-        cr_assert_eq(t_request(t_shared(), "GET", bad[i], admin(), NULL, NULL, &r), 0);
+        cr_assert_eq(t_request(t_shared(), "GET", bad[i], t_operator_token(), NULL, NULL, &r), 0);
         cr_assert_eq(r.status, 400, "%s gave %ld", bad[i], r.status);
         t_resp_free(&r);
     }
@@ -638,7 +626,7 @@ Test(tenants, a_failed_first_statement_does_not_spoil_its_connection)
      * it prepared on the way must still be known to exist for the next transaction */
     char taken[32];
     t_tenant_id(taken);
-    create_tenant(taken);
+    t_tenant_create(t_shared(), taken, "Tenant");
     const char *env[] = {"CUSTOS_DB_POOL=1", NULL};
     struct t_server s;
     cr_assert_eq(t_spawn(env, 0, &s), 0);
@@ -646,12 +634,12 @@ Test(tenants, a_failed_first_statement_does_not_spoil_its_connection)
         char id[32], body[96];
         snprintf(body, sizeof(body), "{\"id\":\"%s\"}", taken);
         struct t_resp r;
-        cr_assert_eq(t_json(&s, "POST", "/v1/tenants", admin(), body, &r), 0);
+        cr_assert_eq(t_json(&s, "POST", "/v1/tenants", t_operator_token(), body, &r), 0);
         cr_assert_eq(r.status, 409, "round %d: %s", i, r.body);
         t_resp_free(&r);
         t_tenant_id(id);
         snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
-        cr_assert_eq(t_json(&s, "POST", "/v1/tenants", admin(), body, &r), 0);
+        cr_assert_eq(t_json(&s, "POST", "/v1/tenants", t_operator_token(), body, &r), 0);
         cr_assert_eq(r.status, 201, "round %d: %s", i, r.body);
         t_resp_free(&r);
     }
@@ -681,7 +669,7 @@ Test(tenants, problems_say_what_went_wrong_in_fixed_words)
     t_resp_free(&r);
     char body[96];
     snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
-    cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", admin(), body, &r), 0);
+    cr_assert_eq(t_json(t_shared(), "POST", "/v1/tenants", t_operator_token(), body, &r), 0);
     cr_assert_eq(r.status, 409);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "detail")),
                      "A tenant with this id exists");

@@ -40,7 +40,7 @@ mint_free_all(void)
         struct garbage *g = garbage;
         garbage = g->next;
         if (g->kind == 1) {
-            cu_jwk_keypair_free(&((struct mint_key *)g->p)->kp);
+            mint_keypair_free(&((struct mint_key *)g->p)->kp);
         } else if (g->kind == 2) {
             unlink(g->p);
         }
@@ -110,13 +110,13 @@ cached_key(const char *kid, enum cu_jwk_kind kind, int bits, enum cu_jwk_curve c
     cache_path(path, sizeof(path), (long)getppid(), name);
     char *pem = read_all(path);
     if (pem != NULL) {
-        enum cu_err rc = cu_jwk_keypair_from_pem(pem, &k->kp);
+        enum cu_err rc = mint_keypair_from_pem(pem, &k->kp);
         cu_free_str_wiped(pem);
         if (rc == CU_OK) {
             return k;
         }
     }
-    if (cu_jwk_keypair_generate(kind, bits, curve, &k->kp) != CU_OK) {
+    if (mint_keypair_generate(kind, bits, curve, &k->kp) != CU_OK) {
         die("keygen");
     }
     char dir[256];
@@ -270,7 +270,7 @@ sign_as(const struct mint_key *k, const char *alg, const char *header_json,
     char *input = signing_input(header_json, payload_json);
     uint8_t *sig = NULL;
     size_t sig_len = 0;
-    if (cu_jwk_sign(k->kp.priv_pem, alg, input, strlen(input), der, &sig, &sig_len) != CU_OK) {
+    if (mint_jws_sign(k->kp.priv_pem, alg, input, strlen(input), der, &sig, &sig_len) != CU_OK) {
         die("sign");
     }
     keep(sig, 0);

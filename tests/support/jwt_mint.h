@@ -6,11 +6,11 @@
 
 #include <stddef.h>
 
-#include "crypto/jwk.h"
+#include "support/jwk_keys.h"
 
 struct mint_key {
     char kid[64];
-    struct cu_jwk_keypair kp;
+    struct mint_keypair kp;
 };
 
 /* Key pairs, generated once per test run and per (kid, size) and cached on disk for the other

@@ -46,7 +46,7 @@ main(int argc, char **argv)
     for (size_t i = 0; i < N; i++) {
         memset(&mk[i], 0, sizeof(mk[i]));
         snprintf(mk[i].kid, sizeof(mk[i].kid), "%s", keys[i].kid);
-        if (cu_jwk_keypair_generate(keys[i].kind, keys[i].bits, keys[i].curve, &mk[i].kp) !=
+        if (mint_keypair_generate(keys[i].kind, keys[i].bits, keys[i].curve, &mk[i].kp) !=
             CU_OK) {
             fprintf(stderr, "mkidp: could not generate %s\n", keys[i].kid);
             return 1;
@@ -64,7 +64,7 @@ main(int argc, char **argv)
         return 1;
     }
     for (size_t i = 0; i < N; i++) {
-        cu_jwk_keypair_free(&mk[i].kp);
+        mint_keypair_free(&mk[i].kp);
     }
     mint_free_all();
     return 0;

@@ -9,6 +9,7 @@
 #include "auth/jwt.h"
 #include "auth/scope.h"
 #include "core/mem.h"
+#include "crypto/encode.h"
 #include "support/jwt_mint.h"
 
 #define ISS "https://idp.example.com/"
@@ -567,6 +568,21 @@ Test(auth_jwt, security_reasons_never_echo_token_contents)
 
 /* ---- cache ---- */
 
+/* The cache counters must have moved by exactly these amounts since *base (then updated). */
+static void
+assert_cache_moved(uint64_t base[2], uint64_t hits, uint64_t misses, const char *what)
+{
+    uint64_t h = 0;
+    uint64_t m = 0;
+    cu_auth_stats(auth, &h, &m);
+    cr_assert_eq(h - base[0], hits, "%s: %llu cache hits, expected %llu", what,
+                 (unsigned long long)(h - base[0]), (unsigned long long)hits);
+    cr_assert_eq(m - base[1], misses, "%s: %llu cache misses, expected %llu", what,
+                 (unsigned long long)(m - base[1]), (unsigned long long)misses);
+    base[0] = h;
+    base[1] = m;
+}
+
 Test(auth_jwt, cache_hits_on_the_second_verification)
 {
     const char *tok = rs256(GOOD);
@@ -588,28 +604,36 @@ Test(auth_jwt, cache_hits_on_the_second_verification)
 Test(auth_jwt, cache_does_not_serve_an_expired_token)
 {
     const char *tok = rs256(GOOD);
+    uint64_t base[2] = {0, 0};
     ACCEPTS(tok);
     ACCEPTS(tok);
+    assert_cache_moved(base, 1, 1, "verified, then served from the cache");
     cr_assert_eq(verify_at(tok, 1700000600LL + 61), CU_ERR_UNAUTHORIZED);
+    /* the expired entry is dropped on lookup: a miss, then the full check refuses it */
+    assert_cache_moved(base, 0, 1, "expired");
     cr_assert_eq(verify_at(tok, 1700000600LL + 60), CU_OK, "%s", cu_err_reason());
+    assert_cache_moved(base, 0, 1, "verified again after the drop");
 }
 
 Test(auth_jwt, cache_rechecks_nbf_on_a_hit)
 {
     const char *tok = rs256(with_claims("\"tid\":\"acme\",\"exp\":1700000600,\"nbf\":1700000000"));
+    uint64_t base[2] = {0, 0};
     ACCEPTS(tok);
+    assert_cache_moved(base, 0, 1, "first verification");
     cr_assert_eq(verify_at(tok, NOW - 61), CU_ERR_UNAUTHORIZED);
+    /* refused although the entry was found: the hit itself re-checked nbf */
+    assert_cache_moved(base, 1, 0, "a hit before nbf");
 }
 
 Test(auth_jwt, cache_never_stores_a_rejected_token)
 {
     const char *tok = rs256(with_claims("\"exp\":1700000600"));
+    uint64_t base[2] = {0, 0};
     REJECTS(tok);
     REJECTS(tok);
-    uint64_t hits = 0;
-    uint64_t misses = 0;
-    cu_auth_stats(auth, &hits, &misses);
-    cr_assert_eq(hits, 0);
+    /* both consulted the cache and found nothing */
+    assert_cache_moved(base, 0, 2, "a token without tenant, twice");
 }
 
 Test(auth_jwt, cache_disabled_with_zero_entries)
@@ -644,13 +668,29 @@ Test(auth_jwt, reload_with_a_bad_file_keeps_the_old_keys)
 Test(auth_jwt, reload_removing_a_kid_makes_its_tokens_fail_at_once)
 {
     const char *tok = rs256(GOOD);
+    uint64_t base[2] = {0, 0};
     ACCEPTS(tok);
-    ACCEPTS(tok); /* now cached */
+    ACCEPTS(tok);
+    assert_cache_moved(base, 1, 1, "cached before the reload");
     const char *keys[] = {mint_jwk_json(ec256, NULL)};
     mint_rewrite(jwks_path, mint_jwks_json(keys, 1));
     cr_assert_eq(cu_auth_reload(auth), CU_OK, "%s", cu_err_reason());
     REJECTS(tok);
     ACCEPTS(mint_sign(ec256, "ES256", RS_HDR("ES256", "ec256"), GOOD));
+}
+
+Test(auth_jwt, reload_empties_the_cache_so_the_next_verification_checks_the_signature)
+{
+    const char *tok = rs256(GOOD);
+    uint64_t base[2] = {0, 0};
+    ACCEPTS(tok);
+    ACCEPTS(tok);
+    assert_cache_moved(base, 1, 1, "cached");
+    cr_assert_eq(cu_auth_reload(auth), CU_OK, "%s", cu_err_reason());
+    ACCEPTS(tok);
+    assert_cache_moved(base, 0, 1, "first verification after the reload");
+    ACCEPTS(tok);
+    assert_cache_moved(base, 1, 0, "cached again");
 }
 
 Test(auth_jwt, reload_adding_a_kid_makes_its_tokens_pass)
@@ -886,20 +926,22 @@ Test(auth_jwt, jwk_pem_info_reports_key_type_size_and_curve)
 
 Test(auth_jwt, b64url_decoder_is_strict)
 {
+    /* the one base64url decoder (crypto/encode.h) that token parts and JWKS members go through */
     uint8_t out[16];
     size_t n = 0;
-    cr_assert_eq(cu_jwt_b64url_decode("QUJD", 4, out, &n), 0);
+    cr_assert_eq(cu_base64url_decode_to("QUJD", 4, out, &n), CU_OK);
     cr_assert_eq(n, 3);
     cr_assert_eq(memcmp(out, "ABC", 3), 0);
-    cr_assert_eq(cu_jwt_b64url_decode("QUI", 3, out, &n), 0);
+    cr_assert_eq(cu_base64url_decode_to("QUI", 3, out, &n), CU_OK);
     cr_assert_eq(n, 2);
-    cr_assert_eq(cu_jwt_b64url_decode("QQ", 2, out, &n), 0);
+    cr_assert_eq(cu_base64url_decode_to("QQ", 2, out, &n), CU_OK);
     cr_assert_eq(n, 1);
-    cr_assert_eq(cu_jwt_b64url_decode("", 0, out, &n), 0);
+    cr_assert_eq(cu_base64url_decode_to("", 0, out, &n), CU_OK);
     cr_assert_eq(n, 0);
     const char *bad[] = {"QUI=", "QQ==", "Q", "QR", "QUJ", "QU+D", "QU/D", "QU D", "QU\nD"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(cu_jwt_b64url_decode(bad[i], strlen(bad[i]), out, &n), -1, "%s", bad[i]);
+        cr_assert_eq(cu_base64url_decode_to(bad[i], strlen(bad[i]), out, &n), CU_ERR_INVALID, "%s",
+                     bad[i]);
     }
 }
 

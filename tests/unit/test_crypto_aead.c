@@ -9,18 +9,7 @@
 #include "crypto/aead.h"
 #include "crypto/ff1.h"
 #include "crypto/hmac.h"
-
-static size_t
-unhex(const char *hex, uint8_t *out)
-{
-    size_t n = strlen(hex) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        cr_assert(sscanf(hex + 2 * i, "%2x", &v) == 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
+#include "support/hex.h"
 
 struct gcm_vector {
     const char *name;
@@ -72,12 +61,12 @@ struct decoded {
 static void
 decode(const struct gcm_vector *v, struct decoded *d)
 {
-    cr_assert_eq(unhex(v->key, d->key), 32);
-    d->iv_len = unhex(v->iv, d->iv);
-    d->aad_len = unhex(v->aad, d->aad);
-    d->pt_len = unhex(v->pt, d->pt);
-    d->ct_len = unhex(v->ct, d->ct);
-    cr_assert_eq(unhex(v->tag, d->tag), 16);
+    cr_assert_eq(t_unhex(v->key, d->key), 32);
+    d->iv_len = t_unhex(v->iv, d->iv);
+    d->aad_len = t_unhex(v->aad, d->aad);
+    d->pt_len = t_unhex(v->pt, d->pt);
+    d->ct_len = t_unhex(v->ct, d->ct);
+    cr_assert_eq(t_unhex(v->tag, d->tag), 16);
     cr_assert_eq(d->pt_len, d->ct_len);
 }
 

@@ -206,3 +206,19 @@ Test(crypto_encode, hex_rejects_odd_length_and_bad_characters)
     cr_assert_eq(cu_hex_decode("0x", 2, &out, &n), CU_ERR_INVALID);
     cr_assert_null(out);
 }
+
+Test(crypto_encode, base64url_into_caller_storage_wipes_what_it_wrote_on_failure)
+{
+    uint8_t out[8];
+    size_t n = 99;
+    memset(out, 0xaa, sizeof(out));
+    /* "QUJD" decodes to ABC before the bad character at offset 4 stops it */
+    cr_assert_eq(cu_base64url_decode_to("QUJD*UJD", 8, out, &n), CU_ERR_INVALID);
+    cr_assert_eq(n, 0);
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(out[i], 0, "byte %zu left behind", i);
+    }
+    cr_assert_eq(cu_base64url_decode_to("QUJDRA", 6, out, &n), CU_OK);
+    cr_assert_eq(n, 4);
+    cr_assert_eq(memcmp(out, "ABCD", 4), 0);
+}

@@ -6,18 +6,7 @@
 #include <string.h>
 
 #include "crypto/ff1.h"
-
-static size_t
-unhex(const char *hex, uint8_t *out)
-{
-    size_t n = strlen(hex) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        cr_assert(sscanf(hex + 2 * i, "%2x", &v) == 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
+#include "support/hex.h"
 
 /* Numerals of a string over 0-9a-z. */
 static size_t
@@ -62,8 +51,8 @@ check_sample(int number)
 {
     const struct ff1_sample *s = &samples[number - 1];
     uint8_t key[32], tweak[16], pt[32], ct[32], out[32];
-    size_t key_len = unhex(s->key, key);
-    size_t tweak_len = unhex(s->tweak, tweak);
+    size_t key_len = t_unhex(s->key, key);
+    size_t tweak_len = t_unhex(s->tweak, tweak);
     size_t n = numerals(s->pt, pt);
     cr_assert_eq(numerals(s->ct, ct), n);
     cr_assert_eq(cu_ff1_encrypt(key, key_len, tweak, tweak_len, s->radix, pt, n, out), CU_OK,
@@ -134,8 +123,8 @@ Test(crypto_ff1, encrypts_decimal_strings_with_the_convenience_form)
     uint8_t tweak[10];
     char out[16];
     char back[16];
-    unhex(K256, key);
-    unhex(T10, tweak);
+    t_unhex(K256, key);
+    t_unhex(T10, tweak);
     cr_assert_eq(cu_ff1_encrypt_digits(key, tweak, sizeof(tweak), "0123456789", out), CU_OK);
     cr_assert_str_eq(out, "1001623463");
     cr_assert_eq(cu_ff1_decrypt_digits(key, tweak, sizeof(tweak), out, back), CU_OK);
@@ -146,7 +135,7 @@ Test(crypto_ff1, round_trips_every_length_from_minimum_to_maximum)
 {
     uint8_t key[32];
     uint8_t in[CU_FF1_MAX_LEN], ct[CU_FF1_MAX_LEN], back[CU_FF1_MAX_LEN];
-    unhex(K256, key);
+    t_unhex(K256, key);
     const unsigned radixes[] = {2, 10, 16, 36};
     for (size_t r = 0; r < 4; r++) {
         unsigned radix = radixes[r];
@@ -171,7 +160,7 @@ Test(crypto_ff1, round_trips_a_long_tweak)
     uint8_t tweak[300];
     uint8_t in[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2};
     uint8_t ct[12], back[12];
-    unhex(K128, key);
+    t_unhex(K128, key);
     memset(tweak, 0x5c, sizeof(tweak));
     cr_assert_eq(cu_ff1_encrypt(key, 16, tweak, sizeof(tweak), 10, in, 12, ct), CU_OK);
     cr_assert_eq(cu_ff1_decrypt(key, 16, tweak, sizeof(tweak), 10, ct, 12, back), CU_OK);
@@ -182,7 +171,7 @@ Test(crypto_ff1, gives_different_ciphertexts_for_different_tweaks)
 {
     uint8_t key[32];
     char a[24], b[24];
-    unhex(K256, key);
+    t_unhex(K256, key);
     cr_assert_eq(cu_ff1_encrypt_digits(key, (const uint8_t *)"tenant-a", 8, "4111111111111111", a),
                  CU_OK);
     cr_assert_eq(cu_ff1_encrypt_digits(key, (const uint8_t *)"tenant-b", 8, "4111111111111111", b),

@@ -6,18 +6,7 @@
 
 #include "crypto/hmac.h"
 #include "crypto/secret.h"
-
-static size_t
-unhex(const char *hex, uint8_t *out)
-{
-    size_t n = strlen(hex) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        cr_assert(sscanf(hex + 2 * i, "%2x", &v) == 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
+#include "support/hex.h"
 
 static void
 check_hmac(const uint8_t *key, size_t key_len, const void *msg, size_t msg_len,
@@ -25,7 +14,7 @@ check_hmac(const uint8_t *key, size_t key_len, const void *msg, size_t msg_len,
 {
     uint8_t expected[32];
     uint8_t mac[32];
-    size_t n = unhex(expected_hex, expected);
+    size_t n = t_unhex(expected_hex, expected);
     cr_assert_eq(cu_hmac_sha256(key, key_len, msg, msg_len, mac), CU_OK);
     /* Case 5 is truncated to 128 bits: compare the published prefix only. */
     cr_assert_arr_eq(mac, expected, n);
@@ -122,7 +111,7 @@ Test(crypto_hmac, parts_equal_the_concatenation)
     uint8_t mac[32];
     uint8_t expected[32];
     cr_assert_eq(cu_hmac_sha256_parts((const uint8_t *)"Jefe", 4, parts, 4, mac), CU_OK);
-    unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", expected);
+    t_unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", expected);
     cr_assert(cu_ct_equal(mac, expected, 32));
 }
 
@@ -138,10 +127,10 @@ Test(crypto_hmac, sha256_matches_fips_180_examples)
     uint8_t out[32];
     uint8_t expected[32];
     cr_assert_eq(cu_sha256((const uint8_t *)"abc", 3, out), CU_OK);
-    unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", expected);
+    t_unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", expected);
     cr_assert_arr_eq(out, expected, 32);
     cr_assert_eq(cu_sha256(NULL, 0, out), CU_OK);
-    unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", expected);
+    t_unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", expected);
     cr_assert_arr_eq(out, expected, 32);
 }
 
@@ -159,7 +148,7 @@ Test(crypto_hmac, streaming_sha256_matches_one_shot)
     cr_assert_eq(cu_sha256_final(&c, out), CU_OK);
     cu_sha256_cleanup(&c);
     cu_sha256_cleanup(&c);
-    unhex("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", expected);
+    t_unhex("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", expected);
     cr_assert_arr_eq(out, expected, 32);
 }
 
