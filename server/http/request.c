@@ -3,10 +3,10 @@
  *
  * Early refusals (issue 13): a response queued before the body is read makes MHD 0.9.75 stop
  * reading and close the connection with the client's bytes unread, and the kernel's reset
- * can overtake the response. So a refusal decided on the headers (malformed or ambiguous
- * framing excepted: the body's extent is unknown) is held while
- * the body is read and discarded — never stored, parsed or counted against memory — and sent
- * when the body ends, keeping the connection alive. Bounds: a client that announces more than
+ * can overtake the response. So a refusal decided on the headers is held while the body is
+ * read and discarded — never stored, parsed or counted against memory — and sent when the body
+ * ends, keeping the connection alive; not so for malformed fields or ambiguous framing (the
+ * body's extent is unknown: 400 and close at once, the body never runs as a request). Bounds: a client that announces more than
  * linger_bytes gets its answer at once (and the connection closes); one that sends more than
  * linger_bytes, or keeps sending past linger_s, is cut. Expect: 100-continue gets the refusal
  * directly, no 100. Invariant: the access handler never queues a response on its first call

@@ -1,5 +1,5 @@
-/* Slow clients and memory. A connection must deliver a request's headers within header_timeout_s (from
- * its start, or from the end of the previous answer) and then its body at body_min_rate bytes
+/* Slow clients and memory. A connection must deliver a request's headers within header_timeout_s
+ * (from its start, or from the end of the previous answer) and then its body at body_min_rate bytes
  * per second on average, or it is closed. MHD 0.9.75's connection timeout is an idle timeout
  * that every byte resets, so a client trickling a header line every few seconds held a
  * connection (and a per-address slot) forever.

@@ -169,8 +169,8 @@ static void
 refused_without_smuggling(int port, int tls, const char *name, const char *lines)
 {
     char req[1024];
-    int n = snprintf(req, sizeof(req), "POST /v1/tenants HTTP/1.1\r\nHost: x\r\n%s\r\n%s",
-                     lines, smuggled);
+    int n = snprintf(req, sizeof(req), "POST /v1/tenants HTTP/1.1\r\nHost: x\r\n%s\r\n%s", lines,
+                     smuggled);
     struct conn c;
     cr_assert_eq(conn_open(port, tls, &c), 0, "%s: could not connect", name);
     cr_assert_eq(conn_write(&c, req, (size_t)n), 0, "%s: could not write", name);
@@ -179,8 +179,7 @@ refused_without_smuggling(int port, int tls, const char *name, const char *lines
     int closed = conn_read_all(&c, out, sizeof(out), &used, 5000);
     conn_close(&c);
     cr_assert(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%s: want 400, got: %.80s", name, out);
-    cr_assert_eq(count(out, "HTTP/1.1 "), 1, "%s: the body ran as a second request: %s", name,
-                 out);
+    cr_assert_eq(count(out, "HTTP/1.1 "), 1, "%s: the body ran as a second request: %s", name, out);
     cr_assert(strstr(out, "Content-Type: application/problem+json\r\n") != NULL,
               "%s: not problem+json: %s", name, out);
     cr_assert(strstr(out, "X-Request-Id: ") != NULL, "%s: no request id", name);
@@ -339,8 +338,7 @@ tricklers_are_cut(const char *start, const char *line)
     int open_count = TRICKLERS;
     int probes = 0;
     while (open_count > 0) {
-        cr_assert_lt(t_now_ms() - t0, BOUND_MS, "%d trickling connections still open",
-                     open_count);
+        cr_assert_lt(t_now_ms() - t0, BOUND_MS, "%d trickling connections still open", open_count);
         for (int i = 0; i < TRICKLERS; i++) {
             if (!closed[i] && peer_closed(fds[i], line)) {
                 closed[i] = 1;
@@ -360,8 +358,8 @@ tricklers_are_cut(const char *start, const char *line)
     cr_assert_gt(probes, 0);
     /* the address's connection slots are free again */
     int was_closed = 0;
-    char *out = t_raw(slow.port, "127.0.0.3", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 35,
-                      3000, &was_closed);
+    char *out = t_raw(slow.port, "127.0.0.3", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 35, 3000,
+                      &was_closed);
     cr_assert(out != NULL && strncmp(out, "HTTP/1.1 200 ", 13) == 0,
               "the trickling address is still locked out: %s", out ? out : "(nothing)");
     free(out);
@@ -373,8 +371,8 @@ Test(slow_clients, a_client_trickling_header_lines_is_cut_while_others_are_serve
     tricklers_are_cut("GET /healthz HTTP/1.1\r\nHost: x\r\n", "X-Slow: still coming\r\n");
 }
 
-Test(slow_clients, a_client_trickling_its_body_is_cut_while_others_are_served,
-     .init = start_slow, .fini = stop_slow, .timeout = 120)
+Test(slow_clients, a_client_trickling_its_body_is_cut_while_others_are_served, .init = start_slow,
+     .fini = stop_slow, .timeout = 120)
 {
     tricklers_are_cut("POST /v1/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                       "Content-Length: 100000\r\n\r\n",
