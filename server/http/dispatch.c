@@ -6,7 +6,7 @@
 #include "auth/jwt.h"
 #include "auth/scope.h"
 #include "service/vault.h"
-#include "service/vault_internal.h"
+#include "service/ident.h"
 
 #include <string.h>
 #include <strings.h>

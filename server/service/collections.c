@@ -1,13 +1,13 @@
-/* Tenant set-up: collections (typed fields, tokenization kinds) and declared purposes. */
-#include "service/vault_internal.h"
+/* Collections: put (create or compatibly change), get and list a tenant's collections. */
+#include "service/vault.h"
 
+#include "service/audit.h"
+#include "service/ident.h"
+#include "service/spec.h"
 #include "storage/vaultstore.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const lawful_bases[] = {"consent",         "contract",    "legal_obligation",
-                                           "vital_interests", "public_task", "legitimate_interests"};
 
 /* A field that holds data may gain searchability, type or kind changes never. */
 static int
@@ -37,7 +37,7 @@ compatible(const struct cu_coll_spec *old, const struct cu_coll_spec *next,
 
 enum cu_err
 cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, json_t *body,
-                  struct cu_problems *problems, json_t **out, int *created)
+                  struct cu_problems *problems, json_t **out, enum cu_outcome *outcome)
 {
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
@@ -77,14 +77,17 @@ cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, 
         goto out;
     }
     json_t *stored = cu_spec_json(&spec);
-    char *fields_json = json_dumps(json_object_get(stored, "fields"), JSON_COMPACT | JSON_SORT_KEYS);
+    char *fields_json =
+        json_dumps(json_object_get(stored, "fields"), JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(stored);
-    rc = cu_store_collection_put(tx, a->tenant, name, fields_json, retention, created);
+    int created = 0;
+    rc = cu_store_collection_put(tx, a->tenant, name, fields_json, retention, &created);
     free(fields_json);
     CU_TRY(rc);
+    *outcome = created ? CU_OUTCOME_CREATED : CU_OUTCOME_DONE;
     json_t *entries = json_array();
-    json_array_append_new(entries, cu_audit_entry(a, "collection.put", name, NULL, NULL, NULL,
-                                                  NULL, NULL, "allowed"));
+    json_array_append_new(entries, cu_audit_entry(a, "collection.put", name, NULL, NULL, NULL, NULL,
+                                                  NULL, "allowed"));
     CU_TRY(cu_audit_write(tx, a->tenant, entries));
     struct cu_coll_spec now;
     CU_TRY(cu_spec_load(tx, a->tenant, name, CU_SPEC_READ, arena, &now));
@@ -146,110 +149,6 @@ cu_collection_list(struct cu_svc *s, const struct cu_actor *a, const char *curso
     CU_TRY(cu_store_collection_list(tx, a->tenant, cursor, limit + 1, arena, &r));
     CU_TRY(cu_tx_commit(&tx));
     *out = cu_page_json(r, limit, "collections", CU_COL_COLL_NAME, collection_row, arena);
-out:
-    cu_tx_abort(&tx);
-    cu_arena_free(arena);
-    return rc;
-}
-
-static json_t *
-purpose_json(const struct cu_db_result *r, int row, void *ctx)
-{
-    (void)ctx;
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", cu_res_text(r, row, CU_COL_PURPOSE_NAME),
-                     "description", cu_res_text(r, row, CU_COL_PURPOSE_DESCRIPTION),
-                     "lawful_basis", cu_res_text(r, row, CU_COL_PURPOSE_LAWFUL_BASIS),
-                     "created_at", cu_res_text(r, row, CU_COL_PURPOSE_CREATED_AT), "updated_at",
-                     cu_res_text(r, row, CU_COL_PURPOSE_UPDATED_AT));
-}
-
-enum cu_err
-cu_purpose_put(struct cu_svc *s, const struct cu_actor *a, const char *name, json_t *body,
-               struct cu_problems *problems, json_t **out, int *created)
-{
-    if (!cu_purpose_name_ok(name)) {
-        cu_problem_add(problems, "", "purpose names must match ^[a-z][a-z0-9_-]{0,62}$");
-        return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "bad purpose name");
-    }
-    if (!json_is_object(body)) {
-        cu_problem_add(problems, "", "must be an object");
-        return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "body not an object");
-    }
-    if (cu_unknown_members(body, (const char *const[]){"description", "lawful_basis", NULL}) >
-        0) {
-        cu_problem_add(problems, "", "unknown member");
-    }
-    json_t *jd = json_object_get(body, "description");
-    const char *description = "";
-    if (jd != NULL && (!json_is_string(jd) || json_string_length(jd) > 1000)) {
-        cu_problem_add(problems, "/description", "must be a string of at most 1000 bytes");
-    } else if (jd != NULL) {
-        description = json_string_value(jd);
-    }
-    const char *basis = json_string_value(json_object_get(body, "lawful_basis"));
-    int basis_ok = 0;
-    for (size_t i = 0; basis != NULL && i < sizeof(lawful_bases) / sizeof(lawful_bases[0]); i++) {
-        basis_ok |= strcmp(basis, lawful_bases[i]) == 0;
-    }
-    if (!basis_ok) {
-        cu_problem_add(problems, "/lawful_basis",
-                       "must be consent, contract, legal_obligation, vital_interests, "
-                       "public_task or legitimate_interests");
-    }
-    if (problems->errors != NULL) {
-        return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "invalid purpose");
-    }
-    struct cu_arena *arena = cu_arena_new();
-    struct cu_tx *tx = NULL;
-    enum cu_err rc = CU_OK;
-    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    CU_TRY(cu_store_purpose_put(tx, a->tenant, name, description, basis, created));
-    json_t *entries = json_array();
-    json_array_append_new(entries, cu_audit_entry(a, "purpose.put", NULL, NULL, NULL, NULL, name,
-                                                  NULL, "allowed"));
-    CU_TRY(cu_audit_write(tx, a->tenant, entries));
-    struct cu_db_result *r = NULL;
-    CU_TRY(cu_store_purpose_get(tx, a->tenant, name, arena, &r));
-    CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "purpose vanished");
-    CU_TRY(cu_tx_commit(&tx));
-    *out = purpose_json(r, 0, NULL);
-out:
-    cu_tx_abort(&tx);
-    cu_arena_free(arena);
-    return rc;
-}
-
-enum cu_err
-cu_purpose_get(struct cu_svc *s, const struct cu_actor *a, const char *name, json_t **out)
-{
-    CU_ENSURE(cu_purpose_name_ok(name), CU_ERR_NOT_FOUND, "malformed purpose name");
-    struct cu_arena *arena = cu_arena_new();
-    struct cu_tx *tx = NULL;
-    enum cu_err rc = CU_OK;
-    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    struct cu_db_result *r = NULL;
-    CU_TRY(cu_store_purpose_get(tx, a->tenant, name, arena, &r));
-    CU_CHECK(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such purpose");
-    CU_TRY(cu_tx_commit(&tx));
-    *out = purpose_json(r, 0, NULL);
-out:
-    cu_tx_abort(&tx);
-    cu_arena_free(arena);
-    return rc;
-}
-
-enum cu_err
-cu_purpose_list(struct cu_svc *s, const struct cu_actor *a, const char *cursor, int limit,
-                json_t **out)
-{
-    struct cu_arena *arena = cu_arena_new();
-    struct cu_tx *tx = NULL;
-    enum cu_err rc = CU_OK;
-    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    struct cu_db_result *r = NULL;
-    CU_TRY(cu_store_purpose_list(tx, a->tenant, cursor, limit + 1, arena, &r));
-    CU_TRY(cu_tx_commit(&tx));
-    *out = cu_page_json(r, limit, "purposes", CU_COL_PURPOSE_NAME, purpose_json, NULL);
 out:
     cu_tx_abort(&tx);
     cu_arena_free(arena);

@@ -1,7 +1,13 @@
 /* Detokenize: up to 1000 tokens in one query; per item the lower of the level asked and the
  * level granted, or a per-item problem. Unknown, foreign and undecryptable tokens all answer 404
- * alike; erased ones 410. Every item is audited in the same transaction (fail closed). */
-#include "service/vault_internal.h"
+ * alike; erased ones 410. A failure of the database or the keyring fails the whole request (503):
+ * an outage never looks like absence. Every item is audited in the same transaction (fail
+ * closed). */
+#include "service/vault.h"
+
+#include "service/audit.h"
+#include "service/purpose.h"
+#include "service/seal.h"
 
 #include "service/mask.h"
 #include "storage/vaultstore.h"
@@ -9,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decrypts (and masks) one live row into *value (arena). */
+/* Decrypts (and masks) one live row into *value (arena). CU_ERR_CRYPTO only when the value
+ * itself does not open; a keyring failure is CU_ERR_UNAVAILABLE (see cu_subject_key_for_read). */
 static enum cu_err
 reveal(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const struct cu_db_result *r,
        int row, enum cu_level level, struct cu_arena *arena, json_t **value)
@@ -26,15 +33,16 @@ reveal(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const struct cu_d
     CU_GUARD(cu_res_bytea(r, row, CU_COL_DETOK_CIPHERTEXT, arena, &ct, &cl));
     int version = (int)cu_res_int(r, row, CU_COL_DETOK_KEY_VERSION);
     struct cu_secret *key = NULL;
-    CU_GUARD(cu_keyring_subject_key_unwrap(s->keyring, tx, tenant, cu_res_text(r, row, CU_COL_DETOK_INC),
-                                           cu_res_text(r, row, CU_COL_DETOK_SUBJECT_ID),
-                                           version, (int)cu_res_int(r, row, CU_COL_DETOK_KEK_VERSION),
-                                           wrapped, wl, &key));
+    CU_GUARD(cu_subject_key_for_read(s, tx, tenant, cu_res_text(r, row, CU_COL_DETOK_INC),
+                                     cu_res_text(r, row, CU_COL_DETOK_SUBJECT_ID), version,
+                                     (int)cu_res_int(r, row, CU_COL_DETOK_KEK_VERSION), wrapped, wl,
+                                     &key));
     char *pt = NULL;
     size_t len = 0;
-    enum cu_err rc = cu_value_open(key, tenant, cu_res_text(r, row, CU_COL_DETOK_COLLECTION),
-                                   cu_res_text(r, row, CU_COL_DETOK_RECORD_ID), cu_res_text(r, row, CU_COL_DETOK_FIELD),
-                                   version, ct, cl, arena, &pt, &len);
+    enum cu_err rc =
+        cu_value_open(key, tenant, cu_res_text(r, row, CU_COL_DETOK_COLLECTION),
+                      cu_res_text(r, row, CU_COL_DETOK_RECORD_ID),
+                      cu_res_text(r, row, CU_COL_DETOK_FIELD), version, ct, cl, arena, &pt, &len);
     cu_secret_free(key);
     CU_GUARD(rc);
     if (level == CU_LEVEL_MASKED) {
@@ -60,7 +68,8 @@ first_row(const struct cu_db_result *r, const char *token)
             hi = mid;
         }
     }
-    return lo < cu_res_rows(r) && strcmp(cu_res_text(r, lo, CU_COL_DETOK_TOKEN), token) == 0 ? lo : -1;
+    return lo < cu_res_rows(r) && strcmp(cu_res_text(r, lo, CU_COL_DETOK_TOKEN), token) == 0 ? lo
+                                                                                             : -1;
 }
 
 static json_t *
@@ -100,8 +109,9 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         }
     }
     json_t *jr = json_object_get(body, "redaction");
-    if (jr != NULL && (!json_is_string(jr) || cu_level_parse(json_string_value(jr), &asked) !=
-                                                  CU_OK || asked == CU_LEVEL_NONE)) {
+    if (jr != NULL &&
+        (!json_is_string(jr) || cu_level_parse(json_string_value(jr), &asked) != CU_OK ||
+         asked == CU_LEVEL_NONE)) {
         cu_problem_add(problems, "/redaction", "must be plain, masked or redacted");
     }
     CU_CHECK(problems->errors == NULL, CU_ERR_INVALID, "invalid detokenize body");
@@ -110,16 +120,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     const char *basis = NULL;
     rc = cu_purpose_check(tx, a->tenant, purpose, arena, &basis);
     if (rc == CU_ERR_FORBIDDEN) {
-        /* the refusal is audited before the transaction goes */
-        audit = json_array();
-        json_array_append_new(audit, cu_audit_entry(a, "detokenize", NULL, NULL, NULL, NULL,
-                                                    NULL, NULL, "denied_purpose"));
-        enum cu_err arc = cu_audit_write(tx, a->tenant, audit);
-        audit = NULL;
-        if (arc == CU_OK) {
-            enum cu_err crc = cu_tx_commit(&tx);
-            (void)crc;
-        }
+        cu_audit_purpose_refused(&tx, a, "detokenize", NULL, NULL);
         CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
     }
     CU_TRY(rc);
@@ -163,29 +164,25 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         json_t *fields = json_pack("[s]", field);
         enum cu_level granted = cu_scope_level(a->scopes, a->nscopes, collection, field);
         if (granted == CU_LEVEL_NONE) {
-            json_array_append_new(results, item_err(token, CU_ERR_FORBIDDEN,
-                                                    "The token does not grant this field"));
-            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
-                                                        record, subject, purpose, NULL,
-                                                        "denied"));
+            json_array_append_new(
+                results, item_err(token, CU_ERR_FORBIDDEN, "The token does not grant this field"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL, "denied"));
             continue;
         }
-        if (strcmp(basis, "consent") == 0) {
-            /* no consent grant exists for any subject yet (grants come with the consent API):
-             * a purpose that rests on consent reveals nothing */
-            json_array_append_new(results,
-                                  item_err(token, CU_ERR_FORBIDDEN,
-                                           "The subject has not consented to this purpose"));
-            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
-                                                        record, subject, purpose, NULL,
-                                                        "denied_consent"));
+        if (!cu_purpose_consented(basis, subject)) {
+            json_array_append_new(
+                results,
+                item_err(token, CU_ERR_FORBIDDEN, "The subject has not consented to this purpose"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL, "denied_consent"));
             continue;
         }
         if (strcmp(state, "live") != 0) {
             json_array_append_new(results,
                                   item_err(token, CU_ERR_GONE, "The value has been erased"));
-            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
-                                                        record, subject, purpose, NULL, "gone"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL, "gone"));
             continue;
         }
         if (ambiguous) {
@@ -193,29 +190,34 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                                   item_err(token, CU_ERR_CONFLICT,
                                            "The token stands for values of several fields; read "
                                            "the record instead"));
-            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
-                                                        record, subject, purpose, NULL,
-                                                        "ambiguous"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL, "ambiguous"));
             continue;
         }
         enum cu_level level = cu_level_min(asked, granted);
         json_t *value = NULL;
-        if (reveal(s, tx, a->tenant, r, first, level, arena, &value) != CU_OK) {
-            /* a value that does not open looks like an unknown token */
+        rc = reveal(s, tx, a->tenant, r, first, level, arena, &value);
+        if (rc != CU_OK && rc != CU_ERR_CRYPTO) {
+            /* the keyring or the database failed: the whole request fails (503), it never
+             * looks like absence */
+            json_decref(fields);
+            goto out;
+        }
+        if (rc == CU_ERR_CRYPTO) {
+            /* a value that does not open (moved, tampered) looks like an unknown token */
+            rc = CU_OK;
             json_array_append_new(results, item_err(token, CU_ERR_NOT_FOUND, "No such token"));
-            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields,
-                                                        record, subject, purpose, NULL,
-                                                        "not_found"));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL, "not_found"));
             continue;
         }
         cu_count_reveal(level);
-        json_array_append_new(results,
-                              json_pack("{s:s, s:s, s:s, s:o, s:s}", "token", token,
-                                        "collection", collection, "field", field, "value", value,
-                                        "redaction", cu_level_name(level)));
-        json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
-                                                    subject, purpose, cu_level_name(level),
-                                                    "allowed"));
+        json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:o, s:s}", "token", token,
+                                                 "collection", collection, "field", field, "value",
+                                                 value, "redaction", cu_level_name(level)));
+        json_array_append_new(audit,
+                              cu_audit_entry(a, "detokenize", collection, fields, record, subject,
+                                             purpose, cu_level_name(level), "allowed"));
     }
     /* the audit entries and COMMIT in one round trip; it takes audit and ends tx either way */
     rc = cu_audit_write_commit(&tx, a->tenant, audit);

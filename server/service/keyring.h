@@ -1,5 +1,6 @@
 /* The key hierarchy at run time: root key → tenant KEK versions → subject keys and tenant data
- * keys, with unwrapped keys cached (bounded, short TTL, wiped on eviction) so the hot path does
+ * keys (keyring.c; subject keys: subject_keys.c; rotation: key_rotation.c), with unwrapped keys
+ * cached (bounded, short TTL, wiped on eviction) so the hot path does
  * not unwrap per request. Cache ids carry the tenant's incarnation (inc: random at creation).
  * Invariant: customer data is only ever decrypted with a subject key whose wrapped row the same
  * transaction has just read, so data destroyed on another node is unusable here at once. */
@@ -55,10 +56,9 @@ enum cu_err cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_t
 /* Unwraps a subject key whose wrapped row the caller has just read in tx (a join on
  * subject_keys): a cache hit skips the unwrap. CU_ERR_CRYPTO when it does not unwrap. */
 enum cu_err cu_keyring_subject_key_unwrap(struct cu_keyring *kr, struct cu_tx *tx,
-                                          const char *tenant, const char *inc,
-                                          const char *subject, int version,
-                                          int kek_version, const uint8_t *wrapped, size_t len,
-                                          struct cu_secret **out) CU_WUR;
+                                          const char *tenant, const char *inc, const char *subject,
+                                          int version, int kek_version, const uint8_t *wrapped,
+                                          size_t len, struct cu_secret **out) CU_WUR;
 
 /* Rotation: a new KEK version becomes current; the tenant's data keys are re-wrapped with it at
  * once; subject keys follow in cu_keyring_rewrap. *version = the new version. */

@@ -1,5 +1,8 @@
-/* Helpers every use case shares: validation problems, identifiers, unknown members, pages. */
+/* Helpers every use case shares: validation problems, tenant ids, unknown members, pages,
+ * per-item problem objects and the reveal counters. */
 #include "service/svc.h"
+
+#include "core/metrics.h"
 
 #include "storage/db.h"
 
@@ -62,4 +65,25 @@ cu_page_json(const struct cu_db_result *r, int limit, const char *key, int curso
     }
     json_t *next = n > limit ? json_string(cu_res_text(r, limit - 1, cursor_col)) : json_null();
     return json_pack("{s:o, s:o}", key, list, "next_cursor", next);
+}
+
+void
+cu_count_reveal(enum cu_level level)
+{
+    static const char *const names[] = {"reveals_none", "reveals_redacted", "reveals_masked",
+                                        "reveals_plain"};
+    cu_metrics_count(names[level], 1);
+}
+
+json_t *
+cu_item_error(enum cu_err e, const char *detail, json_t *errors)
+{
+    char type[96];
+    snprintf(type, sizeof(type), "https://custos.dev/problems/%s", cu_err_slug(e));
+    json_t *o = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", cu_err_title(e), "status",
+                          cu_err_status(e), "detail", detail != NULL ? detail : cu_err_title(e));
+    if (errors != NULL) {
+        json_object_set_new(o, "errors", errors);
+    }
+    return o;
 }

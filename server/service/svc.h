@@ -3,6 +3,7 @@
 #ifndef CU_SERVICE_SVC_H
 #define CU_SERVICE_SVC_H
 
+#include "auth/scope.h"
 #include "core/err.h"
 #include "core/mem.h"
 #include "service/keyring.h"
@@ -13,6 +14,16 @@
 struct cu_svc {
     struct cu_db *db;
     struct cu_keyring *keyring;
+};
+
+/* What a use case did; the HTTP layer maps it to a status (services never pick one). The values
+ * are stored with Idempotency-Keys, so that a replay answers like the first time: never
+ * renumber them. A request that does nothing is an error (enum cu_err), not an outcome. */
+enum cu_outcome {
+    CU_OUTCOME_DONE = 0,     /* done, nothing new created (a replacement) */
+    CU_OUTCOME_CREATED = 1,  /* everything asked for was created */
+    CU_OUTCOME_PARTIAL = 2,  /* some items done, the others refused with per-item errors */
+    CU_OUTCOME_ACCEPTED = 3, /* accepted; the rest happens in the background */
 };
 
 /* A problem found while validating input: appended by services, rendered by the HTTP layer. */
@@ -27,6 +38,13 @@ int cu_tenant_id_ok(const char *s);
 
 /* How many members of obj are not in allowed (NULL-terminated). */
 size_t cu_unknown_members(json_t *obj, const char *const *allowed);
+
+/* Counts a reveal at level in the metrics (reveals_plain, reveals_masked, ...). */
+void cu_count_reveal(enum cu_level level);
+
+/* A per-item problem object {"type","title","status","detail"[,"errors"]} (new reference);
+ * detail borrowed (NULL: the code's title), errors stolen (may be NULL). */
+json_t *cu_item_error(enum cu_err e, const char *detail, json_t *errors);
 
 struct cu_db_result;
 /* A list page {"<key>":[row(r, i, ctx) for the first limit rows], "next_cursor"}: r was read

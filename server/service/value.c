@@ -505,6 +505,24 @@ cu_value_normalize(enum cu_ftype t, const char *in, size_t len, struct cu_arena 
     return ft->check(in, len, arena, out, out_len, problem);
 }
 
+const char *
+cu_value_index_form(enum cu_ftype t, const char *norm, size_t len, struct cu_arena *arena,
+                    size_t *out_len)
+{
+    *out_len = len;
+    if (t != CU_FT_EMAIL) {
+        return norm;
+    }
+    char *folded = NULL;
+    emit(arena, norm, len, &folded, out_len);
+    for (size_t i = 0; i < len; i++) {
+        if (folded[i] >= 'A' && folded[i] <= 'Z') {
+            folded[i] = (char)(folded[i] - 'A' + 'a');
+        }
+    }
+    return folded;
+}
+
 enum cu_err
 cu_ftype_parse(const char *name, enum cu_ftype *out)
 {

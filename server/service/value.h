@@ -50,7 +50,8 @@ int cu_ftype_digits(enum cu_ftype t);
  *   text          kept as is.
  *   email         addr-spec subset: dot-atom local part of 1..64 bytes (quoted local parts
  *                 and non-ASCII addresses are rejected), '@', a domain of two or more LDH
- *                 labels of 1..63 bytes, at most 254 bytes in all; the domain is lower-cased.
+ *                 labels of 1..63 bytes, at most 254 bytes in all; the domain is lower-cased,
+ *                 the local part keeps its case (its blind index does not: cu_value_index_form).
  *   phone         E.164: '+' (after optional spaces) and 8..15 digits, the first not 0, with
  *                 spaces, '-', '.', '(' and ')' as separators; normalized "+<digits>".
  *   card_number   12..19 digits with optional spaces and dashes, passing Luhn; digits only.
@@ -65,6 +66,14 @@ int cu_ftype_digits(enum cu_ftype t);
  * never contains the value, and *out NULL; CU_ERR_INTERNAL when t is out of range. */
 enum cu_err cu_value_normalize(enum cu_ftype t, const char *in, size_t len, struct cu_arena *arena,
                                char **out, size_t *out_len, const char **problem) CU_WUR;
+
+/* The form of a normalized value of type t that its blind index (search) is taken over:
+ * for email the whole address ASCII case-folded (a caller spells "ADA@EXAMPLE.COM" for a stored
+ * "Ada@example.com"; the stored value keeps its case); for every other type the normalized value
+ * itself. Borrows norm (NUL-terminated, len bytes); the result is norm itself or a copy owned by
+ * arena (wiped with it), *out_len its length. Never fails. */
+const char *cu_value_index_form(enum cu_ftype t, const char *norm, size_t len,
+                                struct cu_arena *arena, size_t *out_len);
 
 /* 1 when digits[0..n) is a non-empty string of ASCII digits whose last digit is a correct
  * Luhn (ISO/IEC 7812-1) check digit, else 0. Borrows digits. */

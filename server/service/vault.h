@@ -1,12 +1,17 @@
 /* The vault's use cases: collections, purposes, records and tokens. No HTTP here: each takes the
  * acting principal, validates, runs one transaction (audit entry included: if it cannot be
  * written the operation fails), and returns JSON. Invariant: no value, plain or masked, ever
- * reaches a log line, an error text or an audit entry. */
+ * reaches a log line, an error text or an audit entry. One file per use case: collections.c,
+ * purpose.c, tokenize.c, records.c (read, rectify, delete), search.c, detokenize.c, audit.c
+ * (denials). */
 #ifndef CU_SERVICE_VAULT_H
 #define CU_SERVICE_VAULT_H
 
 #include "auth/scope.h"
 #include "service/svc.h"
+
+/* Records and tokens per request, at most. */
+enum { CU_MAX_BATCH = 1000 };
 
 /* Who acts: from the verified token only. */
 struct cu_actor {
@@ -24,20 +29,21 @@ struct cu_idem {
 };
 
 /* Collections (tenant:admin). body: {"fields":{name:{type,tokenization,searchable,required}},
- * "retention_days":N}. CU_ERR_INVALID + problems; CU_ERR_CONFLICT when a field's type, kind or
- * searchability would change (or a field go) while the collection holds data. */
+ * "retention_days":N}. *outcome: CU_OUTCOME_CREATED or CU_OUTCOME_DONE (replaced).
+ * CU_ERR_INVALID + problems; CU_ERR_CONFLICT when a field's type, kind or searchability would
+ * change (or a field go) while the collection holds data. */
 enum cu_err cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name,
                               json_t *body, struct cu_problems *problems, json_t **out,
-                              int *created) CU_WUR;
+                              enum cu_outcome *outcome) CU_WUR;
 enum cu_err cu_collection_get(struct cu_svc *s, const struct cu_actor *a, const char *name,
                               json_t **out) CU_WUR;
 enum cu_err cu_collection_list(struct cu_svc *s, const struct cu_actor *a, const char *cursor,
                                int limit, json_t **out) CU_WUR;
 
-/* Purposes (tenant:admin). body: {"description","lawful_basis"}. */
+/* Purposes (tenant:admin). body: {"description","lawful_basis"}. *outcome as for collections. */
 enum cu_err cu_purpose_put(struct cu_svc *s, const struct cu_actor *a, const char *name,
                            json_t *body, struct cu_problems *problems, json_t **out,
-                           int *created) CU_WUR;
+                           enum cu_outcome *outcome) CU_WUR;
 enum cu_err cu_purpose_get(struct cu_svc *s, const struct cu_actor *a, const char *name,
                            json_t **out) CU_WUR;
 enum cu_err cu_purpose_list(struct cu_svc *s, const struct cu_actor *a, const char *cursor,
@@ -45,12 +51,14 @@ enum cu_err cu_purpose_list(struct cu_svc *s, const struct cu_actor *a, const ch
 
 /* Tokenize (records:write): body {"records":[{"subject_id","fields":{...}}]} with 1..1000
  * records. Valid records are stored in one transaction; invalid ones get a per-item error.
- * *status: 201 (all stored), 200 (some refused), 422 (none stored; problems set).
- * idem: a retry with the same key and hash returns the first answer (*status and *out); the
+ * *outcome: CU_OUTCOME_CREATED (all stored) or CU_OUTCOME_PARTIAL (some refused); none stored
+ * is CU_ERR_INVALID with problems set.
+ * idem: a retry with the same key and hash returns the first answer (*outcome and *out); the
  * same key with another request → CU_ERR_CONFLICT. */
 enum cu_err cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collection,
                               json_t *body, const struct cu_idem *idem,
-                              struct cu_problems *problems, int *status, json_t **out) CU_WUR;
+                              struct cu_problems *problems, enum cu_outcome *outcome,
+                              json_t **out) CU_WUR;
 
 /* Reads one record's fields at the lower of asked and granted level, for purpose.
  * fields: comma-separated filter or NULL. CU_ERR_NOT_FOUND, CU_ERR_GONE, CU_ERR_FORBIDDEN
@@ -74,7 +82,9 @@ enum cu_err cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char
                           json_t *body, struct cu_problems *problems, json_t **out) CU_WUR;
 
 /* Records a denied request (whole-request 403/423) in the audit trail, in its own transaction.
- * Best effort: the request is refused either way. */
+ * collection: the raw path segment (borrowed, may be NULL); stored only when it is a valid
+ * collection name, never otherwise (it could hold a value). Best effort: the request is refused
+ * either way. */
 void cu_audit_denial(struct cu_svc *s, const struct cu_actor *a, const char *action,
                      const char *collection);
 

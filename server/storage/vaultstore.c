@@ -70,9 +70,10 @@ static const struct cu_stmt q_write_batch = {
     "   FROM json_to_recordset($4::json) AS x(token text, record_id text, collection text,"
     "   field text)),"
     " a AS (INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id,"
-    "   subject_id, purpose, redaction, outcome, request_id)"
+    "   subject_id, purpose, redaction, outcome, request_id, incarnation)"
     "   SELECT $1, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id,"
-    "   x.purpose, x.redaction, x.outcome, x.request_id"
+    "   x.purpose, x.redaction, x.outcome, x.request_id,"
+    "   (SELECT incarnation FROM tenants WHERE tenant_id = $1)"
     "   FROM json_to_recordset($5::json) AS x(principal text, action text, collection text,"
     "   fields text[], record_id text, subject_id text, purpose text, redaction text,"
     "   outcome text, request_id text))"
@@ -103,12 +104,15 @@ static const struct cu_stmt q_tokens_revoke = {
     " WHERE t.tenant_id = $1 AND t.token = x.token AND t.record_id = x.record_id"
     " AND t.field = x.field"
     " AND t.token = ANY (ARRAY(SELECT json_array_elements($2::json) ->> 'token'))"};
+/* Audit entries name the tenant's incarnation (migrations/0006) once per statement: the
+ * column's default would look it up once per row. */
 static const struct cu_stmt q_audit_insert = {
     "audit_insert",
     "INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id,"
-    " subject_id, purpose, redaction, outcome, request_id)"
+    " subject_id, purpose, redaction, outcome, request_id, incarnation)"
     " SELECT $1, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id,"
-    " x.purpose, x.redaction, x.outcome, x.request_id"
+    " x.purpose, x.redaction, x.outcome, x.request_id,"
+    " (SELECT incarnation FROM tenants WHERE tenant_id = $1)"
     " FROM json_to_recordset($2::json) AS x(principal text, action text, collection text,"
     " fields text[], record_id text, subject_id text, purpose text, redaction text,"
     " outcome text, request_id text)"};

@@ -354,6 +354,41 @@ Test(value, accepts_emails_and_lower_cases_only_the_domain)
     expect_accepts(CU_FT_EMAIL, cases, LEN(cases));
 }
 
+/* The blind index of an email is taken over the case-folded address, so that a search spelled
+ * in any case finds it; the stored (normalized) value keeps the local part's case. */
+Test(value, an_email_is_indexed_case_folded_whatever_its_spelling)
+{
+    static const char *const spellings[] = {"ada@example.com", "ADA@EXAMPLE.COM",
+                                            "Ada@Example.com", "aDa@eXample.CoM"};
+    for (size_t i = 0; i < LEN(spellings); i++) {
+        char *norm = NULL;
+        size_t len = 0;
+        cr_assert_eq(cu_value_normalize(CU_FT_EMAIL, spellings[i], strlen(spellings[i]), arena,
+                                        &norm, &len, NULL),
+                     CU_OK, "%s", spellings[i]);
+        size_t il = 0;
+        const char *form = cu_value_index_form(CU_FT_EMAIL, norm, len, arena, &il);
+        cr_assert_eq(il, strlen("ada@example.com"));
+        cr_assert_str_eq(form, "ada@example.com", "spelling %zu", i);
+    }
+    char *norm = NULL;
+    size_t len = 0;
+    cr_assert_eq(cu_value_normalize(CU_FT_EMAIL, "Ada@Example.com", 15, arena, &norm, &len, NULL),
+                 CU_OK);
+    cr_assert_str_eq(norm, "Ada@example.com", "the stored value lost the case it was given");
+}
+
+Test(value, only_emails_are_case_folded_for_the_index)
+{
+    static const enum cu_ftype others[] = {CU_FT_STRING, CU_FT_NAME, CU_FT_ADDRESS, CU_FT_TEXT};
+    for (size_t i = 0; i < LEN(others); i++) {
+        size_t il = 0;
+        const char *form = cu_value_index_form(others[i], "Ada Lovelace", 12, arena, &il);
+        cr_assert_str_eq(form, "Ada Lovelace");
+        cr_assert_eq(il, 12);
+    }
+}
+
 Test(value, rejects_malformed_emails)
 {
     static const struct reject cases[] = {

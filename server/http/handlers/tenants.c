@@ -13,12 +13,12 @@ cu_h_tenant_create(struct cu_req *req)
     cu_req_actor(req, &a);
     struct cu_idem idem;
     CU_GUARD(cu_req_idem(req, &idem));
-    int status = 201;
-    enum cu_err rc = cu_tenant_create(req->app->svc, &a, req->json, &idem, &p, &status, &out);
+    enum cu_outcome outcome = CU_OUTCOME_CREATED;
+    enum cu_err rc = cu_tenant_create(req->app->svc, &a, req->json, &idem, &p, &outcome, &out);
     CU_GUARD(cu_req_problems(req, rc, &p));
     req->location = cu_arena_printf(req->arena, "/v1/tenants/%s",
                                     json_string_value(json_object_get(out, "id")));
-    cu_resp_json(req, status, out);
+    cu_resp_json(req, outcome == CU_OUTCOME_CREATED ? 201 : 200, out);
     return CU_OK;
 }
 

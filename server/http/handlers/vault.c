@@ -6,6 +6,13 @@
 
 #include <string.h>
 
+/* How a service's outcome is answered. */
+static int
+outcome_status(enum cu_outcome o)
+{
+    return o == CU_OUTCOME_CREATED ? 201 : o == CU_OUTCOME_ACCEPTED ? 202 : 200;
+}
+
 /* The public detail of an absent or erased resource. */
 static enum cu_err
 not_found_detail(enum cu_err rc)
@@ -26,15 +33,15 @@ cu_h_collection_put(struct cu_req *req)
     cu_req_actor(req, &a);
     struct cu_problems p = {0};
     json_t *out = NULL;
-    int created = 0;
+    enum cu_outcome outcome = CU_OUTCOME_DONE;
     enum cu_err rc =
         cu_collection_put(req->app->svc, &a, cu_req_param(req, "name"), req->json, &p, &out,
-                          &created);
+                          &outcome);
     if (rc == CU_ERR_CONFLICT) {
         cu_err_public(rc, "The change would alter fields that hold data");
     }
     CU_GUARD(cu_req_problems(req, rc, &p));
-    cu_resp_json(req, created ? 201 : 200, out);
+    cu_resp_json(req, outcome_status(outcome), out);
     return CU_OK;
 }
 
@@ -71,11 +78,11 @@ cu_h_purpose_put(struct cu_req *req)
     cu_req_actor(req, &a);
     struct cu_problems p = {0};
     json_t *out = NULL;
-    int created = 0;
+    enum cu_outcome outcome = CU_OUTCOME_DONE;
     enum cu_err rc =
-        cu_purpose_put(req->app->svc, &a, cu_req_param(req, "name"), req->json, &p, &out, &created);
+        cu_purpose_put(req->app->svc, &a, cu_req_param(req, "name"), req->json, &p, &out, &outcome);
     CU_GUARD(cu_req_problems(req, rc, &p));
-    cu_resp_json(req, created ? 201 : 200, out);
+    cu_resp_json(req, outcome_status(outcome), out);
     return CU_OK;
 }
 
@@ -114,11 +121,11 @@ cu_h_records_create(struct cu_req *req)
     CU_GUARD(cu_req_idem(req, &idem));
     struct cu_problems p = {0};
     json_t *out = NULL;
-    int status = 0;
+    enum cu_outcome outcome = CU_OUTCOME_CREATED;
     enum cu_err rc = cu_records_create(req->app->svc, &a, cu_req_param(req, "c"), req->json, &idem,
-                                       &p, &status, &out);
+                                       &p, &outcome, &out);
     CU_GUARD(not_found_detail(cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, status, out);
+    cu_resp_json(req, outcome_status(outcome), out);
     return CU_OK;
 }
 

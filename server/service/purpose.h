@@ -1,0 +1,17 @@
+/* Purposes inside the service layer: the X-Purpose check that every read of personal data passes
+ * and the consent rule. Purpose CRUD is declared in vault.h. */
+#ifndef CU_SERVICE_PURPOSE_H
+#define CU_SERVICE_PURPOSE_H
+
+#include "core/mem.h"
+#include "storage/db.h"
+
+/* X-Purpose in tx: CU_ERR_BAD_REQUEST when missing, CU_ERR_FORBIDDEN when not a declared purpose
+ * of tenant (both with a public detail). *basis: its lawful basis (arena). */
+enum cu_err cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose,
+                             struct cu_arena *arena, const char **basis) CU_WUR;
+/* 1 when a purpose of this lawful basis may process subject's data, 0 when the subject has not
+ * consented (a purpose that rests on consent, without a grant). Borrows both. */
+int cu_purpose_consented(const char *basis, const char *subject);
+
+#endif
