@@ -43,7 +43,10 @@ static const struct cu_stmt q_hash_known = {
     "audit_hash_known", "SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND hash = $2"};
 
 /* Queries: one statement per leading index (principal, subject, time) so that each plan, also
- * a generic one, walks its index in (ts, seq) order; the other filters are checked on the way. */
+ * a generic one, walks its index in (ts, seq) order; the other filters are checked on the way.
+ * The principal and subject indexes hold sealed entries only (migrations/0012: a reveal's
+ * INSERT does not pay for them; the sealer's UPDATE writes new index entries anyway), so those
+ * two read the sealed entries by index and the few unsealed ones by audit_log_unsealed. */
 #define QUERY_WHERE                                                                                \
     " tenant_id = $1"                                                                              \
     " AND ts >= coalesce($2::timestamptz, '-infinity') AND ts < coalesce($3::timestamptz,"         \
@@ -52,30 +55,38 @@ static const struct cu_stmt q_hash_known = {
     " AND ($6::text IS NULL OR action = $6) AND ($7::text IS NULL OR outcome = $7)"                \
     " AND ($9::bigint < 0 OR (ts >= to_timestamp($8::bigint / 1000000.0)"                          \
     "      AND (floor(extract(epoch FROM ts) * 1000000)::bigint, seq) > ($8::bigint, "             \
-    "$9::bigint)))"                                                                                \
-    " ORDER BY ts, seq LIMIT $10"
-static const struct cu_stmt q_query_principal = {
-    "audit_query_principal",
-    "SELECT " ENTRY_COLS " FROM audit_log WHERE principal = $4 AND" QUERY_WHERE};
-static const struct cu_stmt q_query_subject = {
-    "audit_query_subject",
-    "SELECT " ENTRY_COLS " FROM audit_log WHERE subject_id = $5 AND" QUERY_WHERE};
-static const struct cu_stmt q_query_time = {
-    "audit_query_time", "SELECT " ENTRY_COLS " FROM audit_log WHERE" QUERY_WHERE};
+    "$9::bigint)))"
+#define QUERY_SPLIT(lead)                                                                          \
+    "(SELECT " ENTRY_COLS ", ts AS sort_ts, seq AS sort_seq FROM audit_log WHERE " lead            \
+    " AND chain_pos IS NOT NULL AND" QUERY_WHERE " ORDER BY ts, seq LIMIT $10)"                    \
+    " UNION ALL (SELECT " ENTRY_COLS ", ts, seq FROM audit_log WHERE " lead                        \
+    " AND hash IS NULL AND" QUERY_WHERE " ORDER BY ts, seq LIMIT $10)"                             \
+    " ORDER BY sort_ts, sort_seq LIMIT $10"
+static const struct cu_stmt q_query_principal = {"audit_query_principal",
+                                                 QUERY_SPLIT("principal = $4")};
+static const struct cu_stmt q_query_subject = {"audit_query_subject",
+                                               QUERY_SPLIT("subject_id = $5")};
+static const struct cu_stmt q_query_time = {"audit_query_time",
+                                            "SELECT " ENTRY_COLS " FROM audit_log WHERE" QUERY_WHERE
+                                            " ORDER BY ts, seq LIMIT $10"};
 
 #define TSUS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define EXPO_WHERE                                                                                 \
+    " tenant_id = $1 AND principal = $2 AND ts >= coalesce($3::timestamptz, '-infinity')"          \
+    " AND ts < coalesce($4::timestamptz, 'infinity') AND outcome = 'allowed'"                      \
+    " AND action IN ('detokenize', 'record.read') AND redaction IN ('plain', 'masked')"
 static const struct cu_stmt q_exposure = {
     "audit_exposure",
     "SELECT a.redaction, a.subject_id, a.collection, f.field, count(*), " TSUS(
-        "min(a.ts)") ", " TSUS("max(a.ts)") " FROM audit_log a CROSS JOIN LATERAL "
-                                            "unnest(coalesce(a.fields, ARRAY[NULL::text])) AS "
-                                            "f(field)"
-                                            " WHERE a.tenant_id = $1 AND a.principal = $2"
-                                            " AND a.ts >= coalesce($3::timestamptz, '-infinity')"
-                                            " AND a.ts < coalesce($4::timestamptz, 'infinity')"
-                                            " AND a.outcome = 'allowed' AND a.action IN "
-                                            "('detokenize', 'record.read')"
-                                            " AND a.redaction IN ('plain', 'masked')"
+        "min(a.ts)") ", " TSUS("max(a.ts)") " FROM ("
+                                            "SELECT redaction, subject_id, collection, fields, ts"
+                                            " FROM audit_log WHERE chain_pos IS NOT NULL "
+                                            "AND" EXPO_WHERE " UNION ALL SELECT redaction, "
+                                                             "subject_id, collection, fields, ts"
+                                            " FROM audit_log WHERE hash IS NULL AND" EXPO_WHERE
+                                            ") a"
+                                            " CROSS JOIN LATERAL unnest(coalesce(a.fields, "
+                                            "ARRAY[NULL::text])) AS f(field)"
                                             " GROUP BY a.redaction, a.subject_id, a.collection, "
                                             "f.field"
                                             " ORDER BY a.redaction DESC, a.subject_id COLLATE "
