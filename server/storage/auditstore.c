@@ -56,11 +56,14 @@ static const struct cu_stmt q_hash_known = {
     " AND ($9::bigint < 0 OR (ts >= to_timestamp($8::bigint / 1000000.0)"                          \
     "      AND (floor(extract(epoch FROM ts) * 1000000)::bigint, seq) > ($8::bigint, "             \
     "$9::bigint)))"
+/* The unsealed entries are read whole through audit_log_unsealed (MATERIALIZED: otherwise the
+ * planner may walk the time index in order looking for them, through every sealed entry). */
 #define QUERY_SPLIT(lead)                                                                          \
-    "(SELECT " ENTRY_COLS ", ts AS sort_ts, seq AS sort_seq FROM audit_log WHERE " lead            \
+    "WITH u AS MATERIALIZED (SELECT * FROM audit_log WHERE tenant_id = $1 AND hash IS NULL)"       \
+    " (SELECT " ENTRY_COLS ", ts AS sort_ts, seq AS sort_seq FROM audit_log WHERE " lead           \
     " AND chain_pos IS NOT NULL AND" QUERY_WHERE " ORDER BY ts, seq LIMIT $10)"                    \
-    " UNION ALL (SELECT " ENTRY_COLS ", ts, seq FROM audit_log WHERE " lead                        \
-    " AND hash IS NULL AND" QUERY_WHERE " ORDER BY ts, seq LIMIT $10)"                             \
+    " UNION ALL (SELECT " ENTRY_COLS ", ts, seq FROM u AS audit_log WHERE " lead                   \
+    " AND" QUERY_WHERE " ORDER BY ts, seq LIMIT $10)"                                              \
     " ORDER BY sort_ts, sort_seq LIMIT $10"
 static const struct cu_stmt q_query_principal = {"audit_query_principal",
                                                  QUERY_SPLIT("principal = $4")};
@@ -77,14 +80,14 @@ static const struct cu_stmt q_query_time = {"audit_query_time",
     " AND action IN ('detokenize', 'record.read') AND redaction IN ('plain', 'masked')"
 static const struct cu_stmt q_exposure = {
     "audit_exposure",
-    "SELECT a.redaction, a.subject_id, a.collection, f.field, count(*), " TSUS(
+    "WITH u AS MATERIALIZED (SELECT * FROM audit_log WHERE tenant_id = $1 AND hash IS NULL)"
+    " SELECT a.redaction, a.subject_id, a.collection, f.field, count(*), " TSUS(
         "min(a.ts)") ", " TSUS("max(a.ts)") " FROM ("
                                             "SELECT redaction, subject_id, collection, fields, ts"
                                             " FROM audit_log WHERE chain_pos IS NOT NULL "
                                             "AND" EXPO_WHERE " UNION ALL SELECT redaction, "
-                                                             "subject_id, collection, fields, ts"
-                                            " FROM audit_log WHERE hash IS NULL AND" EXPO_WHERE
-                                            ") a"
+                                            "subject_id, collection, fields, ts"
+                                            " FROM u AS audit_log WHERE" EXPO_WHERE ") a"
                                             " CROSS JOIN LATERAL unnest(coalesce(a.fields, "
                                             "ARRAY[NULL::text])) AS f(field)"
                                             " GROUP BY a.redaction, a.subject_id, a.collection, "

@@ -7,7 +7,8 @@
 #   - query latency over HTTP (median and max of AUDIT_BENCH_RUNS calls, default 15):
 #     GET /v1/audit by principal, by subject, by a one-hour window; the exposure report of one
 #     principal; GET /v1/alerts (which scans the tenant's last 169 hours of reveals).
-# Called at the end of scripts/bench.sh, or alone: tests/bench/audit_query.sh. Prints one line
+# Run alone (tests/bench/audit_query.sh) or as the last step of scripts/bench.sh (one line there:
+# `BUILD=$BUILD tests/bench/audit_query.sh`). Prints one line
 # per measure; the exit status is 0 unless something failed to run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
