@@ -153,7 +153,7 @@ cu_audit_alerts_scan(struct cu_svc *s, const char *tenant)
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_audit_alerts(tx, tenant, CU_ALERT_BASELINE_HOURS, CU_ALERT_MIN_REVEALS,
                                  CU_ALERT_FACTOR, arena, &r));
-    CU_TRY(cu_tx_commit(&tx));
+    cu_tx_abort(&tx); /* read only: no COMMIT for a pass that changes nothing */
     for (int i = 0; i < cu_res_rows(r); i++) {
         const char *principal = cu_res_text(r, i, CU_COL_ALERT_PRINCIPAL);
         if (!first_in_hour(tenant, principal)) {
