@@ -80,18 +80,20 @@ jobs_main(void *arg)
             if (rc == CU_OK) {
                 j->app->ready = 1;
                 cu_log(CU_LOG_INFO, "root key verified", NULL);
-                wait_s = j->interval_s;
+                wait_s = j->interval_s > 0 ? j->interval_s : 3600;
             } else if (rc == CU_ERR_CONFIG) {
                 cu_log(CU_LOG_ERROR, "refusing to serve", "reason", cu_err_reason(), NULL);
                 atomic_store(&j->fatal, 1);
                 kill(getpid(), SIGTERM);
                 return NULL;
             }
-        } else {
+        } else if (j->interval_s > 0) {
             run_sweep(j->svc);
             /* ready from the start: the first pass ran at once, the next after the interval
              * (wait_s stayed at the readiness retry's second, so the sweep ran every second) */
             wait_s = j->interval_s;
+        } else {
+            wait_s = 3600; /* no timer on this node: `custos sweep` runs elsewhere */
         }
         pthread_mutex_lock(&j->mu);
         struct timespec ts;
