@@ -141,7 +141,8 @@ cu_cmd_serve(int argc, char **argv)
     struct cu_db_opts dbo = {.url = cfg.database_url,
                              .password = cfg.database_password,
                              .pool_size = cfg.db_pool,
-                             .timeout_ms = cfg.db_timeout_ms};
+                             .timeout_ms = cfg.db_timeout_ms,
+                             .unnamed = !cfg.db_prepared};
     if (cu_db_new(&dbo, &db) != CU_OK) {
         status = cu_cmd_fail("could not set up the database pool");
         goto out;

@@ -31,6 +31,7 @@ struct cu_config {
     int linger_s;
     int threads;
     int db_pool;
+    int db_prepared; /* 0: unnamed statements only (PgBouncer in transaction mode) */
     int connection_timeout_s;
     int per_ip_connections;
     int max_connections;

@@ -26,10 +26,18 @@ struct cu_db_opts {
     const char *password; /* overrides the URL's, or NULL */
     int pool_size;    /* connections at most */
     int timeout_ms;   /* longest wait for a connection, a connect or a statement */
+    /* 0: each statement is PREPAREd (named) on a connection at its first use there and then
+     * only bound and executed: the fastest when connected to PostgreSQL directly. 1: unnamed
+     * statements only (parse, bind and execute in the same pipeline, every time), so that no
+     * state outlives a transaction: required behind a pooler in transaction mode (PgBouncer
+     * 1.18 does not track protocol-level prepared statements: named ones fail there with 42P05
+     * or 26000). */
+    int unnamed;
 };
 
-/* A prepared statement: declare one `static const struct cu_stmt` per query in storage/.
- * It is prepared on each connection the first time it is used there. */
+/* A statement: declare one `static const struct cu_stmt` per query in storage/. It is
+ * prepared on each connection the first time it is used there (or sent unnamed every time, see
+ * cu_db_opts.unnamed). */
 struct cu_stmt {
     const char *name;
     const char *sql;

@@ -28,6 +28,7 @@ struct cu_db {
     char *password;
     int size;
     int timeout_ms;
+    int unnamed; /* no named prepared statements (see cu_db_opts) */
     struct cu_db_conn *conns;
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -1,6 +1,9 @@
 /* Transactions and pipelining: BEGIN and the tenant settings travel with a transaction's first
  * statement, PREPARE with a statement's first use on a connection, COMMIT with the last
- * statement when the caller asks; one round trip each, every wait bounded by the deadline. */
+ * statement when the caller asks; one round trip each, every wait bounded by the deadline.
+ * With the pool's unnamed mode no statement is named: each is parsed, bound and executed in
+ * the same pipeline (before its sync), so nothing outlives the transaction and a pooler in
+ * transaction mode may hand the next one to another server connection. */
 #include "storage/pg_internal.h"
 
 #include <stdio.h>
@@ -68,6 +71,20 @@ is_prepared(const struct cu_db_conn *c, const struct cu_stmt *stmt)
     return 0;
 }
 
+/* Queues the statement itself: named (prepared before) or unnamed (parsed here). */
+static int
+send_stmt(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p)
+{
+    PGconn *pg = tx->conn->pg;
+    int n = p ? p->n : 0;
+    const char *const *values = p ? p->values : NULL;
+    const int *lens = p ? p->lens : NULL;
+    const int *formats = p ? p->formats : NULL;
+    return tx->db->unnamed
+               ? PQsendQueryParams(pg, stmt->sql, n, NULL, values, lens, formats, 0) == 1
+               : PQsendQueryPrepared(pg, stmt->name, n, values, lens, formats, 0) == 1;
+}
+
 /* Queues [BEGIN and the settings] [PREPARE] the statement [COMMIT] and a sync; nothing is
  * flushed yet (the connection is non-blocking, so this never waits). 0 on failure. */
 static int
@@ -78,13 +95,11 @@ queue_pipeline(struct cu_tx *tx, int begin, int prepared, const struct cu_stmt *
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", tx->db->timeout_ms);
     const char *settings[] = {tx->tenant, tx->platform ? "on" : "off", timeout};
-    int n = p ? p->n : 0;
     return PQenterPipelineMode(pg) == 1 &&
            (!begin || PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
            (!begin || PQsendQueryParams(pg, begin_settings, 3, NULL, settings, NULL, NULL, 0) == 1) &&
            (prepared || PQsendPrepare(pg, stmt->name, stmt->sql, 0, NULL) == 1) &&
-           PQsendQueryPrepared(pg, stmt->name, n, p ? p->values : NULL, p ? p->lens : NULL,
-                               p ? p->formats : NULL, 0) == 1 &&
+           send_stmt(tx, stmt, p) &&
            (!commit || PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
            PQpipelineSync(pg) == 1;
 }
@@ -99,7 +114,8 @@ exec_pipelined(struct cu_tx *tx, int begin, const struct cu_stmt *stmt,
     struct cu_db *db = tx->db;
     struct cu_db_conn *c = tx->conn;
     long long deadline = cu_db_now_ms() + db->timeout_ms;
-    int prepared = is_prepared(c, stmt);
+    /* unnamed: nothing to prepare, ever */
+    int prepared = db->unnamed || is_prepared(c, stmt);
     tx->begun = 1;
     /* positions of the queries in the pipeline */
     int q_prepare = begin ? 2 : 0;
