@@ -16,6 +16,7 @@
 #include "crypto/keys.h"
 #include "crypto/secret.h"
 #include "http/http.h"
+#include "service/group_commit.h"
 #include "service/tenants.h"
 
 /* Background work in serve: verify the root key until the database answers, then run the
@@ -115,6 +116,7 @@ cu_cmd_serve(int argc, char **argv)
     struct cu_keyring *keyring = NULL;
     int status = 1;
     int jobs_started = 0;
+    struct cu_group_commit *audit_writer = NULL;
     struct jobs jobs = {0};
     pthread_t jobs_thread;
 
@@ -193,6 +195,12 @@ cu_cmd_serve(int argc, char **argv)
         goto out;
     }
     jobs_started = 1;
+    /* the group-commit writer of audit entries (a thread: after the signals are blocked) */
+    if (cu_group_commit_new(db, &audit_writer) != CU_OK) {
+        status = cu_cmd_fail("could not start the audit writer");
+        goto out;
+    }
+    svc.audit_writer = audit_writer;
 
     if (cu_server_start(&app, &server) != CU_OK) {
         status = cu_cmd_fail("could not start");
@@ -230,6 +238,8 @@ out:
         pthread_mutex_unlock(&jobs.mu);
         pthread_join(jobs_thread, NULL);
     }
+    /* after the server: no request waits on it any more */
+    cu_group_commit_free(audit_writer);
     cu_db_free(db);
     cu_auth_free(auth);
     cu_keyring_free(keyring);

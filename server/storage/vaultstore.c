@@ -311,6 +311,44 @@ write_batch_params(struct cu_params *p, const char *tenant, const char *records_
 }
 
 enum cu_err
+cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose, const char *tokens_json,
+                struct cu_arena *arena, struct cu_db_result **purpose_out,
+                struct cu_db_result **tokens_out)
+{
+    struct cu_params pp, tp;
+    cu_params_init(&pp);
+    cu_params_text(&pp, tenant);
+    cu_params_text(&pp, purpose);
+    cu_params_init(&tp);
+    cu_params_text(&tp, tenant);
+    cu_params_text(&tp, tokens_json);
+    const struct cu_step steps[] = {
+        {.stmt = &q_purpose_get, .p = &pp, .out = purpose_out},
+        {.stmt = &q_detokenize, .p = &tp, .out = tokens_out},
+    };
+    return cu_tx_exec_steps(tx, steps, 2, arena);
+}
+
+enum cu_err
+cu_store_audit_group_commit(struct cu_db *db, int n, const char *const *tenants,
+                            const char *const *audit_jsons)
+{
+    CU_ENSURE(n >= 1 && n <= CU_DB_MAX_STEPS, CU_ERR_INTERNAL, "bad group of %d", n);
+    struct cu_params p[CU_DB_MAX_STEPS];
+    struct cu_step steps[CU_DB_MAX_STEPS];
+    for (int i = 0; i < n; i++) {
+        cu_params_init(&p[i]);
+        cu_params_text(&p[i], tenants[i]);
+        cu_params_text(&p[i], audit_jsons[i]);
+        /* row-level security checks each tenant's rows against its own custos.tenant */
+        steps[i] = (struct cu_step){.stmt = &q_audit_insert, .p = &p[i], .tenant = tenants[i]};
+    }
+    struct cu_tx *tx = NULL;
+    CU_GUARD(cu_tx_begin(db, tenants[0], &tx));
+    return cu_tx_exec_steps_commit(&tx, steps, n);
+}
+
+enum cu_err
 cu_store_write_batch(struct cu_tx *tx, const char *tenant, const char *records_json,
                      const char *values_json, const char *tokens_json, const char *audit_json)
 {
