@@ -134,6 +134,8 @@ struct cu_db_stats {
     int open;
     unsigned long long connect_failures;
     unsigned long long timeouts;
+    unsigned long long round_trips; /* pipelines and simple commands sent */
+    unsigned long long commits;     /* explicit COMMITs sent (a read's implicit ones are not) */
 };
 void cu_db_stats(struct cu_db *db, struct cu_db_stats *out);
 

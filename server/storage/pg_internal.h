@@ -34,6 +34,8 @@ struct cu_db {
     pthread_cond_t cv;
     _Atomic unsigned long long connect_failures;
     _Atomic unsigned long long timeouts;
+    _Atomic unsigned long long round_trips; /* pipelines and simple commands sent */
+    _Atomic unsigned long long commits;     /* explicit COMMITs sent */
 };
 
 struct cu_db_result {

@@ -225,5 +225,7 @@ cu_db_stats(struct cu_db *db, struct cu_db_stats *out)
     }
     out->connect_failures = db->connect_failures;
     out->timeouts = db->timeouts;
+    out->round_trips = db->round_trips;
+    out->commits = db->commits;
     pthread_mutex_unlock(&db->mu);
 }

@@ -193,6 +193,10 @@ exec_pipelined(struct cu_tx *tx, int begin, const struct cu_step *steps, int n, 
     long long deadline = cu_db_now_ms() + db->timeout_ms;
     begin = begin || tx->implicit;
     tx->begun = 1;
+    atomic_fetch_add(&db->round_trips, 1);
+    if (commit && !tx->implicit) {
+        atomic_fetch_add(&db->commits, 1);
+    }
     struct q_slot slots[MAX_QUERIES];
     const struct cu_stmt *prepares[CU_DB_MAX_STEPS];
     int queries = 0, nprep = 0;

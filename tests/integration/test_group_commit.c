@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -218,4 +220,48 @@ Test(group_commit, sigkill_mid_batch_loses_no_acknowledged_reveal, .timeout = 90
     cr_assert_gt(acks, 0, "no reveal was acknowledged before the kill");
     /* every committed entry is of a request the server received: nothing beyond them */
     cr_assert_geq(audit_count(t.id, "allowed"), acks);
+}
+
+/* A counter of the server's /metrics. */
+static unsigned long long
+metric(const struct t_server *s, const char *name)
+{
+    struct t_resp r;
+    cr_assert_eq(t_request(s, "GET", "/metrics", NULL, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    char key[128];
+    snprintf(key, sizeof(key), "\n%s ", name);
+    const char *at = strstr(r.body, key);
+    cr_assert_not_null(at, "no %s in /metrics", name);
+    unsigned long long v = strtoull(at + strlen(key), NULL, 10);
+    t_resp_free(&r);
+    return v;
+}
+
+/* What a reveal costs the database, counted by the server (no timing): one round trip reads
+ * the purpose and the token (an implicit read-only transaction, no COMMIT), one is its share of
+ * a group commit. Before issue 9 it was three round trips and a COMMIT of its own. */
+Test(group_commit, a_reveal_is_one_read_round_trip_and_a_group_commit, .timeout = 60)
+{
+    struct vt t;
+    vault_setup(&t);
+    json_t *rec = tokenize1(&t, "crm-gc", json_pack("{s:s}", "name", "Frances Allen"));
+    struct t_server s;
+    const char *env[] = {"CUSTOS_SWEEP_INTERVAL=86400", NULL};
+    cr_assert_eq(t_spawn(env, 1, &s), 0, "could not start a server");
+    struct revealer r = {.s = &s, .bearer = t.admin, .body = reveal_body(tok(rec, "name")),
+                         .want = "Frances Allen", .n = 1};
+    reveal_loop(&r); /* warms the key cache and the connection */
+    cr_assert_eq(r.ok, 1);
+    unsigned long long trips = metric(&s, "custos_db_round_trips_total");
+    unsigned long long commits = metric(&s, "custos_db_commits_total");
+    unsigned long long batches = metric(&s, "custos_audit_group_commits_total");
+    reveal_loop(&r);
+    cr_assert_eq(r.ok, 2);
+    cr_assert_eq(metric(&s, "custos_db_round_trips_total") - trips, 2,
+                 "a reveal: one read, one group commit");
+    cr_assert_eq(metric(&s, "custos_db_commits_total") - commits, 1,
+                 "the only COMMIT is the group commit's");
+    cr_assert_eq(metric(&s, "custos_audit_group_commits_total") - batches, 1);
+    cr_assert_eq(t_stop(&s), 0);
 }
