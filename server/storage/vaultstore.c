@@ -2,6 +2,7 @@
 #include "storage/vaultstore.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
@@ -308,6 +309,19 @@ write_batch_params(struct cu_params *p, const char *tenant, const char *records_
     cu_params_text(p, values_json);
     cu_params_text(p, tokens_json);
     cu_params_text(p, audit_json);
+}
+
+const struct cu_stmt *
+cu_store_stmt(const char *name)
+{
+    static const struct cu_stmt *const all[] = {&q_purpose_get, &q_detokenize, &q_audit_insert,
+                                                &q_write_batch};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (strcmp(all[i]->name, name) == 0) {
+            return all[i];
+        }
+    }
+    return NULL;
 }
 
 enum cu_err

@@ -106,6 +106,9 @@ enum cu_err cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *pu
                             const char *tokens_json, struct cu_arena *arena,
                             struct cu_db_result **purpose_out,
                             struct cu_db_result **tokens_out) CU_WUR;
+/* A statement of this file by name (NULL when none): for the test that keeps the bench's SQL
+ * (tests/bench/sql/) identical to the service's. */
+const struct cu_stmt *cu_store_stmt(const char *name);
 /* Group commit: the audit entries (JSON arrays as for cu_store_audit_insert) of several
  * tenants, one INSERT per tenant, in one transaction and one round trip with its COMMIT. n at
  * most CU_DB_MAX_STEPS. */
