@@ -119,7 +119,10 @@ static const struct cu_stmt q_audit_insert = {
     " outcome text, request_id text)"};
 /* Tokens are matched with = ANY(ARRAY(...)): PostgreSQL then plans an index probe per token,
  * where a join against json_array_elements_text (estimated at 100 rows) got a scan of the
- * tenant's whole tokens table. */
+ * tenant's whole tokens table. The record is a LATERAL subquery with LIMIT 1 (its primary key:
+ * at most one row anyway), which the planner cannot flatten into a join: one index probe per
+ * token row, where the generic plan of the plain join hashed the tenant's whole records table
+ * (a sequential scan per reveal, growing with the tenant; seen by `make bench`'s plan check). */
 static const struct cu_stmt q_detokenize = {
     "detokenize",
     "SELECT t.token, t.collection, t.field, t.record_id, r.subject_id,"
@@ -129,7 +132,8 @@ static const struct cu_stmt q_detokenize = {
     " coalesce(c.fields -> t.field ->> 'type', ''),"
     " (SELECT incarnation FROM tenants WHERE tenant_id = $1)"
     " FROM tokens t"
-    " JOIN records r ON r.tenant_id = $1 AND r.id = t.record_id"
+    " CROSS JOIN LATERAL (SELECT rr.subject_id, rr.deleted_at, rr.created_at FROM records rr"
+    "      WHERE rr.tenant_id = $1 AND rr.id = t.record_id LIMIT 1) r"
     " LEFT JOIN record_values v ON v.tenant_id = $1 AND v.record_id = t.record_id"
     "      AND v.field = t.field AND NOT t.revoked"
     " LEFT JOIN subject_keys sk ON sk.tenant_id = $1 AND sk.subject_id = r.subject_id"
