@@ -22,6 +22,8 @@ top=$PWD
 BUILD=${BUILD:-build}
 bin=$top/$BUILD/custos
 trivial=$top/$BUILD/bench/mhd_trivial
+mkidp=$top/$BUILD/tests/tools/mkidp
+mkjwt=$top/$BUILD/tests/tools/mkjwt
 work=$top/.local/bench-$$
 results=$top/$BUILD/bench-results
 lua=$top/tests/bench/lua
@@ -99,7 +101,8 @@ command -v psql >/dev/null || die "psql is not installed"
 command -v curl >/dev/null || die "curl is not installed"
 [ -x "$bin" ] || die "$bin is missing (make $BUILD/custos)"
 [ -x "$trivial" ] || die "$trivial is missing (make $BUILD/bench/mhd_trivial)"
-for f in common tokenize tokenize_batch detokenize detokenize_batch post_echo; do
+[ -x "$mkidp" ] && [ -x "$mkjwt" ] || die "$mkidp or $mkjwt is missing (make tests)"
+for f in common tokenize tokenize_batch detokenize detokenize_batch post_echo detokenize_jwt; do
     [ -f "$lua/$f.lua" ] || die "missing $lua/$f.lua"
 done
 for f in tokenize detokenize tokenize_batch detokenize_batch bare_select bare_insert bare_insert_batch; do
@@ -480,6 +483,33 @@ if [ "$quick" != 1 ]; then
     stop_server
 fi
 
+# ---- the service over HTTPS with RS256 JWTs from a JWKS: token cache warm, and cold ----
+"$mkidp" "$work/idp" >/dev/null || die "mkidp failed"
+scope="tenant:admin records:write detokenize:*.*:plain"
+"$mkjwt" "$work/idp" "$CUSTOS_JWT_ISSUER" "$CUSTOS_JWT_AUDIENCE" bench "$scope" 1 >"$work/jwt-warm.txt" ||
+    die "mkjwt failed"
+n_cold=$([ "$quick" = 1 ] && echo 4000 || echo 12000)
+say "bench.sh: minting $n_cold RS256 JWTs for the cold-cache run"
+"$mkjwt" "$work/idp" "$CUSTOS_JWT_ISSUER" "$CUSTOS_JWT_AUDIENCE" bench "$scope" "$n_cold" >"$work/jwt-cold.txt" ||
+    die "mkjwt failed"
+api_plain=$api
+api=https://127.0.0.1:$api_port
+CUSTOS_TLS_CERT_FILE=$work/secrets/tls.crt CUSTOS_TLS_KEY_FILE=$work/secrets/tls.key \
+    CUSTOS_JWKS_FILE=$work/idp/jwks.json CUSTOS_HTTP_MODE=epoll "$bin" serve >>"$results/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+    curl -fsSk "$api/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -fsSk -X POST -H "Authorization: Bearer $(cat "$work/jwt-warm.txt")" -H 'Content-Type: application/json' \
+    -H 'X-Purpose: support' --data-binary "{\"tokens\":[\"$tok1\"]}" "$api/v1/detokenize" | grep -q '"value"' ||
+    die "an RS256 detokenize over HTTPS failed"
+reset_tables; BENCH_JWT_FILE=$work/jwt-warm.txt wrk_run svc_tls_detokenize_warm_c32 "$api/v1/detokenize" "$conns" "$dur" detokenize_jwt "$server_pid"
+reset_tables; BENCH_JWT_FILE=$work/jwt-cold.txt wrk_run svc_tls_detokenize_cold_c32 "$api/v1/detokenize" "$conns" "$dur" detokenize_jwt "$server_pid"
+tls_rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0)
+stop_server
+api=$api_plain
+
 psql_admin -d custos_bench -tAc "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE relname IN ('records', 'record_values', 'tokens', 'audit_log', 'subject_keys') ORDER BY 1" \
     >"$results/table-rows.txt" 2>/dev/null || true
 cp "$work/pg/postgres.log" "$results/postgres.log" 2>/dev/null || true
@@ -573,7 +603,10 @@ report() {
         awk -v p="${P99[$k]}" 'BEGIN {exit !(p <= 10)}' || p99ok="NOT met"
     done
     printf '  p99 <= 10 ms for single-item operations at c=%s: %s (detokenize %.3f ms, tokenize %.3f ms)\n' "$conns" "$p99ok" "${P99[svc_detokenize_c32]}" "${P99[svc_tokenize_c32]}"
-    printf '  RSS of serve after the epoll runs: %s MiB (peak %s MiB)\n' "$((rss_kib / 1024))" "$((hwm_kib / 1024))"
+    printf '  RSS of serve after the epoll runs: %s MiB (peak %s MiB); after the HTTPS runs: %s MiB\n' "$((rss_kib / 1024))" "$((hwm_kib / 1024))" "$((tls_rss_kib / 1024))"
+    printf '  HTTPS + RS256 from a JWKS, detokenize 1 c=%s: cache warm %.0f req/s (p50 %.3f, p99 %.3f ms, server CPU %s µs/req); cold, a new JWT per request (%s minted, %s requests): %.0f req/s (p50 %.3f, p99 %.3f ms, server CPU %s µs/req)\n' \
+        "$conns" "${RPS[svc_tls_detokenize_warm_c32]}" "${P50[svc_tls_detokenize_warm_c32]}" "${P99[svc_tls_detokenize_warm_c32]}" "${CPU_SRV[svc_tls_detokenize_warm_c32]:-?}" \
+        "$n_cold" "${NREQ[svc_tls_detokenize_cold_c32]}" "${RPS[svc_tls_detokenize_cold_c32]}" "${P50[svc_tls_detokenize_cold_c32]}" "${P99[svc_tls_detokenize_cold_c32]}" "${CPU_SRV[svc_tls_detokenize_cold_c32]:-?}"
     local gb gr
     gb=$(awk '$1 == "custos_audit_group_commits_total" {print $2}' "$results/metrics-epoll.txt" 2>/dev/null)
     gr=$(awk '$1 == "custos_audit_group_commit_requests_total" {print $2}' "$results/metrics-epoll.txt" 2>/dev/null)
