@@ -253,15 +253,30 @@ Test(group_commit, a_reveal_is_one_read_round_trip_and_a_group_commit, .timeout 
                          .want = "Frances Allen", .n = 1};
     reveal_loop(&r); /* warms the key cache and the connection */
     cr_assert_eq(r.ok, 1);
-    unsigned long long trips = metric(&s, "custos_db_round_trips_total");
-    unsigned long long commits = metric(&s, "custos_db_commits_total");
-    unsigned long long batches = metric(&s, "custos_audit_group_commits_total");
-    reveal_loop(&r);
-    cr_assert_eq(r.ok, 2);
-    cr_assert_eq(metric(&s, "custos_db_round_trips_total") - trips, 2,
-                 "a reveal: one read, one group commit");
-    cr_assert_eq(metric(&s, "custos_db_commits_total") - commits, 1,
-                 "the only COMMIT is the group commit's");
-    cr_assert_eq(metric(&s, "custos_audit_group_commits_total") - batches, 1);
+    /* the server's own background work (the readiness check, the first sweep at start) adds
+     * round trips but never takes any away: the fewest seen over a few tries is what a reveal
+     * costs at most, and a reveal that cost more could never show fewer */
+    unsigned long long best_trips = ~0ULL, best_commits = ~0ULL, best_batches = ~0ULL;
+    for (int attempt = 0; attempt < 10 && best_trips != 2; attempt++) {
+        unsigned long long trips = metric(&s, "custos_db_round_trips_total");
+        unsigned long long commits = metric(&s, "custos_db_commits_total");
+        unsigned long long batches = metric(&s, "custos_audit_group_commits_total");
+        reveal_loop(&r);
+        cr_assert_eq(r.ok, attempt + 2);
+        unsigned long long dt = metric(&s, "custos_db_round_trips_total") - trips;
+        unsigned long long dc = metric(&s, "custos_db_commits_total") - commits;
+        unsigned long long db = metric(&s, "custos_audit_group_commits_total") - batches;
+        if (dt < best_trips) {
+            best_trips = dt;
+            best_commits = dc;
+            best_batches = db;
+        }
+        if (best_trips != 2) {
+            usleep(300 * 1000);
+        }
+    }
+    cr_assert_eq(best_trips, 2, "a reveal: one read, one group commit (saw %llu)", best_trips);
+    cr_assert_eq(best_commits, 1, "the only COMMIT is the group commit's (saw %llu)", best_commits);
+    cr_assert_eq(best_batches, 1);
     cr_assert_eq(t_stop(&s), 0);
 }

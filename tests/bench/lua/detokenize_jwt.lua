@@ -8,7 +8,9 @@ function init(args)
     c.init()
     tokens = c.load_tokens()
     jwts = {}
-    for line in io.lines(assert(os.getenv("BENCH_JWT_FILE"), "BENCH_JWT_FILE is not set")) do
+    local path = os.getenv("BENCH_JWT_FILE")
+    assert(path ~= nil, "BENCH_JWT_FILE is not set")
+    for line in io.lines(path) do
         if #line > 0 then
             jwts[#jwts + 1] = line
         end
