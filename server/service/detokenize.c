@@ -135,8 +135,8 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     if (rc == CU_ERR_FORBIDDEN) {
         cu_tx_abort(&tx);
         json_t *refused = json_array();
-        json_array_append_new(refused, cu_audit_entry(a, "detokenize", NULL, NULL, NULL, NULL,
-                                                      NULL, NULL, "denied_purpose"));
+        json_array_append_new(refused, cu_audit_entry(a, "detokenize", NULL, NULL, NULL, NULL, NULL,
+                                                      NULL, "denied_purpose"));
         enum cu_err ignored = cu_audit_durable(s, a->tenant, refused);
         (void)ignored;
         CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");

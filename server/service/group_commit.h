@@ -31,9 +31,9 @@ struct cu_svc;
 enum cu_err cu_audit_durable(struct cu_svc *s, const char *tenant, json_t *entries) CU_WUR;
 
 struct cu_group_commit_stats {
-    unsigned long long batches;   /* transactions committed */
-    unsigned long long requests;  /* requests whose entries they held */
-    unsigned long long failures;  /* requests answered CU_ERR_UNAVAILABLE */
+    unsigned long long batches;  /* transactions committed */
+    unsigned long long requests; /* requests whose entries they held */
+    unsigned long long failures; /* requests answered CU_ERR_UNAVAILABLE */
 };
 void cu_group_commit_stats(struct cu_group_commit *gc, struct cu_group_commit_stats *out);
 

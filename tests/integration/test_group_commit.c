@@ -25,11 +25,11 @@ struct revealer {
     const struct t_server *s;
     const char *bearer;
     const char *body;
-    const char *want;     /* the value a 200 must carry */
-    int n;                /* requests to send; 0: until the server is gone */
+    const char *want; /* the value a 200 must carry */
+    int n;            /* requests to send; 0: until the server is gone */
     int ok, failed, other;
-    int leaked;           /* a non-200 answer that carried the value */
-    char (*acked)[64];    /* request ids of the 200 answers (crash test) */
+    int leaked;        /* a non-200 answer that carried the value */
+    char (*acked)[64]; /* request ids of the 200 answers (crash test) */
     int nacked;
 };
 
@@ -91,8 +91,11 @@ Test(group_commit, concurrent_reveals_are_each_audited_once, .timeout = 60)
     struct revealer rs[THREADS];
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        rs[i] = (struct revealer){.s = t_shared(), .bearer = t.admin, .body = body,
-                                  .want = "Grace Hopper", .n = PER_THREAD};
+        rs[i] = (struct revealer){.s = t_shared(),
+                                  .bearer = t.admin,
+                                  .body = body,
+                                  .want = "Grace Hopper",
+                                  .n = PER_THREAD};
         cr_assert_eq(pthread_create(&th[i], NULL, reveal_loop, &rs[i]), 0);
     }
     int ok = 0;
@@ -121,8 +124,8 @@ break_audit(const char *tenant, int on)
                  tenant, tenant, tenant, tenant);
     } else {
         snprintf(sql, sizeof(sql),
-                 "DROP TRIGGER \"gc_refuse_%s\" ON audit_log; DROP FUNCTION \"gc_refuse_%s\"()", tenant,
-                 tenant);
+                 "DROP TRIGGER \"gc_refuse_%s\" ON audit_log; DROP FUNCTION \"gc_refuse_%s\"()",
+                 tenant, tenant);
     }
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
@@ -159,8 +162,8 @@ Test(group_commit, a_failed_write_fails_its_reveals_and_no_other_tenants, .timeo
             cr_assert_eq(rs[i].failed, PER_THREAD, "bad tenant, thread %d: %d ok, %d 503, %d other",
                          i, rs[i].ok, rs[i].failed, rs[i].other);
         } else {
-            cr_assert_eq(rs[i].ok, PER_THREAD, "good tenant, thread %d: %d ok, %d 503, %d other",
-                         i, rs[i].ok, rs[i].failed, rs[i].other);
+            cr_assert_eq(rs[i].ok, PER_THREAD, "good tenant, thread %d: %d ok, %d 503, %d other", i,
+                         rs[i].ok, rs[i].failed, rs[i].other);
         }
     }
     cr_assert_eq(audit_count(bad.id, "allowed"), 0);
@@ -180,8 +183,11 @@ Test(group_commit, sigkill_mid_batch_loses_no_acknowledged_reveal, .timeout = 90
     struct revealer rs[THREADS];
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        rs[i] = (struct revealer){.s = &s, .bearer = t.admin, .body = body,
-                                  .want = "Barbara Liskov", .n = 0,
+        rs[i] = (struct revealer){.s = &s,
+                                  .bearer = t.admin,
+                                  .body = body,
+                                  .want = "Barbara Liskov",
+                                  .n = 0,
                                   .acked = &acked[i * (MAX_ACKS / THREADS)]};
         cr_assert_eq(pthread_create(&th[i], NULL, reveal_loop, &rs[i]), 0);
     }
@@ -249,8 +255,11 @@ Test(group_commit, a_reveal_is_one_read_round_trip_and_a_group_commit, .timeout 
     struct t_server s;
     const char *env[] = {"CUSTOS_SWEEP_INTERVAL=86400", NULL};
     cr_assert_eq(t_spawn(env, 1, &s), 0, "could not start a server");
-    struct revealer r = {.s = &s, .bearer = t.admin, .body = reveal_body(tok(rec, "name")),
-                         .want = "Frances Allen", .n = 1};
+    struct revealer r = {.s = &s,
+                         .bearer = t.admin,
+                         .body = reveal_body(tok(rec, "name")),
+                         .want = "Frances Allen",
+                         .n = 1};
     reveal_loop(&r); /* warms the key cache and the connection */
     cr_assert_eq(r.ok, 1);
     /* the server's own background work (the readiness check, the first sweep at start) adds

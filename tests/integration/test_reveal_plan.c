@@ -39,8 +39,8 @@ Test(reveal_plan, each_token_reaches_its_record_by_an_index_probe, .timeout = 12
     ok(c, "SET LOCAL ROLE custos_app");
     ok(c, "SET LOCAL plan_cache_mode = force_generic_plan");
     const char *tenant = t.id;
-    PGresult *r = PQexecParams(c, "SELECT set_config('custos.tenant', $1, true)", 1, NULL,
-                               &tenant, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, "SELECT set_config('custos.tenant', $1, true)", 1, NULL, &tenant,
+                               NULL, NULL, 0);
     PQclear(r);
     ok(c, fmt("PREPARE reveal_plan(text, text) AS %s", st->sql));
     /* EXPLAIN takes no parameters: the tenant id (letters, digits, '-') goes in literally */

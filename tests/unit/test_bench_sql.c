@@ -90,7 +90,8 @@ Test(bench_sql, detokenize_runs_the_services_statements)
     const char *f = "tests/bench/sql/detokenize.sql";
     assert_runs(f, "purpose_get", ":tenant", "'support'");
     assert_runs(f, "detokenize", ":tenant", "(SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)");
-    assert_runs(f, "audit_insert", ":tenant", "(SELECT b.audit FROM bench_tokens b WHERE b.i = :i)");
+    assert_runs(f, "audit_insert", ":tenant",
+                "(SELECT b.audit FROM bench_tokens b WHERE b.i = :i)");
 }
 
 Test(bench_sql, detokenize_batch_runs_the_services_statements)
