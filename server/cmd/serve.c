@@ -16,6 +16,7 @@
 #include "crypto/keys.h"
 #include "crypto/secret.h"
 #include "http/http.h"
+#include "service/group_commit.h"
 #include "service/tenants.h"
 
 /* Background work in serve: verify the root key until the database answers, then run the
@@ -120,6 +121,7 @@ cu_cmd_serve(int argc, char **argv)
     struct cu_keyring *keyring = NULL;
     int status = 1;
     int jobs_started = 0;
+    struct cu_group_commit *audit_writer = NULL;
     struct jobs jobs = {0};
     pthread_t jobs_thread;
 
@@ -146,7 +148,8 @@ cu_cmd_serve(int argc, char **argv)
     struct cu_db_opts dbo = {.url = cfg.database_url,
                              .password = cfg.database_password,
                              .pool_size = cfg.db_pool,
-                             .timeout_ms = cfg.db_timeout_ms};
+                             .timeout_ms = cfg.db_timeout_ms,
+                             .unnamed = !cfg.db_prepared};
     if (cu_db_new(&dbo, &db) != CU_OK) {
         status = cu_cmd_fail("could not set up the database pool");
         goto out;
@@ -197,6 +200,12 @@ cu_cmd_serve(int argc, char **argv)
         goto out;
     }
     jobs_started = 1;
+    /* the group-commit writer of audit entries (a thread: after the signals are blocked) */
+    if (cu_group_commit_new(db, &audit_writer) != CU_OK) {
+        status = cu_cmd_fail("could not start the audit writer");
+        goto out;
+    }
+    svc.audit_writer = audit_writer;
 
     if (cu_server_start(&app, &server) != CU_OK) {
         status = cu_cmd_fail("could not start");
@@ -234,6 +243,8 @@ out:
         pthread_mutex_unlock(&jobs.mu);
         pthread_join(jobs_thread, NULL);
     }
+    /* after the server: no request waits on it any more */
+    cu_group_commit_free(audit_writer);
     cu_db_free(db);
     cu_auth_free(auth);
     cu_keyring_free(keyring);

@@ -52,6 +52,9 @@ static const struct var vars[] = {
      "longest time spent discarding a refused request's body"},
     {"CUSTOS_THREADS", V_INT, OFF(threads), "16", 1, 256, 0, "HTTP worker threads"},
     {"CUSTOS_DB_POOL", V_INT, OFF(db_pool), "16", 1, 256, 0, "database connections"},
+    {"CUSTOS_DB_PREPARED", V_BOOL, OFF(db_prepared), "1", 0, 1, 0,
+     "1: named prepared statements, prepared once per connection (fastest, direct connections); "
+     "0: unnamed statements only, no session state (behind PgBouncer in transaction mode)"},
     {"CUSTOS_CONNECTION_TIMEOUT", V_INT, OFF(connection_timeout_s), "30", 1, 3600, 0,
      "seconds an idle or stalled client connection is kept"},
     {"CUSTOS_HEADER_TIMEOUT", V_INT, OFF(header_timeout_s), "10", 1, 3600, 0,
