@@ -4,6 +4,7 @@
  * memory back after a burst of large requests. Raw sockets and OpenSSL, plain and TLS. */
 #include "harness.h"
 #include "idp.h"
+#include "rawconn.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -17,112 +18,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-/* ---- a raw client over a socket or TLS ---- */
-
-struct conn {
-    int fd;
-    SSL_CTX *ctx;
-    SSL *ssl;
-};
-
-static int
-conn_open(int port, int tls, struct conn *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->fd = t_open_idle(port, NULL);
-    if (c->fd < 0) {
-        return -1;
-    }
-    struct timeval tv = {.tv_sec = 60};
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (!tls) {
-        return 0;
-    }
-    c->ctx = SSL_CTX_new(TLS_client_method());
-    if (c->ctx == NULL ||
-        SSL_CTX_load_verify_locations(c->ctx, t_env("CUSTOS_TEST_CA"), NULL) != 1) {
-        return -1;
-    }
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-    c->ssl = SSL_new(c->ctx);
-    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
-        return -1;
-    }
-    return 0;
-}
-
-static void
-conn_close(struct conn *c)
-{
-    if (c->ssl != NULL) {
-        SSL_free(c->ssl);
-    }
-    if (c->ctx != NULL) {
-        SSL_CTX_free(c->ctx);
-    }
-    if (c->fd >= 0) {
-        close(c->fd);
-    }
-    ERR_clear_error();
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-}
-
-static int
-conn_write(struct conn *c, const void *p, size_t len)
-{
-    const char *b = p;
-    while (len > 0) {
-        ssize_t n;
-        if (c->ssl != NULL) {
-            int w = SSL_write(c->ssl, b, (int)len);
-            n = w > 0 ? w : -1;
-        } else {
-            n = send(c->fd, b, len, MSG_NOSIGNAL);
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        b += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Reads until the peer closes (returns 1) or timeout_ms pass without a byte (returns 0);
- * -1 on a reset. What was read is appended to out (NUL-terminated, at most cap - 1). */
-static int
-conn_read_all(struct conn *c, char *out, size_t cap, size_t *used, int timeout_ms)
-{
-    for (;;) {
-        if (c->ssl == NULL || SSL_pending(c->ssl) == 0) {
-            struct pollfd p = {.fd = c->fd, .events = POLLIN};
-            int r = poll(&p, 1, timeout_ms);
-            if (r == 0) {
-                return 0;
-            }
-        }
-        char buf[4096];
-        ssize_t n;
-        if (c->ssl != NULL) {
-            int r = SSL_read(c->ssl, buf, sizeof(buf));
-            n = r > 0 ? r : (SSL_get_error(c->ssl, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1);
-        } else {
-            n = recv(c->fd, buf, sizeof(buf), 0);
-        }
-        if (n == 0) {
-            return 1;
-        }
-        if (n < 0) {
-            return errno == ECONNRESET || c->ssl != NULL ? 1 : -1;
-        }
-        size_t k = (size_t)n < cap - 1 - *used ? (size_t)n : cap - 1 - *used;
-        memcpy(out + *used, buf, k);
-        *used += k;
-        out[*used] = '\0';
-    }
-}
 
 static int
 count(const char *hay, const char *needle)
@@ -171,13 +66,13 @@ refused_without_smuggling(int port, int tls, const char *name, const char *lines
     char req[1024];
     int n = snprintf(req, sizeof(req), "POST /v1/tenants HTTP/1.1\r\nHost: x\r\n%s\r\n%s", lines,
                      smuggled);
-    struct conn c;
-    cr_assert_eq(conn_open(port, tls, &c), 0, "%s: could not connect", name);
-    cr_assert_eq(conn_write(&c, req, (size_t)n), 0, "%s: could not write", name);
+    struct t_conn c;
+    cr_assert_eq(t_conn_open(port, tls, &c), 0, "%s: could not connect", name);
+    cr_assert_eq(t_conn_write(&c, req, (size_t)n), 0, "%s: could not write", name);
     char out[16384] = "";
     size_t used = 0;
-    int closed = conn_read_all(&c, out, sizeof(out), &used, 5000);
-    conn_close(&c);
+    int closed = t_conn_read_all(&c, out, sizeof(out), &used, 5000);
+    t_conn_close(&c);
     cr_assert(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%s: want 400, got: %.80s", name, out);
     cr_assert_eq(count(out, "HTTP/1.1 "), 1, "%s: the body ran as a second request: %s", name, out);
     cr_assert(strstr(out, "Content-Type: application/problem+json\r\n") != NULL,
@@ -230,13 +125,13 @@ Test(headers, well_formed_headers_with_odd_spacing_are_still_served, .init = ign
 {
     const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A:   spaced\t\r\nX-Empty:\r\n"
                        "X-Tab:\tv\r\nConnection: close\r\n\r\n";
-    struct conn c;
-    cr_assert_eq(conn_open(t_shared()->port, 1, &c), 0);
-    cr_assert_eq(conn_write(&c, req, strlen(req)), 0);
+    struct t_conn c;
+    cr_assert_eq(t_conn_open(t_shared()->port, 1, &c), 0);
+    cr_assert_eq(t_conn_write(&c, req, strlen(req)), 0);
     char out[8192] = "";
     size_t used = 0;
-    conn_read_all(&c, out, sizeof(out), &used, 5000);
-    conn_close(&c);
+    t_conn_read_all(&c, out, sizeof(out), &used, 5000);
+    t_conn_close(&c);
     cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "got: %.80s", out);
 }
 
@@ -257,13 +152,13 @@ Test(headers, repeated_meaningful_headers_are_refused_with_400, .init = ignore_s
                          "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
                          "Content-Length: 2\r\n%s\r\n{}",
                          writer, lines[i]);
-        struct conn c;
-        cr_assert_eq(conn_open(t_shared()->port, 1, &c), 0);
-        cr_assert_eq(conn_write(&c, req, (size_t)n), 0);
+        struct t_conn c;
+        cr_assert_eq(t_conn_open(t_shared()->port, 1, &c), 0);
+        cr_assert_eq(t_conn_write(&c, req, (size_t)n), 0);
         char out[8192] = "";
         size_t used = 0;
-        conn_read_all(&c, out, sizeof(out), &used, 3000);
-        conn_close(&c);
+        t_conn_read_all(&c, out, sizeof(out), &used, 3000);
+        t_conn_close(&c);
         cr_assert(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%zu: want 400, got: %.200s", i, out);
         cr_assert(strstr(out, "application/problem+json") != NULL, "%zu: %s", i, out);
         cr_assert(strstr(out, "X-Request-Id: ") != NULL, "%zu: %s", i, out);
@@ -414,17 +309,17 @@ Test(answers, a_chunked_body_past_the_limit_gets_413_problem_json, .init = ignor
     int k = snprintf(chunk, sizeof(chunk), "10000\r\n");
     memset(chunk + k, 'a', 65536);
     memcpy(chunk + k + 65536, "\r\n", 2);
-    struct conn c;
-    cr_assert_eq(conn_open(t_shared()->port, 1, &c), 0);
-    cr_assert_eq(conn_write(&c, head, (size_t)n), 0);
+    struct t_conn c;
+    cr_assert_eq(t_conn_open(t_shared()->port, 1, &c), 0);
+    cr_assert_eq(t_conn_write(&c, head, (size_t)n), 0);
     for (int i = 0; i < 20; i++) { /* 1.25 MiB: past the shared server's 1 MiB */
-        cr_assert_eq(conn_write(&c, chunk, (size_t)k + 65536 + 2), 0, "chunk %d", i);
+        cr_assert_eq(t_conn_write(&c, chunk, (size_t)k + 65536 + 2), 0, "chunk %d", i);
     }
-    cr_assert_eq(conn_write(&c, "0\r\n\r\n", 5), 0);
+    cr_assert_eq(t_conn_write(&c, "0\r\n\r\n", 5), 0);
     char out[8192] = "";
     size_t used = 0;
-    conn_read_all(&c, out, sizeof(out), &used, 3000);
-    conn_close(&c);
+    t_conn_read_all(&c, out, sizeof(out), &used, 3000);
+    t_conn_close(&c);
     cr_assert(strncmp(out, "HTTP/1.1 413 ", 13) == 0, "got: %.200s", out);
     cr_assert(strstr(out, "application/problem+json") != NULL, "%s", out);
     cr_assert(strstr(out, "X-Request-Id: ") != NULL, "%s", out);
@@ -434,13 +329,13 @@ Test(answers, a_chunked_body_past_the_limit_gets_413_problem_json, .init = ignor
 static void
 send_raw_tls(const char *req, size_t len, char *out, size_t cap)
 {
-    struct conn c;
-    cr_assert_eq(conn_open(t_shared()->port, 1, &c), 0);
-    cr_assert_eq(conn_write(&c, req, len), 0);
+    struct t_conn c;
+    cr_assert_eq(t_conn_open(t_shared()->port, 1, &c), 0);
+    cr_assert_eq(t_conn_write(&c, req, len), 0);
     size_t used = 0;
     out[0] = '\0';
-    int closed = conn_read_all(&c, out, cap, &used, 5000);
-    conn_close(&c);
+    int closed = t_conn_read_all(&c, out, cap, &used, 5000);
+    t_conn_close(&c);
     cr_assert_eq(closed, 1, "the connection stayed open after: %.80s", out);
 }
 
