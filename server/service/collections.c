@@ -22,9 +22,10 @@ compatible(const struct cu_coll_spec *old, const struct cu_coll_spec *next,
         if (n == NULL) {
             cu_problem_add(problems, ptr, "cannot be removed while the collection holds data");
             ok = 0;
-        } else if (n->type != o->type || n->kind != o->kind) {
+        } else if (n->type != o->type || n->kind != o->kind || n->keep != o->keep) {
             cu_problem_add(problems, ptr,
-                           "type and tokenization cannot change while the collection holds data");
+                           "type, tokenization and keep cannot change while the collection holds "
+                           "data");
             ok = 0;
         } else if (n->searchable != o->searchable) {
             cu_problem_add(problems, ptr,

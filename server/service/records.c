@@ -193,7 +193,8 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
     struct cu_db_result *cur = NULL;
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &cur));
     /* random tokens stay with the record; deterministic and format-preserving ones follow the
-     * value */
+     * value (a random format-preserving token shows digits of the value: a new value gets a new
+     * one, and the old one is revoked) */
     for (size_t j = 0; j < rec.nvalues; j++) {
         struct cu_in_value *iv = &rec.values[j];
         const char *old = NULL;
@@ -206,8 +207,10 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
             iv->token = cu_arena_strdup(arena, old);
         } else if (old == NULL || strcmp(old, iv->token) != 0) {
             json_array_append_new(new_tokens,
-                                  json_pack("{s:s, s:s, s:s, s:s}", "token", iv->token, "record_id",
-                                            id, "collection", collection, "field", iv->f->name));
+                                  json_pack("{s:s, s:s, s:s, s:s, s:b}", "token", iv->token,
+                                            "record_id", id, "collection", collection, "field",
+                                            iv->f->name, "shared",
+                                            cu_tokkind_shared(iv->f->kind)));
             if (old != NULL) {
                 json_array_append_new(revoke, json_pack("{s:s, s:s, s:s}", "token", old,
                                                         "record_id", id, "field", iv->f->name));

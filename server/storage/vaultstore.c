@@ -52,8 +52,11 @@ static const struct cu_stmt q_purpose_put = {
     " ON CONFLICT (tenant_id, name) DO UPDATE SET description = EXCLUDED.description,"
     " lawful_basis = EXCLUDED.lawful_basis, updated_at = now()"
     " RETURNING (xmax = 0)"};
-/* A whole tokenize in one round trip: records, values, tokens and the audit entries. The
- * foreign keys between them are checked at the end of the statement. */
+/* A whole tokenize in one round trip: records, values, tokens, their names and the audit
+ * entries. The foreign keys between them are checked at the end of the statement. A token
+ * already named (issued before, in any record, collection or field, even deleted) fails the
+ * statement: a unique violation for an unshared token (the caller draws new ones), a foreign
+ * key violation (tokens_name) for a shared one named by another field. */
 static const struct cu_stmt q_write_batch = {
     "write_batch",
     "WITH r AS (INSERT INTO records (tenant_id, id, collection, subject_id)"
@@ -69,6 +72,15 @@ static const struct cu_stmt q_write_batch = {
     "   SELECT $1, x.token, x.record_id, x.collection, x.field"
     "   FROM json_to_recordset($4::json) AS x(token text, record_id text, collection text,"
     "   field text)),"
+    " n AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
+    "   SELECT $1, x.token, x.collection, x.field, false"
+    "   FROM json_to_recordset($4::json) AS x(token text, collection text, field text,"
+    "   shared boolean) WHERE NOT x.shared),"
+    " ns AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
+    "   SELECT $1, x.token, x.collection, x.field, true"
+    "   FROM json_to_recordset($4::json) AS x(token text, collection text, field text,"
+    "   shared boolean) WHERE x.shared"
+    "   ON CONFLICT (tenant_id, token) DO NOTHING),"
     " a AS (INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id,"
     "   subject_id, purpose, redaction, outcome, request_id, incarnation)"
     "   SELECT $1, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id,"
@@ -92,7 +104,16 @@ static const struct cu_stmt q_values_upsert = {
     " token = EXCLUDED.token"};
 static const struct cu_stmt q_tokens_insert = {
     "tokens_insert",
-    "INSERT INTO tokens (tenant_id, token, record_id, collection, field)"
+    "WITH n AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
+    "   SELECT $1, x.token, x.collection, x.field, false"
+    "   FROM json_to_recordset($2::json) AS x(token text, collection text, field text,"
+    "   shared boolean) WHERE NOT x.shared),"
+    " ns AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
+    "   SELECT $1, x.token, x.collection, x.field, true"
+    "   FROM json_to_recordset($2::json) AS x(token text, collection text, field text,"
+    "   shared boolean) WHERE x.shared"
+    "   ON CONFLICT (tenant_id, token) DO NOTHING)"
+    " INSERT INTO tokens (tenant_id, token, record_id, collection, field)"
     " SELECT $1, x.token, x.record_id, x.collection, x.field"
     " FROM json_to_recordset($2::json) AS x(token text, record_id text, collection text,"
     " field text)"
