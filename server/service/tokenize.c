@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static enum cu_err
-create_once(struct cu_svc *s, const struct cu_actor *a, const char *collection, json_t *body,
-            const struct cu_idem *idem, struct cu_problems *problems, enum cu_outcome *outcome,
-            json_t **out)
+enum cu_err
+cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collection, json_t *body,
+                  const struct cu_idem *idem, struct cu_problems *problems,
+                  enum cu_outcome *outcome, json_t **out)
 {
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
@@ -83,6 +83,7 @@ create_once(struct cu_svc *s, const struct cu_actor *a, const char *collection, 
         good++;
     }
     if (good > 0) {
+        CU_TRY(cu_intake_reserve(tx, a->tenant, collection, &keys, recs, n, arena));
         CU_TRY(cu_intake_subject_keys(s, tx, a->tenant, spec.inc, recs, n, &reqs, &nreqs));
         CU_TRY(
             cu_intake_seal(recs, n, reqs, nreqs, a->tenant, collection, arena, values_b, tokens_b));
@@ -145,6 +146,14 @@ create_once(struct cu_svc *s, const struct cu_actor *a, const char *collection, 
         free(vj);
         free(tj);
         free(aj);
+        if (rc == CU_ERR_CONFLICT) {
+            /* a deterministic token already named by another field (token_names, migrations/
+             * 0010): unshared tokens were reserved, record ids are 128 random bits */
+            rc = cu_err_public(CU_ERR_CONFLICT,
+                               "The token of a value in this request is already issued to "
+                               "another field: format_preserving_deterministic fields of a "
+                               "tenant share one token space");
+        }
         if (rc != CU_OK) {
             /* fail closed: nothing is stored without its audit entries */
             goto out;
@@ -179,28 +188,3 @@ out:
     return rc;
 }
 
-/* Tokens are unique per tenant (migrations/0010): a random format-preserving token drawn twice
- * (or equal to one issued before, even to a deleted record) fails the write as a conflict, and
- * the whole request runs again with new tokens. A conflict that stays (a deterministic token
- * named by another field; the only one, as a random one repeats with a chance of at most
- * 1 in 900,000 per value) is answered 409. */
-enum { CREATE_ATTEMPTS = 4 };
-
-enum cu_err
-cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collection, json_t *body,
-                  const struct cu_idem *idem, struct cu_problems *problems,
-                  enum cu_outcome *outcome, json_t **out)
-{
-    enum cu_err rc = CU_OK;
-    for (int attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
-        rc = create_once(s, a, collection, body, idem, problems, outcome, out);
-        if (rc != CU_ERR_CONFLICT || cu_err_public_detail() != NULL) {
-            return rc;
-        }
-        cu_metrics_count("token_collisions", 1);
-    }
-    return cu_err_public(CU_ERR_CONFLICT,
-                         "A token of a value in this request is already issued to another field "
-                         "(format_preserving_deterministic fields of one tenant share the token "
-                         "space): tokenize it in a format_preserving field");
-}

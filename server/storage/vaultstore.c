@@ -75,7 +75,7 @@ static const struct cu_stmt q_write_batch = {
     " n AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
     "   SELECT $1, x.token, x.collection, x.field, false"
     "   FROM json_to_recordset($4::json) AS x(token text, collection text, field text,"
-    "   shared boolean) WHERE NOT x.shared),"
+    "   shared boolean, reserved boolean) WHERE NOT x.shared AND NOT x.reserved),"
     " ns AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
     "   SELECT $1, x.token, x.collection, x.field, true"
     "   FROM json_to_recordset($4::json) AS x(token text, collection text, field text,"
@@ -107,7 +107,7 @@ static const struct cu_stmt q_tokens_insert = {
     "WITH n AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
     "   SELECT $1, x.token, x.collection, x.field, false"
     "   FROM json_to_recordset($2::json) AS x(token text, collection text, field text,"
-    "   shared boolean) WHERE NOT x.shared),"
+    "   shared boolean, reserved boolean) WHERE NOT x.shared AND NOT x.reserved),"
     " ns AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
     "   SELECT $1, x.token, x.collection, x.field, true"
     "   FROM json_to_recordset($2::json) AS x(token text, collection text, field text,"
@@ -125,6 +125,14 @@ static const struct cu_stmt q_tokens_revoke = {
     " WHERE t.tenant_id = $1 AND t.token = x.token AND t.record_id = x.record_id"
     " AND t.field = x.field"
     " AND t.token = ANY (ARRAY(SELECT json_array_elements($2::json) ->> 'token'))"};
+/* Reserves random format-preserving tokens before they are written: the ones returned are now
+ * the caller's; the others were taken (issued before, or repeated in the batch). */
+static const struct cu_stmt q_token_names_reserve = {
+    "token_names_reserve",
+    "INSERT INTO token_names (tenant_id, token, collection, field, shared)"
+    " SELECT $1, x.token, x.collection, x.field, false"
+    " FROM json_to_recordset($2::json) AS x(token text, collection text, field text)"
+    " ON CONFLICT (tenant_id, token) DO NOTHING RETURNING token"};
 /* Audit entries name the tenant's incarnation (migrations/0006) once per statement: the
  * column's default would look it up once per row. */
 static const struct cu_stmt q_audit_insert = {
@@ -363,6 +371,13 @@ enum cu_err
 cu_store_tokens_insert(struct cu_tx *tx, const char *tenant, const char *tokens_json)
 {
     return run2(tx, &q_tokens_insert, tenant, tokens_json, NULL, NULL);
+}
+
+enum cu_err
+cu_store_token_names_reserve(struct cu_tx *tx, const char *tenant, const char *names_json,
+                             struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run2(tx, &q_token_names_reserve, tenant, names_json, arena, out);
 }
 
 enum cu_err
