@@ -72,6 +72,12 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         if (r->subject == NULL || !cu_subject_id_ok(r->subject)) {
             cu_in_problem(r, arena, i, "/subject_id",
                           "must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ + -");
+        } else if (cu_subject_id_pii_like(r->subject)) {
+            /* the subject id is stored and audited in clear: never an email or a phone */
+            cu_in_problem(r, arena, i, "/subject_id",
+                          "must be a pseudonymous id, not an email address (contains '@') or a "
+                          "phone number (optional '+', then 7 to 15 digits with only spaces, "
+                          "dashes, dots or parentheses)");
         }
         cu_intake_fields(r, i, json_object_get(item, "fields"), &spec, &keys, a->tenant, 1, arena);
         if (!r->ok) {

@@ -314,3 +314,30 @@ Test(token_formats, a_forged_collision_across_fields_fails, .timeout = 300)
     cr_assert_eq(refused, 1);
     cr_assert_eq(item_status(detok1(t.admin, victim, NULL)), 410);
 }
+
+/* A subject id is stored and audited in clear: an email address or a phone number is refused
+ * (issue 14 item 7), a pseudonymous id is not. */
+Test(token_formats, a_subject_id_that_is_an_email_or_a_phone_is_422)
+{
+    struct vt t;
+    vault_setup(&t);
+    static const char *const refused[] = {"ada@example.com", "a@b",          "+14155550100",
+                                          "4155550100",      "415-555-0100", "+1.415.555.0100",
+                                          "1234567",         "+441234567890123"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        const char *body =
+            records_body(refused[i], json_pack("{s:s}", "name", "Ada Lovelace"));
+        struct t_resp *r = api("POST", RECORDS, t.admin, body);
+        assert_problem(r, 422, "/records/0/subject_id");
+        cr_assert(strstr(r->body, "pseudonymous") != NULL, "%s", r->body);
+        cr_assert(strstr(r->body, refused[i]) == NULL, "the id is echoed: %s", r->body);
+    }
+    cr_assert_eq(stored_records(&t), 0);
+    /* 6 or 16 digits, letters, or other characters: a pseudonymous id */
+    static const char *const kept[] = {"123456", "1234567890123456", "crm-000481516",
+                                       "cust:4155550100", "+1-415-555-0100-x7"};
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        json_t *rec = tokenize1(&t, kept[i], json_pack("{s:s}", "name", "Ada Lovelace"));
+        cr_assert_str_eq(json_string_value(json_object_get(rec, "subject_id")), kept[i]);
+    }
+}
