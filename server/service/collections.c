@@ -84,6 +84,10 @@ cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, 
     int created = 0;
     rc = cu_store_collection_put(tx, a->tenant, name, fields_json, retention, &created);
     free(fields_json);
+    if (rc == CU_ERR_CONFLICT) {
+        /* the only row it can name that may be missing: the tenant's */
+        rc = cu_err_public(CU_ERR_FORBIDDEN, "The tenant of the token does not exist");
+    }
     CU_TRY(rc);
     *outcome = created ? CU_OUTCOME_CREATED : CU_OUTCOME_DONE;
     json_t *entries = json_array();

@@ -134,7 +134,8 @@ static const struct cu_stmt q_token_names_reserve = {
     " FROM json_to_recordset($2::json) AS x(token text, collection text, field text)"
     " ON CONFLICT (tenant_id, token) DO NOTHING RETURNING token"};
 /* Audit entries name the tenant's incarnation (migrations/0006) once per statement: the
- * column's default would look it up once per row. */
+ * column's default would look it up once per row. A tenant that does not exist (a token naming
+ * one) gets no entries, but the one recording its deletion (written after its row is gone). */
 static const struct cu_stmt q_audit_insert = {
     "audit_insert",
     "INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id,"
@@ -144,7 +145,8 @@ static const struct cu_stmt q_audit_insert = {
     " (SELECT incarnation FROM tenants WHERE tenant_id = $1)"
     " FROM json_to_recordset($2::json) AS x(principal text, action text, collection text,"
     " fields text[], record_id text, subject_id text, purpose text, redaction text,"
-    " outcome text, request_id text)"};
+    " outcome text, request_id text)"
+    " WHERE x.action = 'tenant.delete' OR EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)"};
 /* Tokens are matched with = ANY(ARRAY(...)): PostgreSQL then plans an index probe per token,
  * where a join against json_array_elements_text (estimated at 100 rows) got a scan of the
  * tenant's whole tokens table. */

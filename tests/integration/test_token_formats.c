@@ -341,3 +341,29 @@ Test(token_formats, a_subject_id_that_is_an_email_or_a_phone_is_422)
         cr_assert_str_eq(json_string_value(json_object_get(rec, "subject_id")), kept[i]);
     }
 }
+
+/* A token naming a tenant that does not exist: writes answer 403 (not 500), and nothing is
+ * audited under that id (issue 14 item 7). */
+Test(token_formats, a_tenant_that_does_not_exist_gets_403_and_no_audit_rows)
+{
+    char ghost[32];
+    t_tenant_id(ghost);
+    const char *admin = t_token(ghost, ALL_SCOPES);
+    struct t_resp *r = api("PUT", "/v1/collections/customers", admin, customers_def);
+    assert_problem(r, 403, NULL);
+    cr_assert(strstr(r->body, "tenant of the token does not exist") != NULL, "%s", r->body);
+    r = api("PUT", "/v1/purposes/support", admin,
+            "{\"description\":\"Customer support\",\"lawful_basis\":\"contract\"}");
+    assert_problem(r, 403, NULL);
+    /* a scope denial, a tokenize and a detokenize under the missing tenant */
+    const char *reader = t_token(ghost, "records:search");
+    assert_problem(api("POST", RECORDS, reader, records_body("crm-1", std_fields("+14155550100"))),
+                   403, NULL);
+    cr_assert_neq(api("POST", RECORDS, admin, records_body("crm-1", std_fields("+14155550100")))
+                      ->status,
+                  201);
+    api_p("POST", "/v1/detokenize", admin, "support", "{\"tokens\":[\"tok_hYzQIW1WcfTY7FTsJpjTQb\"]}");
+    PGconn *db = db_open("CUSTOS_TEST_ADMIN_DB_URL");
+    cr_assert_eq(db_count(db, "SELECT count(*) FROM audit_log WHERE tenant_id = $1", ghost), 0);
+    cr_assert_eq(db_count(db, "SELECT count(*) FROM collections WHERE tenant_id = $1", ghost), 0);
+}
