@@ -39,6 +39,15 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         cu_problem_add(problems, "/records", "must be the only member: an array of 1 to 1000");
         CU_FAIL(CU_ERR_INVALID, "bad records body");
     }
+    size_t nvalues = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        nvalues += json_object_size(json_object_get(json_array_get(list, i), "fields"));
+    }
+    if (nvalues > CU_MAX_BATCH_VALUES) {
+        cu_problem_add(problems, "/records",
+                       "at most 8000 field values per request (records x fields): split the batch");
+        CU_FAIL(CU_ERR_INVALID, "too many values in one request");
+    }
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     int hit = 0;
     CU_TRY(cu_idem_check(tx, a->tenant, a->principal, idem, &hit, outcome, out));
