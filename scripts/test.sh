@@ -164,7 +164,7 @@ for f in "$work"/spawned-*.log; do
     fi
 done
 
-# tests that stop and start PostgreSQL run alone, last
+# tests that stop and start PostgreSQL, or hold process-wide traps (test_storage_serial's proxy), run alone, last
 for t in $(ls "$BUILD"/tests/integration/test_*_serial 2>/dev/null | sort | current | pick); do
     run_suite "integration $(basename "$t")" "$t" --jobs=1
 done

@@ -89,6 +89,9 @@ jobs_main(void *arg)
             }
         } else {
             run_sweep(j->svc);
+            /* ready from the start: the first pass ran at once, the next after the interval
+             * (wait_s stayed at the readiness retry's second, so the sweep ran every second) */
+            wait_s = j->interval_s;
         }
         pthread_mutex_lock(&j->mu);
         struct timespec ts;

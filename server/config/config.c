@@ -54,6 +54,12 @@ static const struct var vars[] = {
     {"CUSTOS_DB_POOL", V_INT, OFF(db_pool), "16", 1, 256, 0, "database connections"},
     {"CUSTOS_CONNECTION_TIMEOUT", V_INT, OFF(connection_timeout_s), "30", 1, 3600, 0,
      "seconds an idle or stalled client connection is kept"},
+    {"CUSTOS_HEADER_TIMEOUT", V_INT, OFF(header_timeout_s), "10", 1, 3600, 0,
+     "seconds a connection has to deliver a request's headers (from its start or the end of "
+     "the previous answer) before it is closed"},
+    {"CUSTOS_BODY_MIN_RATE", V_INT, OFF(body_min_rate), "1024", 0, 1L << 30, 0,
+     "bytes per second a request body must average once CUSTOS_HEADER_TIMEOUT has passed, or "
+     "the connection is closed (0: no minimum)"},
     {"CUSTOS_PER_IP_CONNECTIONS", V_INT, OFF(per_ip_connections), "128", 1, 100000, 0,
      "concurrent connections allowed from one client address"},
     {"CUSTOS_MAX_CONNECTIONS", V_INT, OFF(max_connections), "1024", 8, 100000, 0,

@@ -32,6 +32,8 @@ struct cu_config {
     int threads;
     int db_pool;
     int connection_timeout_s;
+    int header_timeout_s; /* a request's headers must arrive within this (issue 14) */
+    int body_min_rate;    /* bytes per second a body must average after header_timeout_s */
     int per_ip_connections;
     int max_connections;
     int db_timeout_ms;

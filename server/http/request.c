@@ -3,9 +3,10 @@
  *
  * Early refusals (issue 13): a response queued before the body is read makes MHD 0.9.75 stop
  * reading and close the connection with the client's bytes unread, and the kernel's reset
- * can overtake the response. So a refusal decided on the headers (400 excepted) is held while
- * the body is read and discarded — never stored, parsed or counted against memory — and sent
- * when the body ends, keeping the connection alive. Bounds: a client that announces more than
+ * can overtake the response. So a refusal decided on the headers is held while the body is
+ * read and discarded — never stored, parsed or counted against memory — and sent when the body
+ * ends, keeping the connection alive; not so for malformed fields or ambiguous framing (the
+ * body's extent is unknown: 400 and close at once, the body never runs as a request). Bounds: a client that announces more than
  * linger_bytes gets its answer at once (and the connection closes); one that sends more than
  * linger_bytes, or keeps sending past linger_s, is cut. Expect: 100-continue gets the refusal
  * directly, no 100. Invariant: the access handler never queues a response on its first call
@@ -52,6 +53,7 @@ state_new(struct cu_server *s, struct MHD_Connection *conn, const char *url, con
     clock_gettime(CLOCK_MONOTONIC, &st->started);
     st->server = s;
     cu_buf_init(&st->body);
+    st->track = cu_http_track_of(conn);
     struct cu_req *req = &st->req;
     req->arena = cu_arena_new();
     req->app = s->app;
@@ -113,18 +115,35 @@ static enum MHD_Result
 on_headers(struct cu_http_state *st, struct MHD_Connection *conn, const char *version)
 {
     struct cu_server *s = st->server;
-    if (!cu_http_framing_ok(conn, version)) {
-        /* the body's extent is unknown: nothing can be drained */
-        cu_err_set(CU_ERR_BAD_FRAMING, __FILE__, __LINE__, "ambiguous framing");
-        cu_err_public(CU_ERR_BAD_FRAMING, "Content-Length, Transfer-Encoding or Host is missing, "
-                                          "repeated or conflicting");
+    enum cu_http_headers h = cu_http_headers_check(conn, version);
+    if (h == CU_HEADERS_MALFORMED || h == CU_HEADERS_FRAMING) {
+        /* the body's extent is unknown: nothing can be drained, nothing runs */
+        if (h == CU_HEADERS_MALFORMED) {
+            cu_err_set(CU_ERR_BAD_FRAMING, __FILE__, __LINE__, "malformed header field");
+            cu_err_public(CU_ERR_BAD_FRAMING, "A header field is malformed (whitespace or a "
+                                              "control character in its name, a control "
+                                              "character in its value, or a folded line)");
+        } else {
+            cu_err_set(CU_ERR_BAD_FRAMING, __FILE__, __LINE__, "ambiguous framing");
+            cu_err_public(CU_ERR_BAD_FRAMING, "Content-Length, Transfer-Encoding or Host is "
+                                              "missing, repeated or conflicting");
+        }
         hold_refusal(st, CU_ERR_BAD_FRAMING);
         st->close = 1;
         return send_refusal(st, conn);
     }
     unsigned long long len = 0;
     enum cu_http_body body = cu_http_body_kind(conn, &len);
-    enum cu_err rc = cu_http_admit(st, body, len);
+    cu_http_track_phase(s, st->track, body == CU_BODY_NONE ? CU_PHASE_BUSY : CU_PHASE_BODY);
+    enum cu_err rc = CU_OK;
+    if (h == CU_HEADERS_DUPLICATE) {
+        /* framed soundly: refused like any other early refusal, the body is drained */
+        rc = cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "repeated header");
+        cu_err_public(CU_ERR_BAD_REQUEST,
+                      "X-Purpose, Idempotency-Key and Content-Type may appear only once");
+    } else {
+        rc = cu_http_admit(st, body, len);
+    }
     if (rc == CU_OK) {
         if (body == CU_BODY_LENGTH) {
             /* sized once from Content-Length (admitted: at most max_body) */
@@ -152,6 +171,7 @@ on_body(struct cu_http_state *st, struct MHD_Connection *conn, const char *data,
 {
     (void)conn;
     struct cu_server *s = st->server;
+    cu_http_track_bytes(s, st->track, n);
     if (st->refusal != CU_OK) {
         st->discarded += n;
         if (st->discarded > (unsigned long long)s->linger_bytes) {
@@ -175,12 +195,39 @@ on_body(struct cu_http_state *st, struct MHD_Connection *conn, const char *data,
     return MHD_YES;
 }
 
+/* What on_uri answers for a request target MHD would accept but RFC 9112 §3.2 does not. */
+static char bad_target;
+
+void *
+cu_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    for (const unsigned char *p = (const unsigned char *)uri; *p; p++) {
+        if (*p <= 0x20 || *p == 0x7f) {
+            return &bad_target;
+        }
+    }
+    return NULL;
+}
+
 enum MHD_Result
 cu_http_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                    const char *version, const char *upload_data, size_t *upload_data_size,
                    void **con_cls)
 {
     struct cu_http_state *st = *con_cls;
+    if (st == (void *)&bad_target) {
+        st = state_new(cls, conn, url, method);
+        *con_cls = st;
+        cu_err_clear();
+        cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "whitespace or control in the target");
+        cu_err_public(CU_ERR_BAD_REQUEST,
+                      "The request target contains whitespace or a control character");
+        hold_refusal(st, CU_ERR_BAD_REQUEST);
+        st->close = 1;
+        return send_refusal(st, conn);
+    }
     if (st == NULL) {
         st = state_new(cls, conn, url, method);
         *con_cls = st;
@@ -196,6 +243,7 @@ cu_http_on_request(void *cls, struct MHD_Connection *conn, const char *url, cons
         *upload_data_size = 0;
         return on_body(st, conn, upload_data, n);
     }
+    cu_http_track_phase(st->server, st->track, CU_PHASE_BUSY);
     if (st->refusal != CU_OK) {
         return send_refusal(st, conn);
     }
@@ -212,7 +260,8 @@ cu_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     struct cu_server *s = cls;
     struct cu_http_state *st = *con_cls;
-    if (st == NULL) {
+    if (st == NULL || st == (void *)&bad_target) {
+        *con_cls = NULL; /* MHD refused the request itself before the access handler */
         return;
     }
     if (st->req.resp_json != NULL) {
@@ -220,6 +269,11 @@ cu_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (st->req.problem_errors != NULL) {
         json_decref(st->req.problem_errors);
+    }
+    /* the next request's headers are due within header_timeout_s from now */
+    cu_http_track_phase(s, st->track, CU_PHASE_HEADERS);
+    if (st->body.cap >= CU_HTTP_TRIM_BYTES) {
+        atomic_store(&s->trim_due, 1);
     }
     cu_buf_cleanup(&st->body);
     cu_arena_free(st->req.arena);

@@ -148,6 +148,9 @@ cu_http_send(struct cu_http_state *st, struct MHD_Connection *conn, enum cu_err 
     const char *type = NULL;
     size_t len = 0;
     char *text = body_text(st, err, &type, &len);
+    if (len >= CU_HTTP_TRIM_BYTES) {
+        atomic_store(&st->server->trim_due, 1);
+    }
     /* from here on MHD owns text, and wipes it through free_wiped */
     struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, text,
                                                                                    free_wiped);

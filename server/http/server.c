@@ -1,5 +1,5 @@
 /* The libmicrohttpd daemon: TLS, connection limits, path decoding and MHD's own log; the
- * requests themselves are request.c's. */
+ * requests themselves are request.c's, slow clients watchdog.c's. */
 #include "http/internal.h"
 
 #include "core/log.h"
@@ -99,6 +99,8 @@ cu_server_start(struct cu_app *app, struct cu_server **out)
     s->max_body = cfg->max_body_bytes;
     s->linger_bytes = cfg->linger_bytes;
     s->linger_s = cfg->linger_s;
+    s->header_timeout_s = cfg->header_timeout_s;
+    s->body_min_rate = cfg->body_min_rate;
     enum cu_err rc = CU_OK;
 
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -130,10 +132,16 @@ cu_server_start(struct cu_app *app, struct cu_server **out)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL};
     /* header buffer per connection: headers and the JWT fit; bodies stream to us */
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    /* 0, not 1: at 1 MHD answers a missing Host or a space in the target itself, in HTML and
+     * without a request id; request.c and framing.c refuse those (and more) as problem+json */
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 0, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)cu_http_on_uri,
+                                        NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)cu_http_on_completed,
                                         s};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+                                        (intptr_t)cu_http_on_connection, s};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)on_unescape, NULL};
@@ -151,6 +159,7 @@ cu_server_start(struct cu_app *app, struct cu_server **out)
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
+    CU_TRY(cu_http_watch_start(s));
     s->daemon = MHD_start_daemon(flags, (uint16_t)cfg->listen_port, NULL, NULL, cu_http_on_request, s,
                                  MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (s->daemon == NULL) {
@@ -164,6 +173,8 @@ out:
         freeaddrinfo(ai);
     }
     if (rc != CU_OK) {
+        cu_http_watch_stop(s);
+        cu_http_watch_free(s);
         cu_free_str_wiped(s->key_pem);
         free(s->cert_pem);
         free(s);
@@ -184,7 +195,9 @@ cu_server_stop(struct cu_server *s, int grace_ms)
     for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10) {
         usleep(10 * 1000);
     }
+    cu_http_watch_stop(s);
     MHD_stop_daemon(s->daemon);
+    cu_http_watch_free(s);
     cu_free_str_wiped(s->key_pem);
     free(s->cert_pem);
     free(s);

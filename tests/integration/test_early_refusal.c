@@ -5,6 +5,7 @@
  * sockets and OpenSSL, because libcurl waits for 100 Continue and reads through resets. */
 #include "harness.h"
 #include "idp.h"
+#include "rawconn.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -20,100 +21,12 @@
 
 enum { MIB = 1024 * 1024, LOOPS = 50 };
 
-/* ---- a minimal HTTP/1.1 client over a socket or TLS ---- */
-
-struct conn {
-    int fd;
-    SSL_CTX *ctx;
-    SSL *ssl;
-};
-
-static int
-conn_open(int port, int tls, struct conn *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->fd = t_open_idle(port, NULL);
-    if (c->fd < 0) {
-        return -1;
-    }
-    /* a stuck server fails the test instead of hanging it */
-    struct timeval tv = {.tv_sec = 60};
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (!tls) {
-        return 0;
-    }
-    c->ctx = SSL_CTX_new(TLS_client_method());
-    if (c->ctx == NULL ||
-        SSL_CTX_load_verify_locations(c->ctx, t_env("CUSTOS_TEST_CA"), NULL) != 1) {
-        return -1;
-    }
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-    c->ssl = SSL_new(c->ctx);
-    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
-        return -1;
-    }
-    return 0;
-}
-
-static void
-conn_close(struct conn *c)
-{
-    if (c->ssl != NULL) {
-        SSL_free(c->ssl);
-    }
-    if (c->ctx != NULL) {
-        SSL_CTX_free(c->ctx);
-    }
-    if (c->fd >= 0) {
-        close(c->fd);
-    }
-    ERR_clear_error();
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-}
-
-/* errno of the last failed plain write */
-static int write_errno;
-
-/* Writes everything; -1 when the peer is gone (reset or closed) or stalled past the timeout. */
-static int
-conn_write(struct conn *c, const void *p, size_t len)
-{
-    const char *b = p;
-    while (len > 0) {
-        ssize_t n;
-        if (c->ssl != NULL) {
-            int w = SSL_write(c->ssl, b, len > INT32_MAX ? INT32_MAX : (int)len);
-            n = w > 0 ? w : -1;
-        } else {
-            n = send(c->fd, b, len, MSG_NOSIGNAL);
-        }
-        if (n <= 0) {
-            write_errno = errno;
-            return -1;
-        }
-        b += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static ssize_t
-conn_read(struct conn *c, char *p, size_t n)
-{
-    if (c->ssl != NULL) {
-        int r = SSL_read(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-        return r > 0 ? r : -1;
-    }
-    ssize_t r = recv(c->fd, p, n, 0);
-    return r > 0 ? r : -1;
-}
-
 /* Reads one response (headers and a Content-Length body); its status, or -1 when the
  * connection ended first. *closing: the server said Connection: close. */
+/* ---- the client's side ---- */
+
 static int
-conn_response(struct conn *c, int *closing)
+conn_response(struct t_conn *c, int *closing)
 {
     char buf[16384];
     buf[0] = '\0';
@@ -123,7 +36,7 @@ conn_response(struct conn *c, int *closing)
         if (used + 1 >= sizeof(buf)) {
             return -1;
         }
-        ssize_t n = conn_read(c, buf + used, sizeof(buf) - used - 1);
+        ssize_t n = t_conn_read(c, buf + used, sizeof(buf) - used - 1);
         if (n <= 0) {
             return -1;
         }
@@ -141,7 +54,7 @@ conn_response(struct conn *c, int *closing)
     size_t want = cl != NULL ? strtoul(cl + 17, NULL, 10) : 0;
     size_t have = used - (size_t)(end + 4 - buf);
     while (have < want) {
-        ssize_t n = conn_read(c, buf, sizeof(buf));
+        ssize_t n = t_conn_read(c, buf, sizeof(buf));
         if (n <= 0) {
             return -1;
         }
@@ -156,15 +69,15 @@ conn_response(struct conn *c, int *closing)
  * failure, even though Linux would still let this client read an answer). token NULL: no
  * Authorization. */
 static int
-send_whole_body(const struct t_server *s, const char *method, const char *path,
-                const char *token, const char *type, size_t body_len)
+send_whole_body(const struct t_server *s, const char *method, const char *path, const char *token,
+                const char *type, size_t body_len)
 {
     static char chunk[256 * 1024];
     memset(chunk, 'x', sizeof(chunk));
-    struct conn c;
+    struct t_conn c;
     int status = -1;
-    if (conn_open(s->port, s->tls, &c) != 0) {
-        conn_close(&c);
+    if (t_conn_open(s->port, s->tls, &c) != 0) {
+        t_conn_close(&c);
         return -1;
     }
     char head[4096];
@@ -173,13 +86,13 @@ send_whole_body(const struct t_server *s, const char *method, const char *path,
                      "Content-Length: %zu\r\n%s%s%s\r\n",
                      method, path, type, body_len, token ? "Authorization: Bearer " : "",
                      token ? token : "", token ? "\r\n" : "");
-    int ok = conn_write(&c, head, (size_t)n) == 0;
+    int ok = t_conn_write(&c, head, (size_t)n) == 0;
     for (size_t sent = 0; ok && sent < body_len; sent += sizeof(chunk)) {
         size_t k = body_len - sent < sizeof(chunk) ? body_len - sent : sizeof(chunk);
-        ok = conn_write(&c, chunk, k) == 0;
+        ok = t_conn_write(&c, chunk, k) == 0;
     }
     status = ok ? conn_response(&c, NULL) : -2;
-    conn_close(&c);
+    t_conn_close(&c);
     return status;
 }
 
@@ -254,8 +167,7 @@ Test(early_refusal, every_refusal_before_the_body_reaches_the_client, .init = ig
     for (int i = 0; i < 5; i++) {
         /* 403: no scope; 404: no route; 405: wrong method; 415: not JSON */
         cr_assert_eq(send_whole_body(s, "POST", records, reader, "application/json", 2 * MIB), 403);
-        cr_assert_eq(send_whole_body(s, "POST", "/v1/nowhere", writer, "application/json",
-                                     2 * MIB),
+        cr_assert_eq(send_whole_body(s, "POST", "/v1/nowhere", writer, "application/json", 2 * MIB),
                      404);
         cr_assert_eq(send_whole_body(s, "PUT", records, writer, "application/json", 2 * MIB), 405);
         cr_assert_eq(send_whole_body(s, "POST", records, writer, "text/plain", 512 * 1024), 415);
@@ -266,8 +178,8 @@ Test(early_refusal, a_drained_refusal_keeps_the_connection_for_the_next_request,
      .init = ignore_sigpipe)
 {
     const struct t_server *s = t_shared();
-    struct conn c;
-    cr_assert_eq(conn_open(s->port, s->tls, &c), 0);
+    struct t_conn c;
+    cr_assert_eq(t_conn_open(s->port, s->tls, &c), 0);
     static char body[64 * 1024];
     memset(body, 'x', sizeof(body));
     char head[256];
@@ -275,15 +187,15 @@ Test(early_refusal, a_drained_refusal_keeps_the_connection_for_the_next_request,
                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\n\r\n",
                      records, sizeof(body));
-    cr_assert_eq(conn_write(&c, head, (size_t)n), 0);
-    cr_assert_eq(conn_write(&c, body, sizeof(body)), 0);
+    cr_assert_eq(t_conn_write(&c, head, (size_t)n), 0);
+    cr_assert_eq(t_conn_write(&c, body, sizeof(body)), 0);
     int closing = 1;
     cr_assert_eq(conn_response(&c, &closing), 401);
     cr_assert_not(closing, "the connection was closed after a drained refusal");
     const char next[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    cr_assert_eq(conn_write(&c, next, sizeof(next) - 1), 0);
+    cr_assert_eq(t_conn_write(&c, next, sizeof(next) - 1), 0);
     cr_assert_eq(conn_response(&c, NULL), 200);
-    conn_close(&c);
+    t_conn_close(&c);
 }
 
 /* Item 7 of issue 8: the token is checked on the headers. A client that waits for 100 Continue
@@ -292,85 +204,85 @@ Test(early_refusal, an_anonymous_client_expecting_100_continue_gets_401_before_s
      .init = ignore_sigpipe)
 {
     const struct t_server *s = t_shared();
-    struct conn c;
-    cr_assert_eq(conn_open(s->port, s->tls, &c), 0);
+    struct t_conn c;
+    cr_assert_eq(t_conn_open(s->port, s->tls, &c), 0);
     char head[256];
     int n = snprintf(head, sizeof(head),
                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      "Expect: 100-continue\r\nContent-Length: %d\r\n\r\n",
                      records, 900 * 1024);
-    cr_assert_eq(conn_write(&c, head, (size_t)n), 0);
+    cr_assert_eq(t_conn_write(&c, head, (size_t)n), 0);
     int closing = 0;
     cr_assert_eq(conn_response(&c, &closing), 401, "no 401 before the body");
     cr_assert(closing, "the unread body's connection must close");
-    conn_close(&c);
+    t_conn_close(&c);
 }
 
 /* An anonymous chunked body past the size limit is told 401, not 413: it was never stored. */
 Test(early_refusal, an_anonymous_chunked_body_is_refused_unread, .init = start_bounded,
      .fini = stop_plain)
 {
-    struct conn c;
-    cr_assert_eq(conn_open(plain.port, 0, &c), 0);
+    struct t_conn c;
+    cr_assert_eq(t_conn_open(plain.port, 0, &c), 0);
     char head[256];
     int n = snprintf(head, sizeof(head),
                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      "Transfer-Encoding: chunked\r\n\r\n",
                      records);
-    cr_assert_eq(conn_write(&c, head, (size_t)n), 0);
+    cr_assert_eq(t_conn_write(&c, head, (size_t)n), 0);
     static char chunk[16 * 1024 + 16];
     int k = snprintf(chunk, sizeof(chunk), "4000\r\n");
     memset(chunk + k, 'x', 0x4000);
     memcpy(chunk + k + 0x4000, "\r\n", 2);
     for (int i = 0; i < 8; i++) { /* 128 KiB: twice the limit */
-        cr_assert_eq(conn_write(&c, chunk, (size_t)k + 0x4000 + 2), 0);
+        cr_assert_eq(t_conn_write(&c, chunk, (size_t)k + 0x4000 + 2), 0);
     }
-    cr_assert_eq(conn_write(&c, "0\r\n\r\n", 5), 0);
+    cr_assert_eq(t_conn_write(&c, "0\r\n\r\n", 5), 0);
     cr_assert_eq(conn_response(&c, NULL), 401);
-    conn_close(&c);
+    t_conn_close(&c);
 }
 
 /* A client announcing more than CUSTOS_LINGER_BYTES is answered at once, without reading. */
 Test(early_refusal, a_body_announced_past_the_discard_bound_is_answered_at_once,
      .init = start_bounded, .fini = stop_plain)
 {
-    struct conn c;
-    cr_assert_eq(conn_open(plain.port, 0, &c), 0);
+    struct t_conn c;
+    cr_assert_eq(t_conn_open(plain.port, 0, &c), 0);
     char head[256];
     int n = snprintf(head, sizeof(head),
                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      "Content-Length: %d\r\n\r\n",
                      records, 64 * MIB);
-    cr_assert_eq(conn_write(&c, head, (size_t)n), 0);
+    cr_assert_eq(t_conn_write(&c, head, (size_t)n), 0);
     int closing = 0;
     cr_assert_eq(conn_response(&c, &closing), 401);
     cr_assert(closing);
-    conn_close(&c);
+    t_conn_close(&c);
 }
 
 /* A client that keeps sending after its refusal is cut at CUSTOS_LINGER_BYTES (1 MiB here):
  * its writes fail long before 256 MiB (the slack is the kernel's socket buffers). */
-Test(early_refusal, a_client_that_keeps_sending_is_cut_at_the_discard_bound,
-     .init = start_bounded, .fini = stop_plain)
+Test(early_refusal, a_client_that_keeps_sending_is_cut_at_the_discard_bound, .init = start_bounded,
+     .fini = stop_plain)
 {
-    struct conn c;
-    cr_assert_eq(conn_open(plain.port, 0, &c), 0);
+    struct t_conn c;
+    cr_assert_eq(t_conn_open(plain.port, 0, &c), 0);
     char head[256];
     int n = snprintf(head, sizeof(head),
                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      "Transfer-Encoding: chunked\r\n\r\n",
                      records);
-    cr_assert_eq(conn_write(&c, head, (size_t)n), 0);
+    cr_assert_eq(t_conn_write(&c, head, (size_t)n), 0);
     static char chunk[64 * 1024 + 16];
     int k = snprintf(chunk, sizeof(chunk), "10000\r\n");
     memset(chunk + k, 'x', 0x10000);
     memcpy(chunk + k + 0x10000, "\r\n", 2);
     size_t sent = 0;
-    while (sent < 256u * MIB && conn_write(&c, chunk, (size_t)k + 0x10000 + 2) == 0) {
+    while (sent < 256u * MIB && t_conn_write(&c, chunk, (size_t)k + 0x10000 + 2) == 0) {
         sent += 0x10000;
     }
     cr_assert_lt(sent, 64u * MIB, "the server kept reading %zu MiB", sent / MIB);
-    cr_assert(write_errno == EPIPE || write_errno == ECONNRESET,
-              "the connection stalled instead of being cut (errno %d)", write_errno);
-    conn_close(&c);
+    cr_assert(c.write_errno == EPIPE || c.write_errno == ECONNRESET,
+              "the connection stalled instead of being cut (errno %d)", c.write_errno);
+    t_conn_close(&c);
 }

@@ -6,7 +6,9 @@
  *   1 MiB from the server: exactly when a large tokenize sends its writes);
  * - a COMMIT that fails (the proxy drops the connection when it sees one) answers 503 and
  *   leaks nothing built before it (under SANITIZE=1, scripts/test.sh fails on a leak report in
- *   the spawned server's log). */
+ *   the spawned server's log).
+ * The proxy and its traps are process-wide, so the tests must not run in parallel with each
+ * other: a serial suite (--jobs=1). Another test's COMMIT once took the drop meant for a GET. */
 #include "harness.h"
 #include "idp.h"
 
