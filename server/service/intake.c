@@ -128,11 +128,11 @@ cu_intake_seal(struct cu_in_record *recs, size_t n, struct cu_subject_key_req *r
             }
             json_array_append_new(values, o);
             if (tokens != NULL) {
-                json_array_append_new(
-                    tokens, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "token", iv->token,
-                                      "record_id", r->id, "collection", collection, "field",
-                                      iv->f->name, "shared", cu_tokkind_shared(iv->f->kind),
-                                      "reserved", iv->reserved));
+                json_array_append_new(tokens, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "token",
+                                                        iv->token, "record_id", r->id, "collection",
+                                                        collection, "field", iv->f->name, "shared",
+                                                        cu_tokkind_shared(iv->f->kind), "reserved",
+                                                        iv->reserved));
             }
         }
     }

@@ -182,9 +182,9 @@ cu_spec_json(const struct cu_coll_spec *spec)
     json_t *fields = json_object();
     for (size_t i = 0; i < spec->nfields; i++) {
         const struct cu_field_spec *f = &spec->fields[i];
-        json_t *fj = json_pack("{s:s, s:s, s:b, s:b}", "type", cu_ftype_name(f->type),
-                               "tokenization", kind_names[f->kind], "searchable", f->searchable,
-                               "required", f->required);
+        json_t *fj =
+            json_pack("{s:s, s:s, s:b, s:b}", "type", cu_ftype_name(f->type), "tokenization",
+                      kind_names[f->kind], "searchable", f->searchable, "required", f->required);
         if (f->type == CU_FT_CARD && cu_tokkind_fpe(f->kind)) {
             json_object_set_new(fj, "keep", json_string(keep_names[f->keep]));
         }

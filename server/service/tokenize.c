@@ -202,4 +202,3 @@ out:
     cu_arena_free(arena);
     return rc;
 }
-

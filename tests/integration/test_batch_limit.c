@@ -34,8 +34,7 @@ wide_body(size_t n, int w)
 
 /* The documented maximum works (issue 14 item 6): 8,000 field values per tokenize — 125
  * records of 64 fields, or 1,000 of 8 — are stored; one value more is 422 and stores nothing. */
-Test(batch_limit, the_largest_allowed_tokenize_succeeds_and_one_value_more_is_422,
-     .timeout = 120)
+Test(batch_limit, the_largest_allowed_tokenize_succeeds_and_one_value_more_is_422, .timeout = 120)
 {
     struct vt t;
     tenant_create(&t);

@@ -176,13 +176,14 @@ Test(migrate_data, a_token_met_in_two_fields_keeps_its_first_owner, .timeout = 6
     char *holders = text_of(c, "SELECT string_agg(record_id, ',' ORDER BY record_id) FROM tokens"
                                " WHERE token = '4111118305621111'");
     cr_assert_str_eq(holders, "r1,r3");
-    char *moved = text_of(c, "SELECT t.token FROM tokens t JOIN record_values v ON"
-                             " v.record_id = t.record_id AND v.field = t.field AND v.token = t.token"
-                             " JOIN token_names n ON n.token = t.token AND n.collection = 'payments'"
-                             " AND NOT n.shared WHERE t.record_id = 'r2'");
+    char *moved =
+        text_of(c, "SELECT t.token FROM tokens t JOIN record_values v ON"
+                   " v.record_id = t.record_id AND v.field = t.field AND v.token = t.token"
+                   " JOIN token_names n ON n.token = t.token AND n.collection = 'payments'"
+                   " AND NOT n.shared WHERE t.record_id = 'r2'");
     cr_assert(strlen(moved) == 26 && strncmp(moved, "tok_", 4) == 0 &&
-                  strspn(moved + 4, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") ==
-                      22,
+                  strspn(moved + 4,
+                         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 22,
               "r2's new token: '%s'", moved);
     char *random = text_of(c, "SELECT shared::text FROM token_names"
                               " WHERE token = 'tok_hYzQIW1WcfTY7FTsJpjTQb'");

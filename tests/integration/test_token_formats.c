@@ -49,8 +49,8 @@ tokenize_cards(const char *bearer, const char *collection, char (*cards)[20], si
     for (size_t i = 0; i < n; i++) {
         char subject[16];
         snprintf(subject, sizeof(subject), "atk-%zu", i % 10);
-        json_array_append_new(recs, json_pack("{s:s, s:{s:s}}", "subject_id", subject, "fields",
-                                              "card", cards[i]));
+        json_array_append_new(
+            recs, json_pack("{s:s, s:{s:s}}", "subject_id", subject, "fields", "card", cards[i]));
     }
     struct t_resp *r = api("POST", fmt("/v1/collections/%s/records", collection), bearer,
                            dump(json_pack("{s:o}", "records", recs)));
@@ -148,10 +148,10 @@ Test(token_formats, the_same_card_twice_gets_two_tokens_that_both_reveal_it)
                      "{\"fields\":{\"ssn\":{\"type\":\"ssn\",\"tokenization\":"
                      "\"format_preserving\"},\"phone\":{\"type\":\"phone\",\"tokenization\":"
                      "\"format_preserving\"}}}");
-    const char *body = dump(json_pack(
-        "{s:[{s:s, s:{s:s, s:s}}, {s:s, s:{s:s, s:s}}]}", "records", "subject_id", "s1", "fields",
-        "ssn", "123-45-6789", "phone", "+14155550100", "subject_id", "s2", "fields", "ssn",
-        "123-45-6789", "phone", "+14155550100"));
+    const char *body =
+        dump(json_pack("{s:[{s:s, s:{s:s, s:s}}, {s:s, s:{s:s, s:s}}]}", "records", "subject_id",
+                       "s1", "fields", "ssn", "123-45-6789", "phone", "+14155550100", "subject_id",
+                       "s2", "fields", "ssn", "123-45-6789", "phone", "+14155550100"));
     struct t_resp *r = api("POST", "/v1/collections/ids/records", t.admin, body);
     cr_assert_eq(r->status, 201, "%ld %s", r->status, r->body);
     json_t *l = json_object_get(r->json, "records");
@@ -249,10 +249,9 @@ Test(token_formats, a_forged_collision_across_fields_fails, .timeout = 300)
     card_collection(&t, "paymentsd", "format_preserving_deterministic", NULL);
     card_collection(&t, "payments", "format_preserving", NULL);
     cr_assert(luhn_ok("4222222222222"));
-    struct t_resp *vr =
-        api("POST", "/v1/collections/customers2/records", t.admin,
-            dump(json_pack("{s:[{s:s, s:{s:s}}]}", "records", "subject_id", "victim", "fields",
-                           "card", "4222222222222")));
+    struct t_resp *vr = api("POST", "/v1/collections/customers2/records", t.admin,
+                            dump(json_pack("{s:[{s:s, s:{s:s}}]}", "records", "subject_id",
+                                           "victim", "fields", "card", "4222222222222")));
     cr_assert_eq(vr->status, 201, "%ld %s", vr->status, vr->body);
     json_t *vrec = json_array_get(json_object_get(vr->json, "records"), 0);
     const char *victim = tok(vrec, "card");
@@ -292,9 +291,9 @@ Test(token_formats, a_forged_collision_across_fields_fails, .timeout = 300)
 
     /* the victim's record is deleted: its token answers 410, and is never issued again */
     cr_assert(vid != NULL);
-    cr_assert_eq(api("DELETE", fmt("/v1/collections/customers2/records/%s", vid), t.admin, NULL)
-                     ->status,
-                 204);
+    cr_assert_eq(
+        api("DELETE", fmt("/v1/collections/customers2/records/%s", vid), t.admin, NULL)->status,
+        204);
     cr_assert_eq(item_status(detok1(t.admin, victim, NULL)), 410);
     for (int round = 0; round < 1; round++) {
         json_t *again = tokenize_cards(writer, "payments", cards, n);
@@ -321,12 +320,11 @@ Test(token_formats, a_subject_id_that_is_an_email_or_a_phone_is_422)
 {
     struct vt t;
     vault_setup(&t);
-    static const char *const refused[] = {"ada@example.com", "a@b",          "+14155550100",
-                                          "4155550100",      "415-555-0100", "+1.415.555.0100",
-                                          "1234567",         "+441234567890123"};
+    static const char *const refused[] = {
+        "ada@example.com", "a@b",     "+14155550100",    "4155550100", "415-555-0100",
+        "+1.415.555.0100", "1234567", "+441234567890123"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-        const char *body =
-            records_body(refused[i], json_pack("{s:s}", "name", "Ada Lovelace"));
+        const char *body = records_body(refused[i], json_pack("{s:s}", "name", "Ada Lovelace"));
         struct t_resp *r = api("POST", RECORDS, t.admin, body);
         assert_problem(r, 422, "/records/0/subject_id");
         cr_assert(strstr(r->body, "pseudonymous") != NULL, "%s", r->body);
@@ -359,12 +357,12 @@ Test(token_formats, a_tenant_that_does_not_exist_gets_403_and_no_audit_rows)
     const char *reader = t_token(ghost, "records:search");
     assert_problem(api("POST", RECORDS, reader, records_body("crm-1", std_fields("+14155550100"))),
                    403, NULL);
-    cr_assert_neq(api("POST", RECORDS, admin, records_body("crm-1", std_fields("+14155550100")))
-                      ->status,
-                  201);
-    api_p("POST", "/v1/detokenize", admin, "support", "{\"tokens\":[\"tok_hYzQIW1WcfTY7FTsJpjTQb\"]}");
+    cr_assert_neq(
+        api("POST", RECORDS, admin, records_body("crm-1", std_fields("+14155550100")))->status,
+        201);
+    api_p("POST", "/v1/detokenize", admin, "support",
+          "{\"tokens\":[\"tok_hYzQIW1WcfTY7FTsJpjTQb\"]}");
     PGconn *db = db_open("CUSTOS_TEST_ADMIN_DB_URL");
     cr_assert_eq(db_count(db, "SELECT count(*) FROM audit_log WHERE tenant_id = $1", ghost), 0);
     cr_assert_eq(db_count(db, "SELECT count(*) FROM collections WHERE tenant_id = $1", ghost), 0);
 }
-

@@ -1009,8 +1009,8 @@ Test(auth_jwt, security_ecdsa_high_s_is_the_same_token)
                  {&ec521, "ES512", RS_HDR("ES512", "ec521"), CU_CURVE_P521}};
     for (size_t c = 0; c < 3; c++) {
         const char *low = NULL;
-        const char *high = high_s_token(*cases[c].k, cases[c].alg, cases[c].hdr, cases[c].curve,
-                                        &low);
+        const char *high =
+            high_s_token(*cases[c].k, cases[c].alg, cases[c].hdr, cases[c].curve, &low);
         cr_assert_str_neq(high, low);
         uint64_t h0 = 0, m0 = 0, h1 = 0, m1 = 0;
         cu_auth_stats(auth, &h0, &m0);
