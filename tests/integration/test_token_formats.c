@@ -129,6 +129,12 @@ Test(token_formats, a_deterministic_card_token_is_an_oracle_by_contract)
     }
     cr_assert(found >= 0, "the deterministic token was not found");
     cr_assert_str_eq(cards[found], victim_card);
+    /* one value twice in one batch: one token, named once, standing for both records */
+    static char twice[2][20] = {"4111111111111111", "4111111111111111"};
+    json_t *two = tokenize_cards(t.admin, "payd", twice, 2);
+    cr_assert_str_eq(json_string_value(json_array_get(two, 0)),
+                     json_string_value(json_array_get(two, 1)));
+    cr_assert_str_eq(plain(&t, json_string_value(json_array_get(two, 0))), "4111111111111111");
 }
 
 Test(token_formats, the_same_card_twice_gets_two_tokens_that_both_reveal_it)
