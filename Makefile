@@ -124,7 +124,7 @@ fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) scripts/bench.sh
 
 format:

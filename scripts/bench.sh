@@ -9,7 +9,11 @@
 # Prints service/ceiling ratios with a verdict against research/perf-limits.md §5. The verdicts
 # are informative: the exit status is 0 unless something failed to run.
 # Raw outputs go to $BUILD/bench-results/. All traffic stays on 127.0.0.1.
-# Knobs: BENCH_DURATION (s per 32-connection run, default 8), BENCH_C1_DURATION (s per
+# Issue 9: the bare ceilings as well (tests/bench/sql/bare_*.sql: SELECT by primary key, a
+# single-row durable INSERT and a 100-row INSERT on a table shaped like tokens), with the
+# targets' ratios; the summary is copied to tests/bench/results/latest.md.
+# Knobs: BENCH_QUICK=1 (3 s runs, 2000 records, no thread-per-connection runs: ~3 minutes),
+# BENCH_DURATION (s per 32-connection run, default 8), BENCH_C1_DURATION (s per
 # 1-connection run, default 5), BENCH_SEED (records seeded, default 5000), KEEP_BENCH_DIR=1,
 # BENCH_HOLD=SECONDS (set up, then keep everything running that long for a look, and stop).
 set -euo pipefail
@@ -18,13 +22,18 @@ top=$PWD
 BUILD=${BUILD:-build}
 bin=$top/$BUILD/custos
 trivial=$top/$BUILD/bench/mhd_trivial
+mkidp=$top/$BUILD/tests/tools/mkidp
+mkjwt=$top/$BUILD/tests/tools/mkjwt
 work=$top/.local/bench-$$
 results=$top/$BUILD/bench-results
 lua=$top/tests/bench/lua
 sqldir=$top/tests/bench/sql
-dur=${BENCH_DURATION:-8}
-dur1=${BENCH_C1_DURATION:-5}
-seed_n=${BENCH_SEED:-5000}
+quick=${BENCH_QUICK:-0}
+if [ "$quick" = 1 ]; then
+    dur=${BENCH_DURATION:-3}; dur1=${BENCH_C1_DURATION:-2}; seed_n=${BENCH_SEED:-2000}
+else
+    dur=${BENCH_DURATION:-8}; dur1=${BENCH_C1_DURATION:-5}; seed_n=${BENCH_SEED:-5000}
+fi
 conns=32
 batch=100
 
@@ -92,10 +101,11 @@ command -v psql >/dev/null || die "psql is not installed"
 command -v curl >/dev/null || die "curl is not installed"
 [ -x "$bin" ] || die "$bin is missing (make $BUILD/custos)"
 [ -x "$trivial" ] || die "$trivial is missing (make $BUILD/bench/mhd_trivial)"
-for f in common tokenize tokenize_batch detokenize detokenize_batch post_echo; do
+[ -x "$mkidp" ] && [ -x "$mkjwt" ] || die "$mkidp or $mkjwt is missing (make tests)"
+for f in common tokenize tokenize_batch detokenize detokenize_batch post_echo detokenize_jwt; do
     [ -f "$lua/$f.lua" ] || die "missing $lua/$f.lua"
 done
-for f in tokenize detokenize tokenize_batch detokenize_batch; do
+for f in tokenize detokenize tokenize_batch detokenize_batch bare_select bare_insert bare_insert_batch; do
     [ -f "$sqldir/$f.sql" ] || die "missing $sqldir/$f.sql"
 done
 
@@ -270,6 +280,14 @@ SELECT 'audit', json_agg(json_build_object('principal', 'bench-client', 'action'
     'outcome', 'allowed', 'request_id', md5(g::text)) ORDER BY g)
 FROM generate_series(1, $batch) g;
 GRANT SELECT ON bench_tokens, bench_batches, bench_json TO custos_app;
+-- the bare ceilings: a table shaped like tokens (its columns, its primary key), no foreign key,
+-- no row-level security; rows 'b1'..'bN' for the SELECT by key
+CREATE TABLE bench_bare (LIKE tokens INCLUDING DEFAULTS);
+ALTER TABLE bench_bare ADD PRIMARY KEY (tenant_id, token, record_id, field);
+INSERT INTO bench_bare (tenant_id, token, record_id, collection, field)
+SELECT 'bench', 'b' || g, 'rec_' || md5(g::text), 'c', 'name' FROM generate_series(1, $seed_n) g;
+VACUUM ANALYZE bench_bare;
+GRANT SELECT, INSERT ON bench_bare TO custos_app;
 SQL
 n_bt=$(psql_admin -d custos_bench -tAc "SELECT count(*) FROM bench_tokens")
 [ "$n_bt" -eq "$seed_n" ] || die "bench_tokens has $n_bt rows, expected $seed_n"
@@ -281,7 +299,8 @@ reset_tables() {
     psql_admin -d custos_bench \
         -c "DELETE FROM records WHERE tenant_id = 'bench' AND subject_id NOT LIKE 'seed-%'" \
         -c "DELETE FROM subject_keys WHERE tenant_id = 'bench' AND subject_id NOT LIKE 'seed-%'" \
-        -c "VACUUM ANALYZE subject_keys, records, record_values, tokens" >/dev/null ||
+        -c "DELETE FROM bench_bare WHERE token LIKE 'tok_b%'" \
+        -c "VACUUM ANALYZE subject_keys, records, record_values, tokens, bench_bare" >/dev/null ||
         die "could not reset the tables"
 }
 reset_tables
@@ -296,7 +315,7 @@ BEGIN;
 SET LOCAL custos.tenant = 'bench';
 SET LOCAL custos.platform = 'off';
 PREPARE sk_use_batch(text, text) AS UPDATE subject_keys k SET encryptions = k.encryptions + x.n FROM json_to_recordset(\$2::json) AS x(subject_id text, n bigint) WHERE k.tenant_id = \$1 AND k.subject_id = x.subject_id AND k.subject_id = ANY (ARRAY(SELECT json_array_elements(\$2::json) ->> 'subject_id')) AND k.version = (SELECT max(m.version) FROM subject_keys m WHERE m.tenant_id = \$1 AND m.subject_id = x.subject_id) RETURNING k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions;
-PREPARE detokenize(text, text) AS SELECT t.token, t.collection, t.field, t.record_id, r.subject_id, CASE WHEN t.revoked THEN 'revoked' WHEN r.deleted_at IS NOT NULL THEN 'deleted' WHEN v.ciphertext IS NULL OR sk.wrapped IS NULL THEN 'erased' ELSE 'live' END, coalesce(v.key_version, 0), v.ciphertext, coalesce(sk.kek_version, 0), sk.wrapped, coalesce(c.fields -> t.field ->> 'type', ''), (SELECT incarnation FROM tenants WHERE tenant_id = \$1) FROM tokens t JOIN records r ON r.tenant_id = \$1 AND r.id = t.record_id LEFT JOIN record_values v ON v.tenant_id = \$1 AND v.record_id = t.record_id AND v.field = t.field AND NOT t.revoked LEFT JOIN subject_keys sk ON sk.tenant_id = \$1 AND sk.subject_id = r.subject_id AND sk.version = v.key_version LEFT JOIN collections c ON c.tenant_id = \$1 AND c.name = t.collection WHERE t.tenant_id = \$1 AND t.token = ANY (ARRAY(SELECT json_array_elements_text(\$2::json))) ORDER BY t.token COLLATE "C", (NOT t.revoked AND r.deleted_at IS NULL AND sk.wrapped IS NOT NULL) DESC, r.created_at;
+PREPARE detokenize(text, text) AS SELECT t.token, t.collection, t.field, t.record_id, r.subject_id, CASE WHEN t.revoked THEN 'revoked' WHEN r.deleted_at IS NOT NULL THEN 'deleted' WHEN v.ciphertext IS NULL OR sk.wrapped IS NULL THEN 'erased' ELSE 'live' END, coalesce(v.key_version, 0), v.ciphertext, coalesce(sk.kek_version, 0), sk.wrapped, coalesce(c.fields -> t.field ->> 'type', ''), (SELECT incarnation FROM tenants WHERE tenant_id = \$1) FROM tokens t CROSS JOIN LATERAL (SELECT rr.subject_id, rr.deleted_at, rr.created_at FROM records rr WHERE rr.tenant_id = \$1 AND rr.id = t.record_id LIMIT 1) r LEFT JOIN record_values v ON v.tenant_id = \$1 AND v.record_id = t.record_id AND v.field = t.field AND NOT t.revoked LEFT JOIN subject_keys sk ON sk.tenant_id = \$1 AND sk.subject_id = r.subject_id AND sk.version = v.key_version LEFT JOIN collections c ON c.tenant_id = \$1 AND c.name = t.collection WHERE t.tenant_id = \$1 AND t.token = ANY (ARRAY(SELECT json_array_elements_text(\$2::json))) ORDER BY t.token COLLATE "C", (NOT t.revoked AND r.deleted_at IS NULL AND sk.wrapped IS NOT NULL) DESC, r.created_at;
 \\o /dev/null
 $(for i in 1 2 3 4 5 6 7; do
     echo "EXECUTE sk_use_batch('bench', '[{\"subject_id\":\"plan-check-$i\",\"n\":2}]');"
@@ -407,12 +426,22 @@ stop_server
 start_trivial epoll
 wrk_run trivial_epoll_c32 "$hello" "$conns" "$dur" "" "$trivial_pid"
 wrk_run trivial_epoll_c1 "$hello" 1 "$dur1" "" "$trivial_pid"
-wrk_run trivial_echo_c32 "http://127.0.0.1:$trivial_port/echo" "$conns" "$dur" post_echo "$trivial_pid"
+if [ "$quick" != 1 ]; then
+    wrk_run trivial_echo_c32 "http://127.0.0.1:$trivial_port/echo" "$conns" "$dur" post_echo "$trivial_pid"
+    stop_trivial
+    start_trivial threads
+    wrk_run trivial_threads_c32 "$hello" "$conns" "$dur" "" "$trivial_pid"
+    wrk_run trivial_threads_c1 "$hello" 1 "$dur1" "" "$trivial_pid"
+fi
 stop_trivial
-start_trivial threads
-wrk_run trivial_threads_c32 "$hello" "$conns" "$dur" "" "$trivial_pid"
-wrk_run trivial_threads_c1 "$hello" 1 "$dur1" "" "$trivial_pid"
-stop_trivial
+
+# ---- bare database ceilings: one index probe, one durable single-row INSERT, one 100-row INSERT ----
+reset_tables; pgb_run pg_bare_select_c32 bare_select "$conns" "$dur"
+pgb_run pg_bare_select_c1 bare_select 1 "$dur1"
+reset_tables; pgb_run pg_bare_insert_c32 bare_insert "$conns" "$dur"
+pgb_run pg_bare_insert_c1 bare_insert 1 "$dur1"
+reset_tables; pgb_run pg_bare_insert100_c32 bare_insert_batch "$conns" "$dur"
+pgb_run pg_bare_insert100_c1 bare_insert_batch 1 "$dur1"
 
 # ---- the service (epoll pool of 32) against the same and against pgbench ----
 start_server epoll
@@ -442,13 +471,44 @@ reset_tables; wrk_run svc_detokenize_batch_c32 "$detok_url" "$conns" "$dur" deto
 reset_tables; wrk_run svc_detokenize_batch_c1 "$detok_url" 1 "$dur1" detokenize_batch "$server_pid"
 
 curl -fsS "$api/metrics" >"$results/metrics-epoll.txt" 2>/dev/null || true
+rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0)
+hwm_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0)
 stop_server
 
 # ---- the service in thread-per-connection mode ----
-start_server threads
-wrk_run svc_threads_healthz_c32 "$api/healthz" "$conns" "$dur" "" "$server_pid"
-wrk_run svc_threads_healthz_c1 "$api/healthz" 1 "$dur1" "" "$server_pid"
+if [ "$quick" != 1 ]; then
+    start_server threads
+    wrk_run svc_threads_healthz_c32 "$api/healthz" "$conns" "$dur" "" "$server_pid"
+    wrk_run svc_threads_healthz_c1 "$api/healthz" 1 "$dur1" "" "$server_pid"
+    stop_server
+fi
+
+# ---- the service over HTTPS with RS256 JWTs from a JWKS: token cache warm, and cold ----
+"$mkidp" "$work/idp" >/dev/null || die "mkidp failed"
+scope="tenant:admin records:write detokenize:*.*:plain"
+"$mkjwt" "$work/idp" "$CUSTOS_JWT_ISSUER" "$CUSTOS_JWT_AUDIENCE" bench "$scope" 1 >"$work/jwt-warm.txt" ||
+    die "mkjwt failed"
+n_cold=$([ "$quick" = 1 ] && echo 4000 || echo 12000)
+say "bench.sh: minting $n_cold RS256 JWTs for the cold-cache run"
+"$mkjwt" "$work/idp" "$CUSTOS_JWT_ISSUER" "$CUSTOS_JWT_AUDIENCE" bench "$scope" "$n_cold" >"$work/jwt-cold.txt" ||
+    die "mkjwt failed"
+api_plain=$api
+api=https://127.0.0.1:$api_port
+CUSTOS_TLS_CERT_FILE=$work/secrets/tls.crt CUSTOS_TLS_KEY_FILE=$work/secrets/tls.key \
+    CUSTOS_JWKS_FILE=$work/idp/jwks.json CUSTOS_HTTP_MODE=epoll "$bin" serve >>"$results/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+    curl -fsSk "$api/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -fsSk -X POST -H "Authorization: Bearer $(cat "$work/jwt-warm.txt")" -H 'Content-Type: application/json' \
+    -H 'X-Purpose: support' --data-binary "{\"tokens\":[\"$tok1\"]}" "$api/v1/detokenize" | grep -q '"value"' ||
+    die "an RS256 detokenize over HTTPS failed"
+reset_tables; BENCH_JWT_FILE=$work/jwt-warm.txt wrk_run svc_tls_detokenize_warm_c32 "$api/v1/detokenize" "$conns" "$dur" detokenize_jwt "$server_pid"
+reset_tables; BENCH_JWT_FILE=$work/jwt-cold.txt wrk_run svc_tls_detokenize_cold_c32 "$api/v1/detokenize" "$conns" "$dur" detokenize_jwt "$server_pid"
+tls_rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0)
 stop_server
+api=$api_plain
 
 psql_admin -d custos_bench -tAc "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE relname IN ('records', 'record_values', 'tokens', 'audit_log', 'subject_keys') ORDER BY 1" \
     >"$results/table-rows.txt" 2>/dev/null || true
@@ -500,8 +560,10 @@ report() {
     }
     row "healthz c=$conns" svc_healthz_c32 trivial_epoll_c32 "mhd GET /hello epoll" 1 http "$conns"
     row "healthz c=1" svc_healthz_c1 trivial_epoll_c1 "mhd GET /hello epoll" 1 http 1
-    row "healthz threads c=$conns" svc_threads_healthz_c32 trivial_threads_c32 "mhd GET /hello threads" 1 http "$conns"
-    row "healthz threads c=1" svc_threads_healthz_c1 trivial_threads_c1 "mhd GET /hello threads" 1 http 1
+    if [ "$quick" != 1 ]; then
+        row "healthz threads c=$conns" svc_threads_healthz_c32 trivial_threads_c32 "mhd GET /hello threads" 1 http "$conns"
+        row "healthz threads c=1" svc_threads_healthz_c1 trivial_threads_c1 "mhd GET /hello threads" 1 http 1
+    fi
     row "tokenize 1 rec c=$conns" svc_tokenize_c32 pg_tokenize_c32 "pgbench tokenize.sql" 1 single "$conns"
     row "tokenize 1 rec c=1" svc_tokenize_c1 pg_tokenize_c1 "pgbench tokenize.sql" 1 single 1
     row "detokenize 1 c=$conns" svc_detokenize_c32 pg_detokenize_c32 "pgbench detokenize.sql" 1 single "$conns"
@@ -512,13 +574,49 @@ report() {
     row "detokenize $batch c=1" svc_detokenize_batch_c1 pg_detokenize_batch_c1 "pgbench detokenize_batch" "$batch" batch 1
     echo
     echo "values/s: tokenize counts 2 values per record (name, phone); detokenize 1 per token."
-    printf 'HTTP, other ceilings: mhd POST /echo epoll c=%s %.0f req/s (p50 %.3f ms); mhd epoll vs threads c=%s: %.0f vs %.0f req/s\n' \
-        "$conns" "${RPS[trivial_echo_c32]}" "${P50[trivial_echo_c32]}" "$conns" "${RPS[trivial_epoll_c32]}" "${RPS[trivial_threads_c32]}"
-    printf 'service epoll vs threads, /healthz c=%s: %.0f vs %.0f req/s\n' "$conns" "${RPS[svc_healthz_c32]}" "${RPS[svc_threads_healthz_c32]}"
+    if [ "$quick" != 1 ]; then
+        printf 'HTTP, other ceilings: mhd POST /echo epoll c=%s %.0f req/s (p50 %.3f ms); mhd epoll vs threads c=%s: %.0f vs %.0f req/s\n' \
+            "$conns" "${RPS[trivial_echo_c32]}" "${P50[trivial_echo_c32]}" "$conns" "${RPS[trivial_epoll_c32]}" "${RPS[trivial_threads_c32]}"
+        printf 'service epoll vs threads, /healthz c=%s: %.0f vs %.0f req/s\n' "$conns" "${RPS[svc_healthz_c32]}" "${RPS[svc_threads_healthz_c32]}"
+    fi
+    echo
+    echo "Against the bare ceilings (issue 9 targets; pgbench on bench_bare, shaped like tokens, no RLS, same run):"
+    printf '  %-26s %10s %10s | %-30s %10s %8s %8s | %6s %s\n' "operation" "svc /s" "p99 ms" "bare ceiling" "/s" "p50 ms" "p99 ms" "ratio" "target"
+    bare() { # label svc_run ceil_run ceil_label mult target
+        local s=$2 c=$3 m=$5 t=$6
+        local sv cv ratio
+        sv=$(awk -v r="${RPS[$s]}" -v m="$m" 'BEGIN {printf "%.0f", r * m}')
+        cv=$(awk -v r="${RPS[$c]}" -v m="$m" 'BEGIN {printf "%.0f", r * m}')
+        ratio=$(awk -v a="$sv" -v b="$cv" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "nan"}')
+        local verdict="met"
+        awk -v r="$ratio" -v t="$t" 'BEGIN {exit !(r >= t)}' || verdict="NOT met"
+        printf '  %-26s %10s %10.3f | %-30s %10s %8.3f %8.3f | %6s >= %s %s\n' "$1" "$sv" "${P99[$s]}" "$4" "$cv" "${P50[$c]}" "${P99[$c]}" "$ratio" "$t" "$verdict"
+    }
+    bare "detokenize 1 c=$conns" svc_detokenize_c32 pg_bare_select_c32 "SELECT by primary key" 1 0.7
+    bare "detokenize 1 c=1" svc_detokenize_c1 pg_bare_select_c1 "SELECT by primary key" 1 0.7
+    bare "tokenize 1 c=$conns" svc_tokenize_c32 pg_bare_insert_c32 "1-row INSERT, durable" 1 1.0
+    bare "tokenize 1 c=1" svc_tokenize_c1 pg_bare_insert_c1 "1-row INSERT, durable" 1 1.0
+    bare "tokenize 100 c=$conns rec/s" svc_tokenize_batch_c32 pg_bare_insert100_c32 "100-row INSERT (rows/s)" "$batch" 0.7
+    bare "tokenize 100 c=1 rec/s" svc_tokenize_batch_c1 pg_bare_insert100_c1 "100-row INSERT (rows/s)" "$batch" 0.7
+    local p99ok=met
+    for k in svc_detokenize_c32 svc_tokenize_c32; do
+        awk -v p="${P99[$k]}" 'BEGIN {exit !(p <= 10)}' || p99ok="NOT met"
+    done
+    printf '  p99 <= 10 ms for single-item operations at c=%s: %s (detokenize %.3f ms, tokenize %.3f ms)\n' "$conns" "$p99ok" "${P99[svc_detokenize_c32]}" "${P99[svc_tokenize_c32]}"
+    printf '  RSS of serve after the epoll runs: %s MiB (peak %s MiB); after the HTTPS runs: %s MiB\n' "$((rss_kib / 1024))" "$((hwm_kib / 1024))" "$((tls_rss_kib / 1024))"
+    printf '  HTTPS + RS256 from a JWKS, detokenize 1 c=%s: cache warm %.0f req/s (p50 %.3f, p99 %.3f ms, server CPU %s µs/req); cold, a new JWT per request (%s minted, %s requests): %.0f req/s (p50 %.3f, p99 %.3f ms, server CPU %s µs/req)\n' \
+        "$conns" "${RPS[svc_tls_detokenize_warm_c32]}" "${P50[svc_tls_detokenize_warm_c32]}" "${P99[svc_tls_detokenize_warm_c32]}" "${CPU_SRV[svc_tls_detokenize_warm_c32]:-?}" \
+        "$n_cold" "${NREQ[svc_tls_detokenize_cold_c32]}" "${RPS[svc_tls_detokenize_cold_c32]}" "${P50[svc_tls_detokenize_cold_c32]}" "${P99[svc_tls_detokenize_cold_c32]}" "${CPU_SRV[svc_tls_detokenize_cold_c32]:-?}"
+    local gb gr
+    gb=$(awk '$1 == "custos_audit_group_commits_total" {print $2}' "$results/metrics-epoll.txt" 2>/dev/null)
+    gr=$(awk '$1 == "custos_audit_group_commit_requests_total" {print $2}' "$results/metrics-epoll.txt" 2>/dev/null)
+    [ -n "$gb" ] && [ "${gb:-0}" -gt 0 ] &&
+        printf '  group commit of reveals: %s requests in %s commits (%.1f per commit)\n' "$gr" "$gb" "$(awk -v a="$gr" -v b="$gb" 'BEGIN {print a / b}')"
     echo
     echo "CPU per request in µs (c=$conns runs; machine-wide busy / load generator / server process / rest = PostgreSQL + kernel):"
     printf '  %-34s %8s %8s %8s %8s\n' "run" "all" "client" "server" "rest"
     for k in trivial_epoll_c32 trivial_threads_c32 svc_healthz_c32 svc_threads_healthz_c32 \
+             pg_bare_select_c32 pg_bare_insert_c32 pg_bare_insert100_c32 \
              pg_tokenize_c32 svc_tokenize_c32 pg_detokenize_c32 svc_detokenize_c32 \
              pg_tokenize_batch_c32 svc_tokenize_batch_c32 pg_detokenize_batch_c32 svc_detokenize_batch_c32; do
         local a=${CPU_ALL[$k]:-0} cl=${CPU_CLI[$k]:-0} sv=${CPU_SRV[$k]:-0}
@@ -545,3 +643,13 @@ report() {
     fi
 }
 report | tee "$results/summary.txt"
+mkdir -p tests/bench/results
+{
+    echo "# make bench: latest run"
+    echo
+    echo "Written by scripts/bench.sh$([ "$quick" = 1 ] && echo " (BENCH_QUICK=1)"); machine: $(nproc) vCPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr)."
+    echo
+    echo '```'
+    cat "$results/summary.txt"
+    echo '```'
+} >tests/bench/results/latest.md

@@ -164,6 +164,58 @@ for f in "$work"/spawned-*.log; do
     fi
 done
 
+# ---- the vault tests again, through PgBouncer in transaction mode (issue 9) ----
+# A second server whose pool goes through a PgBouncer 1.18 in transaction mode, with unnamed
+# statements (CUSTOS_DB_PREPARED=0); PgBouncer's pool is smaller than the service's, so one
+# client connection's transactions land on several server connections. Passes when the suites
+# pass, the server answered no 5xx, its sweeper (every 2 s) and `custos sweep` never failed.
+# PGBOUNCER_PREPARED=1 runs it with named prepared statements instead (it must fail: 42P05 and
+# 26000 behind the pooler).
+bouncer_suites=$(ls "$BUILD"/tests/integration/test_* 2>/dev/null | grep -v '_serial$' | sort | current |
+    grep -E "${PGBOUNCER_SUITES:-/test_(tokenize|detokenize|search|records|collections|purposes)$}" | pick)
+if [ -n "$bouncer_suites" ]; then
+    echo "== PgBouncer (transaction mode) in front of PostgreSQL"
+    bouncer_dir=$(readlink -f "$work/pg")/bouncer
+    bouncer_port=$(free_port)
+    scripts/pgbouncer.sh start "$bouncer_dir" "$sock" "$pg_port" "$bouncer_port" || die "could not start PgBouncer"
+    bouncer_url="host=127.0.0.1 port=$bouncer_port dbname=custos_test user=custos_app"
+    bouncer_log=$work/server-pgbouncer.log
+    api_port=$(free_port)
+    CUSTOS_DATABASE_URL=$bouncer_url CUSTOS_DB_PREPARED=${PGBOUNCER_PREPARED:-0} \
+        CUSTOS_LISTEN=127.0.0.1:$api_port "$bin" serve >"$bouncer_log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        curl -fsS --cacert "$CUSTOS_TEST_CA" "https://127.0.0.1:$api_port/healthz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    for t in $bouncer_suites; do
+        CUSTOS_TEST_URL=https://127.0.0.1:$api_port CUSTOS_TEST_SERVER_LOG=$bouncer_log \
+            CUSTOS_DATABASE_URL=$bouncer_url CUSTOS_DB_PREPARED=${PGBOUNCER_PREPARED:-0} \
+            run_suite "pgbouncer $(basename "$t")" "$t" --jobs=$jobs
+    done
+    echo "== pgbouncer: custos sweep through the pooler"
+    if CUSTOS_DATABASE_URL=$bouncer_url CUSTOS_DB_PREPARED=${PGBOUNCER_PREPARED:-0} "$bin" sweep >/dev/null; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1)); echo "test.sh: custos sweep failed through PgBouncer" >&2
+    fi
+    sleep 2.5 # at least one more pass of the server's sweeper
+    kill -TERM "$server_pid"; wait "$server_pid"; rc=$?
+    server_pid=
+    scripts/pgbouncer.sh stop "$bouncer_dir"
+    fivexx=$(grep -c '"status":5[0-9][0-9]' "$bouncer_log")
+    sweep_failed=$(grep -c 'sweep failed' "$bouncer_log")
+    echo "== pgbouncer: server exit $rc, $fivexx answers 5xx, $sweep_failed failed sweeps"
+    if [ "$rc" = 0 ] && [ "$fivexx" = 0 ] && [ "$sweep_failed" = 0 ] &&
+        ! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' "$bouncer_log"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "test.sh: behind PgBouncer the server answered 5xx, a sweep failed or it exited $rc:" >&2
+        grep -E '"status":5|sweep failed|Sanitizer|runtime error' "$bouncer_log" | head -20 >&2
+    fi
+fi
+
 # tests that stop and start PostgreSQL, or hold process-wide traps (test_storage_serial's proxy), run alone, last
 for t in $(ls "$BUILD"/tests/integration/test_*_serial 2>/dev/null | sort | current | pick); do
     run_suite "integration $(basename "$t")" "$t" --jobs=1

@@ -96,7 +96,8 @@ cu_cmd_open_keyring(struct cu_config *cfg, struct cu_db **db, struct cu_keyring 
     struct cu_db_opts dbo = {.url = cfg->database_url,
                              .password = cfg->database_password,
                              .pool_size = 2,
-                             .timeout_ms = cfg->db_timeout_ms};
+                             .timeout_ms = cfg->db_timeout_ms,
+                             .unnamed = !cfg->db_prepared};
     if (cu_db_new(&dbo, db) != CU_OK) {
         return cu_cmd_fail("could not set up the database pool");
     }

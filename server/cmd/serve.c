@@ -16,6 +16,7 @@
 #include "crypto/keys.h"
 #include "crypto/secret.h"
 #include "http/http.h"
+#include "service/group_commit.h"
 #include "service/tenants.h"
 
 /* Background work in serve: verify the root key until the database answers, then run the
@@ -80,18 +81,20 @@ jobs_main(void *arg)
             if (rc == CU_OK) {
                 j->app->ready = 1;
                 cu_log(CU_LOG_INFO, "root key verified", NULL);
-                wait_s = j->interval_s;
+                wait_s = j->interval_s > 0 ? j->interval_s : 3600;
             } else if (rc == CU_ERR_CONFIG) {
                 cu_log(CU_LOG_ERROR, "refusing to serve", "reason", cu_err_reason(), NULL);
                 atomic_store(&j->fatal, 1);
                 kill(getpid(), SIGTERM);
                 return NULL;
             }
-        } else {
+        } else if (j->interval_s > 0) {
             run_sweep(j->svc);
             /* ready from the start: the first pass ran at once, the next after the interval
              * (wait_s stayed at the readiness retry's second, so the sweep ran every second) */
             wait_s = j->interval_s;
+        } else {
+            wait_s = 3600; /* no timer on this node: `custos sweep` runs elsewhere */
         }
         pthread_mutex_lock(&j->mu);
         struct timespec ts;
@@ -118,6 +121,7 @@ cu_cmd_serve(int argc, char **argv)
     struct cu_keyring *keyring = NULL;
     int status = 1;
     int jobs_started = 0;
+    struct cu_group_commit *audit_writer = NULL;
     struct jobs jobs = {0};
     pthread_t jobs_thread;
 
@@ -144,7 +148,8 @@ cu_cmd_serve(int argc, char **argv)
     struct cu_db_opts dbo = {.url = cfg.database_url,
                              .password = cfg.database_password,
                              .pool_size = cfg.db_pool,
-                             .timeout_ms = cfg.db_timeout_ms};
+                             .timeout_ms = cfg.db_timeout_ms,
+                             .unnamed = !cfg.db_prepared};
     if (cu_db_new(&dbo, &db) != CU_OK) {
         status = cu_cmd_fail("could not set up the database pool");
         goto out;
@@ -195,6 +200,12 @@ cu_cmd_serve(int argc, char **argv)
         goto out;
     }
     jobs_started = 1;
+    /* the group-commit writer of audit entries (a thread: after the signals are blocked) */
+    if (cu_group_commit_new(db, &audit_writer) != CU_OK) {
+        status = cu_cmd_fail("could not start the audit writer");
+        goto out;
+    }
+    svc.audit_writer = audit_writer;
 
     if (cu_server_start(&app, &server) != CU_OK) {
         status = cu_cmd_fail("could not start");
@@ -232,6 +243,8 @@ out:
         pthread_mutex_unlock(&jobs.mu);
         pthread_join(jobs_thread, NULL);
     }
+    /* after the server: no request waits on it any more */
+    cu_group_commit_free(audit_writer);
     cu_db_free(db);
     cu_auth_free(auth);
     cu_keyring_free(keyring);

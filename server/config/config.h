@@ -31,6 +31,7 @@ struct cu_config {
     int linger_s;
     int threads;
     int db_pool;
+    int db_prepared; /* 0: unnamed statements only (PgBouncer in transaction mode) */
     int connection_timeout_s;
     int header_timeout_s; /* a request's headers must arrive within this (issue 14) */
     int body_min_rate;    /* bytes per second a body must average after header_timeout_s */

@@ -1,11 +1,16 @@
-/* Detokenize: up to 1000 tokens in one query; per item the lower of the level asked and the
- * level granted, or a per-item problem. Unknown, foreign and undecryptable tokens all answer 404
- * alike; erased ones 410. A failure of the database or the keyring fails the whole request (503):
- * an outage never looks like absence. Every item is audited in the same transaction (fail
- * closed). */
+/* Detokenize: up to 1000 tokens; per item the lower of the level asked and the level granted, or
+ * a per-item problem. Unknown, foreign and undecryptable tokens all answer 404 alike; erased ones
+ * 410. A failure of the database or the keyring fails the whole request (503): an outage never
+ * looks like absence.
+ * One round trip reads what the decision needs (the purpose and the tokens' rows, one snapshot,
+ * an implicit read-only transaction: no BEGIN, no COMMIT); a key missing from the keyring's
+ * cache costs one more read. Every item is audited, and the answer leaves only once the entries
+ * are durable (fail closed): they go to the group-commit writer, which commits the entries of
+ * concurrent requests together (service/group_commit.h). */
 #include "service/vault.h"
 
 #include "service/audit.h"
+#include "service/group_commit.h"
 #include "service/purpose.h"
 #include "service/seal.h"
 
@@ -116,18 +121,26 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     }
     CU_CHECK(problems->errors == NULL, CU_ERR_INVALID, "invalid detokenize body");
 
-    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     const char *basis = NULL;
-    rc = cu_purpose_check(tx, a->tenant, purpose, arena, &basis);
+    struct cu_db_result *pr = NULL, *r = NULL;
+    rc = cu_purpose_name_check(purpose);
+    if (rc == CU_OK) {
+        CU_TRY(cu_tx_begin_read(s->db, a->tenant, &tx));
+        char *js = json_dumps(tokens, JSON_COMPACT);
+        rc = cu_store_reveal(tx, a->tenant, purpose, js, arena, &pr, &r);
+        free(js);
+        CU_TRY(rc);
+        rc = cu_purpose_decide(pr, &basis);
+    }
     if (rc == CU_ERR_FORBIDDEN) {
-        cu_audit_purpose_refused(&tx, a, "detokenize", NULL, NULL);
+        cu_tx_abort(&tx);
+        json_t *refused = json_array();
+        json_array_append_new(refused, cu_audit_entry(a, "detokenize", NULL, NULL, NULL, NULL, NULL,
+                                                      NULL, "denied_purpose"));
+        enum cu_err ignored = cu_audit_durable(s, a->tenant, refused);
+        (void)ignored;
         CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
     }
-    CU_TRY(rc);
-    char *js = json_dumps(tokens, JSON_COMPACT);
-    struct cu_db_result *r = NULL;
-    rc = cu_store_detokenize(tx, a->tenant, js, arena, &r);
-    free(js);
     CU_TRY(rc);
 
     results = json_array();
@@ -219,8 +232,10 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                               cu_audit_entry(a, "detokenize", collection, fields, record, subject,
                                              purpose, cu_level_name(level), "allowed"));
     }
-    /* the audit entries and COMMIT in one round trip; it takes audit and ends tx either way */
-    rc = cu_audit_write_commit(&tx, a->tenant, audit);
+    /* the read is over: the connection goes back before the wait (the writer needs one) */
+    cu_tx_abort(&tx);
+    /* fail closed: nothing is answered before the entries are durable; it takes audit */
+    rc = cu_audit_durable(s, a->tenant, audit);
     audit = NULL;
     CU_TRY(rc);
     *out = json_pack("{s:O}", "results", results);

@@ -124,11 +124,11 @@ out:
 
 /* ---- the X-Purpose check and the consent rule ---- */
 
+static const char undeclared[] = "The X-Purpose is not a declared purpose of this tenant";
+
 enum cu_err
-cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose, struct cu_arena *arena,
-                 const char **basis)
+cu_purpose_name_check(const char *purpose)
 {
-    static const char undeclared[] = "The X-Purpose is not a declared purpose of this tenant";
     if (purpose == NULL || purpose[0] == '\0') {
         cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "no X-Purpose");
         return cu_err_public(CU_ERR_BAD_REQUEST,
@@ -138,14 +138,28 @@ cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose, stru
         cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "malformed purpose");
         return cu_err_public(CU_ERR_FORBIDDEN, undeclared);
     }
-    struct cu_db_result *r = NULL;
-    CU_GUARD(cu_store_purpose_get(tx, tenant, purpose, arena, &r));
+    return CU_OK;
+}
+
+enum cu_err
+cu_purpose_decide(const struct cu_db_result *r, const char **basis)
+{
     if (cu_res_rows(r) != 1) {
         cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "purpose not declared");
         return cu_err_public(CU_ERR_FORBIDDEN, undeclared);
     }
     *basis = cu_res_text(r, 0, CU_COL_PURPOSE_LAWFUL_BASIS);
     return CU_OK;
+}
+
+enum cu_err
+cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose, struct cu_arena *arena,
+                 const char **basis)
+{
+    CU_GUARD(cu_purpose_name_check(purpose));
+    struct cu_db_result *r = NULL;
+    CU_GUARD(cu_store_purpose_get(tx, tenant, purpose, arena, &r));
+    return cu_purpose_decide(r, basis);
 }
 
 int

@@ -10,6 +10,11 @@
  * of tenant (both with a public detail). *basis: its lawful basis (arena). */
 enum cu_err cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose,
                              struct cu_arena *arena, const char **basis) CU_WUR;
+/* The same in two halves, for reads that fetch the purpose in their own pipeline: the header's
+ * form first (before any query), then the decision on the purpose's row (cu_store_purpose_get's
+ * columns; no row: undeclared). */
+enum cu_err cu_purpose_name_check(const char *purpose) CU_WUR;
+enum cu_err cu_purpose_decide(const struct cu_db_result *r, const char **basis) CU_WUR;
 /* 1 when a purpose of this lawful basis may process subject's data, 0 when the subject has not
  * consented (a purpose that rests on consent, without a grant). Borrows both. */
 int cu_purpose_consented(const char *basis, const char *subject);

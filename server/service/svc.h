@@ -11,9 +11,14 @@
 
 #include <jansson.h>
 
+struct cu_group_commit;
+
 struct cu_svc {
     struct cu_db *db;
     struct cu_keyring *keyring;
+    /* the group-commit writer of reveals' audit entries (service/group_commit.h); NULL: each
+     * request writes its entries in a transaction of its own */
+    struct cu_group_commit *audit_writer;
 };
 
 /* What a use case did; the HTTP layer maps it to a status (services never pick one). The values

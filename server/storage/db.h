@@ -26,10 +26,18 @@ struct cu_db_opts {
     const char *password; /* overrides the URL's, or NULL */
     int pool_size;    /* connections at most */
     int timeout_ms;   /* longest wait for a connection, a connect or a statement */
+    /* 0: each statement is PREPAREd (named) on a connection at its first use there and then
+     * only bound and executed: the fastest when connected to PostgreSQL directly. 1: unnamed
+     * statements only (parse, bind and execute in the same pipeline, every time), so that no
+     * state outlives a transaction: required behind a pooler in transaction mode (PgBouncer
+     * 1.18 does not track protocol-level prepared statements: named ones fail there with 42P05
+     * or 26000). */
+    int unnamed;
 };
 
-/* A prepared statement: declare one `static const struct cu_stmt` per query in storage/.
- * It is prepared on each connection the first time it is used there. */
+/* A statement: declare one `static const struct cu_stmt` per query in storage/. It is
+ * prepared on each connection the first time it is used there (or sent unnamed every time, see
+ * cu_db_opts.unnamed). */
 struct cu_stmt {
     const char *name;
     const char *sql;
@@ -56,6 +64,11 @@ void cu_db_free(struct cu_db *db);
  *     cu_tx_abort(&tx);   (does nothing once tx is NULL)
  */
 enum cu_err cu_tx_begin(struct cu_db *db, const char *tenant, struct cu_tx **out) CU_WUR;
+/* A read: no BEGIN and no COMMIT. Each round trip (the settings, then the statements, then a
+ * sync) is one implicit read-only transaction of its own, so several statements that must see
+ * one snapshot go together in one cu_tx_exec_steps; cu_tx_commit and cu_tx_abort only return
+ * the connection. Nothing of it outlives its round trip (safe behind a pooler). */
+enum cu_err cu_tx_begin_read(struct cu_db *db, const char *tenant, struct cu_tx **out) CU_WUR;
 /* Commits; on failure the transaction is rolled back. Always ends *tx and sets it to NULL. */
 enum cu_err cu_tx_commit(struct cu_tx **tx) CU_WUR;
 /* Rolls back (if still open) and releases; *tx NULL (or tx NULL) is fine. Sets *tx to NULL. */
@@ -78,6 +91,22 @@ void cu_params_int(struct cu_params *p, struct cu_arena *arena, long long v);
 
 enum cu_err cu_tx_exec(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
                        struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+/* Several statements in one round trip (pipelined, in order, in the transaction; the first
+ * failure fails the call and the statements after it do not run). A step with a tenant first
+ * switches custos.tenant to it (row-level security follows) for itself and the steps after.
+ * Results go to each step's out (may be NULL), owned by arena. */
+enum { CU_DB_MAX_STEPS = 64 };
+struct cu_step {
+    const struct cu_stmt *stmt;
+    const struct cu_params *p;
+    const char *tenant;
+    struct cu_db_result **out;
+};
+enum cu_err cu_tx_exec_steps(struct cu_tx *tx, const struct cu_step *steps, int n,
+                             struct cu_arena *arena) CU_WUR;
+/* The same as the transaction's last statements, with COMMIT in the same round trip; ends the
+ * transaction like cu_tx_exec_commit. */
+enum cu_err cu_tx_exec_steps_commit(struct cu_tx **tx, const struct cu_step *steps, int n) CU_WUR;
 /* Runs the transaction's last statement and COMMIT in one round trip; like cu_tx_commit it
  * always ends the transaction (rolled back on failure), returns the connection and sets *tx to
  * NULL. */
@@ -105,6 +134,8 @@ struct cu_db_stats {
     int open;
     unsigned long long connect_failures;
     unsigned long long timeouts;
+    unsigned long long round_trips; /* pipelines and simple commands sent */
+    unsigned long long commits;     /* explicit COMMITs sent (a read's implicit ones are not) */
 };
 void cu_db_stats(struct cu_db *db, struct cu_db_stats *out);
 

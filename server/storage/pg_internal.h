@@ -28,11 +28,14 @@ struct cu_db {
     char *password;
     int size;
     int timeout_ms;
+    int unnamed; /* no named prepared statements (see cu_db_opts) */
     struct cu_db_conn *conns;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     _Atomic unsigned long long connect_failures;
     _Atomic unsigned long long timeouts;
+    _Atomic unsigned long long round_trips; /* pipelines and simple commands sent */
+    _Atomic unsigned long long commits;     /* explicit COMMITs sent */
 };
 
 struct cu_db_result {

@@ -17,6 +17,7 @@ cu_db_new(const struct cu_db_opts *opts, struct cu_db **out)
     db->password = opts->password ? cu_xstrdup(opts->password) : NULL;
     db->size = opts->pool_size;
     db->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 3000;
+    db->unnamed = opts->unnamed != 0;
     db->conns = cu_xcalloc((size_t)db->size, sizeof(struct cu_db_conn));
     pthread_mutex_init(&db->mu, NULL);
     pthread_condattr_t attr;
@@ -224,5 +225,7 @@ cu_db_stats(struct cu_db *db, struct cu_db_stats *out)
     }
     out->connect_failures = db->connect_failures;
     out->timeouts = db->timeouts;
+    out->round_trips = db->round_trips;
+    out->commits = db->commits;
     pthread_mutex_unlock(&db->mu);
 }

@@ -2,6 +2,7 @@
 #include "storage/vaultstore.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
@@ -149,7 +150,10 @@ static const struct cu_stmt q_audit_insert = {
     " WHERE x.action = 'tenant.delete' OR EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)"};
 /* Tokens are matched with = ANY(ARRAY(...)): PostgreSQL then plans an index probe per token,
  * where a join against json_array_elements_text (estimated at 100 rows) got a scan of the
- * tenant's whole tokens table. */
+ * tenant's whole tokens table. The record is a LATERAL subquery with LIMIT 1 (its primary key:
+ * at most one row anyway), which the planner cannot flatten into a join: one index probe per
+ * token row, where the generic plan of the plain join hashed the tenant's whole records table
+ * (a sequential scan per reveal, growing with the tenant; seen by `make bench`'s plan check). */
 static const struct cu_stmt q_detokenize = {
     "detokenize",
     "SELECT t.token, t.collection, t.field, t.record_id, r.subject_id,"
@@ -159,7 +163,8 @@ static const struct cu_stmt q_detokenize = {
     " coalesce(c.fields -> t.field ->> 'type', ''),"
     " (SELECT incarnation FROM tenants WHERE tenant_id = $1)"
     " FROM tokens t"
-    " JOIN records r ON r.tenant_id = $1 AND r.id = t.record_id"
+    " CROSS JOIN LATERAL (SELECT rr.subject_id, rr.deleted_at, rr.created_at FROM records rr"
+    "      WHERE rr.tenant_id = $1 AND rr.id = t.record_id LIMIT 1) r"
     " LEFT JOIN record_values v ON v.tenant_id = $1 AND v.record_id = t.record_id"
     "      AND v.field = t.field AND NOT t.revoked"
     " LEFT JOIN subject_keys sk ON sk.tenant_id = $1 AND sk.subject_id = r.subject_id"
@@ -339,6 +344,57 @@ write_batch_params(struct cu_params *p, const char *tenant, const char *records_
     cu_params_text(p, values_json);
     cu_params_text(p, tokens_json);
     cu_params_text(p, audit_json);
+}
+
+const struct cu_stmt *
+cu_store_stmt(const char *name)
+{
+    static const struct cu_stmt *const all[] = {&q_purpose_get, &q_detokenize, &q_audit_insert,
+                                                &q_write_batch};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (strcmp(all[i]->name, name) == 0) {
+            return all[i];
+        }
+    }
+    return NULL;
+}
+
+enum cu_err
+cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose, const char *tokens_json,
+                struct cu_arena *arena, struct cu_db_result **purpose_out,
+                struct cu_db_result **tokens_out)
+{
+    struct cu_params pp, tp;
+    cu_params_init(&pp);
+    cu_params_text(&pp, tenant);
+    cu_params_text(&pp, purpose);
+    cu_params_init(&tp);
+    cu_params_text(&tp, tenant);
+    cu_params_text(&tp, tokens_json);
+    const struct cu_step steps[] = {
+        {.stmt = &q_purpose_get, .p = &pp, .out = purpose_out},
+        {.stmt = &q_detokenize, .p = &tp, .out = tokens_out},
+    };
+    return cu_tx_exec_steps(tx, steps, 2, arena);
+}
+
+enum cu_err
+cu_store_audit_group_commit(struct cu_db *db, int n, const char *const *tenants,
+                            const char *const *audit_jsons)
+{
+    CU_ENSURE(n >= 1 && n <= CU_DB_MAX_STEPS, CU_ERR_INTERNAL, "bad group of %d", n);
+    struct cu_params p[CU_DB_MAX_STEPS];
+    struct cu_step steps[CU_DB_MAX_STEPS];
+    for (int i = 0; i < n; i++) {
+        cu_params_init(&p[i]);
+        cu_params_text(&p[i], tenants[i]);
+        cu_params_text(&p[i], audit_jsons[i]);
+        /* row-level security checks each tenant's rows against its own custos.tenant */
+        steps[i] = (struct cu_step){.stmt = &q_audit_insert, .p = &p[i], .tenant = tenants[i]};
+    }
+    struct cu_tx *tx = NULL;
+    CU_GUARD(cu_tx_begin(db, tenants[0], &tx));
+    return cu_tx_exec_steps_commit(&tx, steps, n);
 }
 
 enum cu_err

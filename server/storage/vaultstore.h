@@ -103,6 +103,22 @@ enum cu_col_detokenize {
 };
 enum cu_err cu_store_detokenize(struct cu_tx *tx, const char *tenant, const char *tokens_json,
                                 struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+/* What a reveal needs, in one round trip (one snapshot in a read, cu_tx_begin_read): the
+ * purpose (columns cu_col_purpose, no row when undeclared) and the tokens' rows (columns
+ * cu_col_detokenize). The policy facts still to come (consent, restriction, interaction,
+ * budget) join this pipeline as further steps. */
+enum cu_err cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose,
+                            const char *tokens_json, struct cu_arena *arena,
+                            struct cu_db_result **purpose_out,
+                            struct cu_db_result **tokens_out) CU_WUR;
+/* A statement of this file by name (NULL when none): for the test that keeps the bench's SQL
+ * (tests/bench/sql/) identical to the service's. */
+const struct cu_stmt *cu_store_stmt(const char *name);
+/* Group commit: the audit entries (JSON arrays as for cu_store_audit_insert) of several
+ * tenants, one INSERT per tenant, in one transaction and one round trip with its COMMIT. n at
+ * most CU_DB_MAX_STEPS. */
+enum cu_err cu_store_audit_group_commit(struct cu_db *db, int n, const char *const *tenants,
+                                        const char *const *audit_jsons) CU_WUR;
 
 /* One record. Row 0 columns: id, collection, subject_id, deleted ("t"/"f"), created_at,
  * updated_at. 0 rows: unknown. */

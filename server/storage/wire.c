@@ -114,6 +114,10 @@ enum cu_err
 cu_db_simple(struct cu_db *db, struct cu_db_conn *c, const char *sql, const char *what)
 {
     long long deadline = cu_db_now_ms() + db->timeout_ms;
+    atomic_fetch_add(&db->round_trips, 1);
+    if (strcmp(sql, "COMMIT") == 0) {
+        atomic_fetch_add(&db->commits, 1);
+    }
     if (PQsendQuery(c->pg, sql) != 1) {
         cu_db_conn_close(c);
         return cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "%s: could not send", what);

@@ -46,8 +46,11 @@ int t_json(const struct t_server *s, const char *method, const char *path, const
 int t_header(const struct t_resp *r, const char *name, char *out, size_t out_len);
 
 /* Spawns `custos serve` with the shared settings plus env overrides ("NAME=value", NULL
- * terminated; "NAME=" removes a variable). tls: 1 HTTPS, 0 plain HTTP. Waits for /healthz. */
+ * terminated; "NAME=" removes a variable). tls: 1 HTTPS, 0 plain HTTP. Waits for /healthz,
+ * then up to 30 s for /readyz. -1 when the server exits or never answers. */
 int t_spawn(const char *const *env, int tls, struct t_server *out);
+/* The same without waiting for readiness (a server meant to stay not ready). */
+int t_spawn_unready(const char *const *env, int tls, struct t_server *out);
 /* SIGTERM, then waits; returns the exit status (or -1). */
 int t_stop(struct t_server *s);
 

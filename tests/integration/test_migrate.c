@@ -86,7 +86,7 @@ Test(migrate, concurrent_replicas_apply_each_migration_once, .timeout = 60)
     snprintf(env_url, sizeof(env_url), "CUSTOS_DATABASE_URL=%s", app_url);
     const char *env[] = {env_url, NULL};
     struct t_server srv;
-    cr_assert_eq(t_spawn(env, 0, &srv), 0);
+    cr_assert_eq(t_spawn_unready(env, 0, &srv), 0);
     struct t_resp r1;
     cr_assert_eq(t_request(&srv, "GET", "/readyz", NULL, NULL, NULL, &r1), 0);
     cr_assert_eq(r1.status, 503, "%s", r1.body);

@@ -2,6 +2,7 @@
 #include "http/http.h"
 
 #include "core/metrics.h"
+#include "service/group_commit.h"
 
 enum cu_err
 cu_h_healthz(struct cu_req *req)
@@ -46,8 +47,23 @@ cu_h_metrics(struct cu_req *req)
                   "# TYPE custos_db_pool_open gauge\ncustos_db_pool_open %d\n"
                   "# TYPE custos_db_connect_failures_total counter\n"
                   "custos_db_connect_failures_total %llu\n"
-                  "# TYPE custos_db_timeouts_total counter\ncustos_db_timeouts_total %llu\n",
-                  st.size, st.in_use, st.open, st.connect_failures, st.timeouts);
+                  "# TYPE custos_db_timeouts_total counter\ncustos_db_timeouts_total %llu\n"
+                  "# TYPE custos_db_round_trips_total counter\ncustos_db_round_trips_total %llu\n"
+                  "# TYPE custos_db_commits_total counter\ncustos_db_commits_total %llu\n",
+                  st.size, st.in_use, st.open, st.connect_failures, st.timeouts, st.round_trips,
+                  st.commits);
+    if (req->app->svc != NULL && req->app->svc->audit_writer != NULL) {
+        struct cu_group_commit_stats gs;
+        cu_group_commit_stats(req->app->svc->audit_writer, &gs);
+        cu_buf_printf(&b,
+                      "# TYPE custos_audit_group_commits_total counter\n"
+                      "custos_audit_group_commits_total %llu\n"
+                      "# TYPE custos_audit_group_commit_requests_total counter\n"
+                      "custos_audit_group_commit_requests_total %llu\n"
+                      "# TYPE custos_audit_group_commit_failures_total counter\n"
+                      "custos_audit_group_commit_failures_total %llu\n",
+                      gs.batches, gs.requests, gs.failures);
+    }
     cu_resp_text(req, 0, "text/plain; version=0.0.4", (const char *)b.data, b.len);
     cu_buf_cleanup(&b);
     return CU_OK;

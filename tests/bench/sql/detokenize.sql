@@ -1,20 +1,23 @@
 -- Ceiling for POST /v1/detokenize with one seeded token (X-Purpose: support): the statements the
 -- service runs, in its order, with its parameters (server/service/detokenize.c,
--- server/storage/vaultstore.c; seen with log_statement=all).
+-- server/storage/vaultstore.c cu_store_reveal and cu_store_audit_group_commit).
+-- The read: one pipeline, one implicit read-only transaction (no BEGIN, no COMMIT). The audit
+-- entry: the service's group commit writes the entries of concurrent requests in one transaction;
+-- here each transaction writes its own (one commit per request: the service can do better).
 -- Run as custos_app: pgbench -M prepared -D tenant=bench -D ntokens=N. The tokens (JSON array) and
 -- the matching audit entries (JSON) come from the helper table bench_tokens(i, tokens, audit) that
 -- scripts/bench.sh fills from the seeded tokens; those two primary-key lookups (a few µs) are the
 -- only work the service does not do.
 \set i random(1, :ntokens)
 \startpipeline
-BEGIN;
-SET LOCAL custos.tenant = 'bench';
-SET LOCAL custos.platform = 'off';
-SET LOCAL statement_timeout = 3000;
+SELECT set_config('custos.tenant', 'bench', true), set_config('custos.platform', 'off', true), set_config('statement_timeout', '3000', true), set_config('transaction_read_only', 'on', true);
 SELECT name, description, lawful_basis, to_char(created_at AT TIME ZONE 'UTC', E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS.MS"Z"'), to_char(updated_at AT TIME ZONE 'UTC', E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS.MS"Z"') FROM purposes WHERE tenant_id = :tenant AND name = 'support';
+SELECT t.token, t.collection, t.field, t.record_id, r.subject_id, CASE WHEN t.revoked THEN 'revoked' WHEN r.deleted_at IS NOT NULL THEN 'deleted' WHEN v.ciphertext IS NULL OR sk.wrapped IS NULL THEN 'erased' ELSE 'live' END, coalesce(v.key_version, 0), v.ciphertext, coalesce(sk.kek_version, 0), sk.wrapped, coalesce(c.fields -> t.field ->> 'type', ''), (SELECT incarnation FROM tenants WHERE tenant_id = :tenant) FROM tokens t CROSS JOIN LATERAL (SELECT rr.subject_id, rr.deleted_at, rr.created_at FROM records rr WHERE rr.tenant_id = :tenant AND rr.id = t.record_id LIMIT 1) r LEFT JOIN record_values v ON v.tenant_id = :tenant AND v.record_id = t.record_id AND v.field = t.field AND NOT t.revoked LEFT JOIN subject_keys sk ON sk.tenant_id = :tenant AND sk.subject_id = r.subject_id AND sk.version = v.key_version LEFT JOIN collections c ON c.tenant_id = :tenant AND c.name = t.collection WHERE t.tenant_id = :tenant AND t.token = ANY (ARRAY(SELECT json_array_elements_text((SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)::json))) ORDER BY t.token COLLATE "C", (NOT t.revoked AND r.deleted_at IS NULL AND sk.wrapped IS NOT NULL) DESC, r.created_at;
 \endpipeline
-SELECT t.token, t.collection, t.field, t.record_id, r.subject_id, CASE WHEN t.revoked THEN 'revoked' WHEN r.deleted_at IS NOT NULL THEN 'deleted' WHEN v.ciphertext IS NULL OR sk.wrapped IS NULL THEN 'erased' ELSE 'live' END, coalesce(v.key_version, 0), v.ciphertext, coalesce(sk.kek_version, 0), sk.wrapped, coalesce(c.fields -> t.field ->> 'type', ''), (SELECT incarnation FROM tenants WHERE tenant_id = :tenant) FROM tokens t JOIN records r ON r.tenant_id = :tenant AND r.id = t.record_id LEFT JOIN record_values v ON v.tenant_id = :tenant AND v.record_id = t.record_id AND v.field = t.field AND NOT t.revoked LEFT JOIN subject_keys sk ON sk.tenant_id = :tenant AND sk.subject_id = r.subject_id AND sk.version = v.key_version LEFT JOIN collections c ON c.tenant_id = :tenant AND c.name = t.collection WHERE t.tenant_id = :tenant AND t.token = ANY (ARRAY(SELECT json_array_elements_text((SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)::json))) ORDER BY t.token COLLATE "C", (NOT t.revoked AND r.deleted_at IS NULL AND sk.wrapped IS NOT NULL) DESC, r.created_at;
 \startpipeline
-INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id, subject_id, purpose, redaction, outcome, request_id) SELECT :tenant, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id, x.purpose, x.redaction, x.outcome, x.request_id FROM json_to_recordset((SELECT b.audit FROM bench_tokens b WHERE b.i = :i)::json) AS x(principal text, action text, collection text, fields text[], record_id text, subject_id text, purpose text, redaction text, outcome text, request_id text);
+BEGIN;
+SELECT set_config('custos.tenant', 'bench', true), set_config('custos.platform', 'off', true), set_config('statement_timeout', '3000', true);
+SELECT set_config('custos.tenant', 'bench', true), set_config('custos.platform', 'off', true);
+INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id, subject_id, purpose, redaction, outcome, request_id, incarnation) SELECT :tenant, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id, x.purpose, x.redaction, x.outcome, x.request_id, (SELECT incarnation FROM tenants WHERE tenant_id = :tenant) FROM json_to_recordset((SELECT b.audit FROM bench_tokens b WHERE b.i = :i)::json) AS x(principal text, action text, collection text, fields text[], record_id text, subject_id text, purpose text, redaction text, outcome text, request_id text);
 COMMIT;
 \endpipeline
