@@ -161,8 +161,63 @@ cu_auth_keys(struct cu_auth *a, size_t *loaded, size_t *skipped)
 
 /* ---- verification ---- */
 
-/* Picks the one key this token may be checked with: the dev secret for HS256, else the JWKS
- * key named by kid whose type, size or curve, and optional JWK alg fit the header alg. */
+/* floor(n / 2) of each curve's group order n (n = 2 * half + 1), big-endian at the curve size.
+ * An ECDSA signature (r, s) also verifies as (r, n - s): the same token exists in two spellings.
+ * Both are valid JWS (RFC 7518 does not ask for low S, and OpenSSL, libjwt and most IdPs sign
+ * with either), so both are accepted, and everything keyed by a token — the verified-token cache
+ * — is keyed by its canonical form, the low-S one (s <= n / 2). */
+static const uint8_t half_order_p256[] = {
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
+};
+static const uint8_t half_order_p384[] = {
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xe3, 0xb1, 0xa6, 0xc0, 0xfa, 0x1b, 0x96, 0xef,
+    0xac, 0x0d, 0x06, 0xd9, 0x24, 0x58, 0x53, 0xbd, 0x76, 0x76, 0x0c, 0xb5, 0x66, 0x62, 0x94, 0xb9,
+};
+static const uint8_t half_order_p521[] = {
+    0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xfd, 0x28, 0xc3, 0x43, 0xc1, 0xdf, 0x97, 0xcb, 0x35,
+    0xbf, 0xe6, 0x00, 0xa4, 0x7b, 0x84, 0xd2, 0xe8, 0x1d, 0xda, 0xe4, 0xdc, 0x44, 0xce,
+    0x23, 0xd7, 0x5d, 0xb7, 0xdb, 0x8f, 0x48, 0x9c, 0x32, 0x04,
+};
+
+static const uint8_t *
+half_order(enum cu_jwk_curve curve)
+{
+    return curve == CU_CURVE_P256   ? half_order_p256
+           : curve == CU_CURVE_P384 ? half_order_p384
+           : curve == CU_CURVE_P521 ? half_order_p521
+                                    : NULL;
+}
+
+int
+cu_jwt_ecdsa_canonical(enum cu_jwk_curve curve, const uint8_t *sig, size_t sig_len, uint8_t *out)
+{
+    const uint8_t *half = half_order(curve);
+    size_t n = cu_jwk_curve_size(curve);
+    if (half == NULL || sig_len != 2 * n) {
+        return -1;
+    }
+    memcpy(out, sig, sig_len);
+    const uint8_t *sv = sig + n;
+    /* s is public: plain big-endian comparison and arithmetic */
+    if (memcmp(sv, half, n) <= 0) {
+        return 0;
+    }
+    /* out_s = n - s, with n = (half << 1) | 1, byte by byte from the least significant */
+    unsigned borrow = 0;
+    for (size_t i = n; i-- > 0;) {
+        unsigned hi = i + 1 < n ? half[i + 1] >> 7 : 0;
+        unsigned nb = ((unsigned)(half[i] << 1) & 0xffu) | hi | (i == n - 1 ? 1u : 0u);
+        int d = (int)nb - (int)sv[i] - (int)borrow;
+        borrow = d < 0;
+        out[n + i] = (uint8_t)(d < 0 ? d + 256 : d);
+    }
+    return 1;
+}
+
 static enum cu_err
 select_key(const struct cu_auth *a, const struct cu_jwks *keys, const struct cu_jwt_parts *parts,
            const uint8_t **key, size_t *key_len)
@@ -229,7 +284,18 @@ cu_auth_verify(struct cu_auth *a, const char *authorization, long long now, stru
 
     uint8_t digest[CU_SHA256_LEN];
     struct cu_token_times times;
-    CU_TRY(cu_sha256((const uint8_t *)token, len, digest));
+    if (cu_jwt_alg_def(parts.alg)->kind == CU_JWK_EC) {
+        /* the cache knows a token by its low-S spelling: signing input, then raw r || s */
+        size_t in_len = parts.signing_input_len;
+        uint8_t *canon = cu_arena_alloc(arena, in_len + parts.sig_len);
+        memcpy(canon, token, in_len);
+        CU_CHECK(cu_jwt_ecdsa_canonical(cu_jwt_alg_def(parts.alg)->curve, parts.sig, parts.sig_len,
+                                        canon + in_len) >= 0,
+                 CU_ERR_UNAUTHORIZED, "ecdsa signature is not raw r||s of the curve size");
+        CU_TRY(cu_sha256(canon, in_len + parts.sig_len, digest));
+    } else {
+        CU_TRY(cu_sha256((const uint8_t *)token, len, digest));
+    }
     if (cu_tokencache_get(a->cache, digest, now, a->leeway, arena, out, &times)) {
         CU_TRY(cu_claims_check_times(&times, now, a->leeway));
         goto out;

@@ -45,6 +45,13 @@ enum cu_err cu_auth_reload(struct cu_auth *a) CU_WUR;
 enum cu_err cu_auth_verify(struct cu_auth *a, const char *authorization, long long now,
                            struct cu_arena *arena, struct cu_principal *out) CU_WUR;
 
+/* Writes into out (sig_len bytes) the low-S form of a raw r || s ECDSA signature on curve:
+ * s replaced by n - s when s > n / 2. Returns 1 when s was replaced, 0 when sig already was
+ * low-S, -1 when curve is not an ECDSA curve or sig_len is not twice its size. Both forms verify;
+ * the low-S one is what anything keyed by a token uses. */
+int cu_jwt_ecdsa_canonical(enum cu_jwk_curve curve, const uint8_t *sig, size_t sig_len,
+                           uint8_t *out);
+
 /* Cache counters since cu_auth_new (a hit skipped the signature check). Thread-safe. */
 void cu_auth_stats(struct cu_auth *a, uint64_t *hits, uint64_t *misses);
 /* Keys currently usable, and JWKS entries skipped at the last successful (re)load because of

@@ -22,9 +22,10 @@ compatible(const struct cu_coll_spec *old, const struct cu_coll_spec *next,
         if (n == NULL) {
             cu_problem_add(problems, ptr, "cannot be removed while the collection holds data");
             ok = 0;
-        } else if (n->type != o->type || n->kind != o->kind) {
+        } else if (n->type != o->type || n->kind != o->kind || n->keep != o->keep) {
             cu_problem_add(problems, ptr,
-                           "type and tokenization cannot change while the collection holds data");
+                           "type, tokenization and keep cannot change while the collection holds "
+                           "data");
             ok = 0;
         } else if (n->searchable != o->searchable) {
             cu_problem_add(problems, ptr,
@@ -83,6 +84,10 @@ cu_collection_put(struct cu_svc *s, const struct cu_actor *a, const char *name, 
     int created = 0;
     rc = cu_store_collection_put(tx, a->tenant, name, fields_json, retention, &created);
     free(fields_json);
+    if (rc == CU_ERR_CONFLICT) {
+        /* the only row it can name that may be missing: the tenant's */
+        rc = cu_err_public(CU_ERR_FORBIDDEN, "The tenant of the token does not exist");
+    }
     CU_TRY(rc);
     *outcome = created ? CU_OUTCOME_CREATED : CU_OUTCOME_DONE;
     json_t *entries = json_array();

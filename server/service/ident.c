@@ -54,6 +54,24 @@ cu_subject_id_ok(const char *s)
 }
 
 int
+cu_subject_id_pii_like(const char *s)
+{
+    if (strchr(s, '@') != NULL) {
+        return 1;
+    }
+    const char *p = s[0] == '+' ? s + 1 : s;
+    size_t digits = 0;
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            digits++;
+        } else if (strchr(" -.()", *p) == NULL) {
+            return 0;
+        }
+    }
+    return digits >= 7 && digits <= 15;
+}
+
+int
 cu_record_id_ok(const char *s)
 {
     if (strncmp(s, "rec_", 4) != 0 || strlen(s) != 36) {

@@ -5,6 +5,7 @@
 
 #include "crypto/encode.h"
 #include "service/ident.h"
+#include "storage/vaultstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,9 +128,11 @@ cu_intake_seal(struct cu_in_record *recs, size_t n, struct cu_subject_key_req *r
             }
             json_array_append_new(values, o);
             if (tokens != NULL) {
-                json_array_append_new(tokens, json_pack("{s:s, s:s, s:s, s:s}", "token", iv->token,
-                                                        "record_id", r->id, "collection",
-                                                        collection, "field", iv->f->name));
+                json_array_append_new(tokens, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "token",
+                                                        iv->token, "record_id", r->id, "collection",
+                                                        collection, "field", iv->f->name, "shared",
+                                                        cu_tokkind_shared(iv->f->kind), "reserved",
+                                                        iv->reserved));
             }
         }
     }
@@ -191,4 +194,66 @@ cu_intake_exec(struct cu_tx *tx, const char *tenant, json_t *batch,
     enum cu_err rc = fn(tx, tenant, js);
     free(js);
     return rc;
+}
+
+enum { RESERVE_ROUNDS = 16 };
+
+enum cu_err
+cu_intake_reserve(struct cu_tx *tx, const char *tenant, const char *collection,
+                  const struct cu_tenant_keys *keys, struct cu_in_record *recs, size_t n,
+                  struct cu_arena *arena)
+{
+    for (int round = 0; round < RESERVE_ROUNDS; round++) {
+        json_t *names = json_array();
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; recs[i].ok && j < recs[i].nvalues; j++) {
+                struct cu_in_value *iv = &recs[i].values[j];
+                if (iv->f->kind == CU_TOK_FPE && !iv->reserved) {
+                    json_array_append_new(names, json_pack("{s:s, s:s, s:s}", "token", iv->token,
+                                                           "collection", collection, "field",
+                                                           iv->f->name));
+                }
+            }
+        }
+        if (json_array_size(names) == 0) {
+            json_decref(names);
+            return CU_OK;
+        }
+        char *js = json_dumps(names, JSON_COMPACT);
+        json_decref(names);
+        CU_ENSURE(js != NULL, CU_ERR_INTERNAL, "could not encode token names");
+        struct cu_db_result *res = NULL;
+        enum cu_err rc = cu_store_token_names_reserve(tx, tenant, js, arena, &res);
+        free(js);
+        CU_GUARD(rc);
+        /* each name inserted goes to the first value that drew it; the others draw again */
+        json_t *got = json_object();
+        for (int k = 0; k < cu_res_rows(res); k++) {
+            json_object_set_new(got, cu_res_text(res, k, 0), json_true());
+        }
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; recs[i].ok && j < recs[i].nvalues; j++) {
+                struct cu_in_value *iv = &recs[i].values[j];
+                if (iv->f->kind != CU_TOK_FPE || iv->reserved) {
+                    continue;
+                }
+                if (json_object_get(got, iv->token) != NULL) {
+                    json_object_del(got, iv->token);
+                    iv->reserved = 1;
+                    continue;
+                }
+                const char *problem = NULL;
+                rc = cu_value_token(iv->f, keys, tenant, collection, iv->norm, iv->len, arena,
+                                    &iv->token, &problem);
+                if (rc != CU_OK) {
+                    json_decref(got);
+                    return rc;
+                }
+            }
+        }
+        json_decref(got);
+    }
+    return cu_err_public(CU_ERR_CONFLICT,
+                         "No free format-preserving token was found for a value of this request: "
+                         "its field's tokens for the value's kept digits are nearly all issued");
 }

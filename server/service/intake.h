@@ -19,6 +19,7 @@ struct cu_in_value {
     char *token;
     int has_index;
     uint8_t index[32];
+    int reserved; /* the token's name is already in token_names (cu_intake_reserve) */
 };
 
 /* One incoming record; ok = 0 once a problem is found (errors: its per-item problems). */
@@ -53,5 +54,14 @@ enum cu_err cu_intake_seal(struct cu_in_record *recs, size_t n, struct cu_subjec
 /* Runs fn on the JSON text of batch (borrowed) in tx; nothing when it is empty. */
 enum cu_err cu_intake_exec(struct cu_tx *tx, const char *tenant, json_t *batch,
                            enum cu_err (*fn)(struct cu_tx *, const char *, const char *)) CU_WUR;
+
+/* Reserves in tx the names of the random format-preserving tokens of the ok records, drawing
+ * a new token for each one already taken (issued before in the tenant, even to a deleted
+ * record, or drawn twice in this batch), until each has a free one. CU_ERR_CONFLICT with a
+ * public detail when one finds none in 16 draws (its field's token space for the value's kept
+ * digits is nearly full). */
+enum cu_err cu_intake_reserve(struct cu_tx *tx, const char *tenant, const char *collection,
+                              const struct cu_tenant_keys *keys, struct cu_in_record *recs,
+                              size_t n, struct cu_arena *arena) CU_WUR;
 
 #endif

@@ -63,7 +63,12 @@ cu_purpose_put(struct cu_svc *s, const struct cu_actor *a, const char *name, jso
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     int created = 0;
-    CU_TRY(cu_store_purpose_put(tx, a->tenant, name, description, basis, &created));
+    rc = cu_store_purpose_put(tx, a->tenant, name, description, basis, &created);
+    if (rc == CU_ERR_CONFLICT) {
+        /* the only row it can name that may be missing: the tenant's */
+        rc = cu_err_public(CU_ERR_FORBIDDEN, "The tenant of the token does not exist");
+    }
+    CU_TRY(rc);
     *outcome = created ? CU_OUTCOME_CREATED : CU_OUTCOME_DONE;
     json_t *entries = json_array();
     json_array_append_new(

@@ -190,10 +190,12 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
         json_decref(rec.errors);
         CU_FAIL(CU_ERR_INVALID, "invalid fields");
     }
+    CU_TRY(cu_intake_reserve(tx, a->tenant, collection, &keys, &rec, 1, arena));
     struct cu_db_result *cur = NULL;
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &cur));
     /* random tokens stay with the record; deterministic and format-preserving ones follow the
-     * value */
+     * value (a random format-preserving token shows digits of the value: a new value gets a new
+     * one, and the old one is revoked) */
     for (size_t j = 0; j < rec.nvalues; j++) {
         struct cu_in_value *iv = &rec.values[j];
         const char *old = NULL;
@@ -206,8 +208,10 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
             iv->token = cu_arena_strdup(arena, old);
         } else if (old == NULL || strcmp(old, iv->token) != 0) {
             json_array_append_new(new_tokens,
-                                  json_pack("{s:s, s:s, s:s, s:s}", "token", iv->token, "record_id",
-                                            id, "collection", collection, "field", iv->f->name));
+                                  json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "token", iv->token,
+                                            "record_id", id, "collection", collection, "field",
+                                            iv->f->name, "shared", cu_tokkind_shared(iv->f->kind),
+                                            "reserved", iv->reserved));
             if (old != NULL) {
                 json_array_append_new(revoke, json_pack("{s:s, s:s, s:s}", "token", old,
                                                         "record_id", id, "field", iv->f->name));
@@ -220,7 +224,13 @@ cu_record_rectify(struct cu_svc *s, const struct cu_actor *a, const char *collec
     CU_TRY(cu_intake_seal(&rec, 1, &req, 1, a->tenant, collection, arena, values_b, NULL));
     CU_TRY(cu_intake_exec(tx, a->tenant, values_b, cu_store_values_upsert));
     CU_TRY(cu_intake_exec(tx, a->tenant, revoke, cu_store_tokens_revoke));
-    CU_TRY(cu_intake_exec(tx, a->tenant, new_tokens, cu_store_tokens_insert));
+    rc = cu_intake_exec(tx, a->tenant, new_tokens, cu_store_tokens_insert);
+    if (rc == CU_ERR_CONFLICT) {
+        rc = cu_err_public(CU_ERR_CONFLICT, "The token of a new value is already issued to another "
+                                            "field: format_preserving_deterministic fields of a "
+                                            "tenant share one token space");
+    }
+    CU_TRY(rc);
     CU_TRY(cu_store_record_touch(tx, a->tenant, id));
     json_t *fields = json_array();
     for (size_t j = 0; j < rec.nvalues; j++) {

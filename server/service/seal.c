@@ -7,6 +7,7 @@
 #include "crypto/encode.h"
 #include "crypto/ff1.h"
 #include "crypto/hmac.h"
+#include "crypto/rand.h"
 #include "crypto/token.h"
 
 #include <stdlib.h>
@@ -23,7 +24,7 @@ cu_tenant_keys_load(struct cu_svc *s, struct cu_tx *tx, const char *tenant,
     for (size_t i = 0; i < spec->nfields; i++) {
         need_index |= spec->fields[i].searchable;
         need_token |= spec->fields[i].kind == CU_TOK_DETERMINISTIC;
-        need_ff1 |= spec->fields[i].kind == CU_TOK_FPE;
+        need_ff1 |= spec->fields[i].kind == CU_TOK_FPE_DET;
     }
     if (need_index) {
         CU_GUARD(
@@ -106,37 +107,75 @@ cu_value_open(const struct cu_secret *key, const char *tenant, const char *colle
     return CU_OK;
 }
 
-/* Card tokens: the first 6 and last 4 digits kept; the free middle digits but one are FF1
- * encrypted (tweak binds tenant, collection, field and the kept digits); the last middle digit is
- * chosen so that the Luhn check fails. Injective: equal tokens mean equal cards. */
+/* Random decimal digits into out[0..n) from the CSPRNG, uniform (rejection of bytes >= 250). */
 static enum cu_err
-card_token(const struct cu_tenant_keys *k, const char *tweak, const char *pan, size_t n,
-           struct cu_arena *arena, char **token, const char **problem)
+random_digits(char *out, size_t n)
+{
+    size_t have = 0;
+    while (have < n) {
+        uint8_t b[32];
+        CU_GUARD(cu_rand_bytes(b, sizeof(b)));
+        for (size_t i = 0; i < sizeof(b) && have < n; i++) {
+            if (b[i] < 250) {
+                out[have++] = (char)('0' + b[i] % 10);
+            }
+        }
+        cu_wipe(b, sizeof(b));
+    }
+    return CU_OK;
+}
+
+/* Card tokens keep the first 6 and last 4 digits (keep first6_last4) or the last 4 only (keep
+ * last4); the digits in between but one are random (format_preserving) or FF1 encrypted
+ * (format_preserving_deterministic; the tweak binds tenant, collection, field, keep and the kept
+ * digits), and the last of them is chosen so that the Luhn check fails: a token is never a
+ * valid card number. */
+static enum cu_err
+card_token(const struct cu_field_spec *f, const struct cu_tenant_keys *k, const char *tweak,
+           const char *pan, size_t n, struct cu_arena *arena, char **token, const char **problem)
 {
     if (n < 13) {
         *problem = "card numbers under 13 digits cannot have a format-preserving token";
         return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "card too short for fpe");
     }
-    size_t free_len = n - 10 - 1;
+    size_t lead = f->keep == CU_KEEP_LAST4 ? 0 : 6;
+    size_t free_len = n - lead - 4 - 1;
     char *t = cu_arena_strndup(arena, pan, n);
-    char mid[24];
-    memcpy(mid, pan + 6, free_len);
-    mid[free_len] = '\0';
     char enc[24];
-    char *tw = cu_arena_printf(arena, "%s|%.6s|%.4s", tweak, pan, pan + n - 4);
-    enum cu_err rc =
-        cu_ff1_encrypt_small_digits(k->ff1->data, (const uint8_t *)tw, strlen(tw), mid, enc);
-    cu_wipe(mid, sizeof(mid));
-    CU_GUARD(rc);
-    memcpy(t + 6, enc, free_len);
+    if (f->kind == CU_TOK_FPE) {
+        CU_GUARD(random_digits(enc, free_len));
+    } else {
+        char mid[24];
+        memcpy(mid, pan + lead, free_len);
+        mid[free_len] = '\0';
+        char *tw = lead ? cu_arena_printf(arena, "%s|%.6s|%.4s", tweak, pan, pan + n - 4)
+                        : cu_arena_printf(arena, "%s|last4|%.4s", tweak, pan + n - 4);
+        enum cu_err rc =
+            cu_ff1_encrypt_small_digits(k->ff1->data, (const uint8_t *)tw, strlen(tw), mid, enc);
+        cu_wipe(mid, sizeof(mid));
+        CU_GUARD(rc);
+    }
+    memcpy(t + lead, enc, free_len);
     cu_wipe(enc, sizeof(enc));
-    size_t pos = 6 + free_len;
+    size_t pos = lead + free_len;
+    int valid = 0;
     for (char d = '0'; d <= '9'; d++) {
         t[pos] = d;
         if (cu_luhn_valid(t, n)) {
-            t[pos] = (char)('0' + (d - '0' + 1) % 10);
+            valid = d - '0';
             break;
         }
+    }
+    if (f->kind == CU_TOK_FPE) {
+        /* any of the nine digits that fail the check */
+        char r = '0';
+        CU_GUARD(random_digits(&r, 1));
+        while (r == '9') {
+            CU_GUARD(random_digits(&r, 1));
+        }
+        t[pos] = (char)('0' + (valid + 1 + (r - '0')) % 10);
+    } else {
+        t[pos] = (char)('0' + (valid + 1) % 10);
     }
     *token = t;
     return CU_OK;
@@ -160,12 +199,13 @@ cu_value_token(const struct cu_field_spec *f, const struct cu_tenant_keys *k, co
         *token = cu_arena_strdup(arena, buf);
         return CU_OK;
     case CU_TOK_FPE:
+    case CU_TOK_FPE_DET:
         break;
     }
     if (f->type == CU_FT_CARD) {
-        return card_token(k, context, normalized, len, arena, token, problem);
+        return card_token(f, k, context, normalized, len, arena, token, problem);
     }
-    /* ssn "AAA-GG-SSSS" and phone "+digits": FF1 over the digits, punctuation kept */
+    /* ssn "AAA-GG-SSSS" and phone "+digits": random or FF1 digits, punctuation kept */
     char digits[32];
     size_t nd = 0;
     for (size_t i = 0; i < len && nd + 1 < sizeof(digits); i++) {
@@ -175,9 +215,20 @@ cu_value_token(const struct cu_field_spec *f, const struct cu_tenant_keys *k, co
     }
     digits[nd] = '\0';
     char enc[32];
-    enum cu_err rc =
-        cu_ff1_encrypt_digits(k->ff1->data, (const uint8_t *)context, strlen(context), digits, enc);
+    enum cu_err rc = CU_OK;
+    if (nd < 6) {
+        rc = cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "fpe refused: under 6 digits");
+    } else if (f->kind == CU_TOK_FPE) {
+        rc = random_digits(enc, nd);
+        enc[nd] = '\0';
+    } else {
+        rc = cu_ff1_encrypt_digits(k->ff1->data, (const uint8_t *)context, strlen(context), digits,
+                                   enc);
+    }
     cu_wipe(digits, sizeof(digits));
+    if (rc == CU_ERR_CRYPTO) {
+        return rc;
+    }
     if (rc != CU_OK) {
         *problem = "the value is too short for a format-preserving token";
         return cu_err_set(CU_ERR_INVALID, __FILE__, __LINE__, "fpe refused");

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[] = {"random", "deterministic", "format_preserving"};
+static const char *const kind_names[] = {"random", "deterministic", "format_preserving",
+                                         "format_preserving_deterministic"};
+static const char *const keep_names[] = {"first6_last4", "last4"};
 
 const char *
 cu_tokkind_name(enum cu_tokkind k)
@@ -19,13 +21,25 @@ cu_tokkind_name(enum cu_tokkind k)
 static int
 kind_parse(const char *s, enum cu_tokkind *out)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (strcmp(s, kind_names[i]) == 0) {
             *out = (enum cu_tokkind)i;
             return 1;
         }
     }
     return 0;
+}
+
+int
+cu_tokkind_shared(enum cu_tokkind k)
+{
+    return k == CU_TOK_DETERMINISTIC || k == CU_TOK_FPE_DET;
+}
+
+int
+cu_tokkind_fpe(enum cu_tokkind k)
+{
+    return k == CU_TOK_FPE || k == CU_TOK_FPE_DET;
 }
 
 enum cu_err
@@ -71,7 +85,19 @@ cu_spec_parse(json_t *fields, struct cu_arena *arena, struct cu_coll_spec *out,
             } else if (strcmp(key, "tokenization") == 0) {
                 if (!json_is_string(v) || !kind_parse(json_string_value(v), &f->kind)) {
                     cu_problem_add(problems, cu_arena_printf(arena, "%s/tokenization", ptr),
-                                   "must be random, deterministic or format_preserving");
+                                   "must be random, deterministic, format_preserving or "
+                                   "format_preserving_deterministic");
+                    ok = 0;
+                }
+            } else if (strcmp(key, "keep") == 0) {
+                const char *kv = json_string_value(v);
+                if (kv != NULL && strcmp(kv, keep_names[CU_KEEP_FIRST6_LAST4]) == 0) {
+                    f->keep = CU_KEEP_FIRST6_LAST4;
+                } else if (kv != NULL && strcmp(kv, keep_names[CU_KEEP_LAST4]) == 0) {
+                    f->keep = CU_KEEP_LAST4;
+                } else {
+                    cu_problem_add(problems, cu_arena_printf(arena, "%s/keep", ptr),
+                                   "must be first6_last4 or last4");
                     ok = 0;
                 }
             } else if (strcmp(key, "searchable") == 0 || strcmp(key, "required") == 0) {
@@ -93,9 +119,15 @@ cu_spec_parse(json_t *fields, struct cu_arena *arena, struct cu_coll_spec *out,
             cu_problem_add(problems, cu_arena_printf(arena, "%s/type", ptr), "is required");
             ok = 0;
         }
-        if (ok && f->kind == CU_TOK_FPE && !cu_ftype_digits(f->type)) {
+        if (ok && cu_tokkind_fpe(f->kind) && !cu_ftype_digits(f->type)) {
             cu_problem_add(problems, cu_arena_printf(arena, "%s/tokenization", ptr),
                            "format_preserving is for card_number, ssn and phone only");
+            ok = 0;
+        }
+        if (ok && json_object_get(def, "keep") != NULL &&
+            (f->type != CU_FT_CARD || !cu_tokkind_fpe(f->kind))) {
+            cu_problem_add(problems, cu_arena_printf(arena, "%s/keep", ptr),
+                           "is for card_number fields with a format-preserving tokenization only");
             ok = 0;
         }
         if (ok) {
@@ -150,10 +182,13 @@ cu_spec_json(const struct cu_coll_spec *spec)
     json_t *fields = json_object();
     for (size_t i = 0; i < spec->nfields; i++) {
         const struct cu_field_spec *f = &spec->fields[i];
-        json_object_set_new(fields, f->name,
-                            json_pack("{s:s, s:s, s:b, s:b}", "type", cu_ftype_name(f->type),
-                                      "tokenization", kind_names[f->kind], "searchable",
-                                      f->searchable, "required", f->required));
+        json_t *fj =
+            json_pack("{s:s, s:s, s:b, s:b}", "type", cu_ftype_name(f->type), "tokenization",
+                      kind_names[f->kind], "searchable", f->searchable, "required", f->required);
+        if (f->type == CU_FT_CARD && cu_tokkind_fpe(f->kind)) {
+            json_object_set_new(fj, "keep", json_string(keep_names[f->keep]));
+        }
+        json_object_set_new(fields, f->name, fj);
     }
     json_t *o = json_pack("{s:s, s:o}", "name", spec->name, "fields", fields);
     json_object_set_new(o, "retention_days",

@@ -11,12 +11,21 @@
 
 #include <jansson.h>
 
-enum cu_tokkind { CU_TOK_RANDOM, CU_TOK_DETERMINISTIC, CU_TOK_FPE };
+/* random: tok_ + 128 random bits. deterministic: tokd_ + HMAC of the value (per collection and
+ * field). format_preserving: the value's format with random digits (card numbers keep the digits
+ * their field's keep names), unique per tenant, a new one each time. format_preserving_
+ * deterministic: the same format by FF1 under the tenant's FF1 key (per collection and field):
+ * equal values get equal tokens, so anyone who can tokenize can test a guess. */
+enum cu_tokkind { CU_TOK_RANDOM, CU_TOK_DETERMINISTIC, CU_TOK_FPE, CU_TOK_FPE_DET };
+/* The digits a card number's format-preserving token keeps (PCI DSS allows at most the first 6
+ * and the last 4). */
+enum cu_keep { CU_KEEP_FIRST6_LAST4, CU_KEEP_LAST4 };
 
 struct cu_field_spec {
     const char *name;
     enum cu_ftype type;
     enum cu_tokkind kind;
+    enum cu_keep keep; /* card_number with a format-preserving kind; else first6_last4 */
     int searchable;
     int required;
 };
@@ -49,7 +58,13 @@ enum cu_err cu_spec_load(struct cu_tx *tx, const char *tenant, const char *name,
 const struct cu_field_spec *cu_spec_field(const struct cu_coll_spec *spec, const char *name);
 /* The API's JSON of a spec (new reference). */
 json_t *cu_spec_json(const struct cu_coll_spec *spec);
-/* "random", "deterministic" or "format_preserving" (static). */
+/* "random", "deterministic", "format_preserving" or "format_preserving_deterministic"
+ * (static). */
 const char *cu_tokkind_name(enum cu_tokkind k);
+/* Whether tokens of this kind are a function of the value (equal values, equal tokens): such a
+ * token may name one value in several records of its field. */
+int cu_tokkind_shared(enum cu_tokkind k);
+/* Whether tokens of this kind keep the value's format. */
+int cu_tokkind_fpe(enum cu_tokkind k);
 
 #endif

@@ -39,6 +39,15 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         cu_problem_add(problems, "/records", "must be the only member: an array of 1 to 1000");
         CU_FAIL(CU_ERR_INVALID, "bad records body");
     }
+    size_t nvalues = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        nvalues += json_object_size(json_object_get(json_array_get(list, i), "fields"));
+    }
+    if (nvalues > CU_MAX_BATCH_VALUES) {
+        cu_problem_add(problems, "/records",
+                       "at most 8000 field values per request (records x fields): split the batch");
+        CU_FAIL(CU_ERR_INVALID, "too many values in one request");
+    }
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     int hit = 0;
     CU_TRY(cu_idem_check(tx, a->tenant, a->principal, idem, &hit, outcome, out));
@@ -72,6 +81,12 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         if (r->subject == NULL || !cu_subject_id_ok(r->subject)) {
             cu_in_problem(r, arena, i, "/subject_id",
                           "must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ + -");
+        } else if (cu_subject_id_pii_like(r->subject)) {
+            /* the subject id is stored and audited in clear: never an email or a phone */
+            cu_in_problem(r, arena, i, "/subject_id",
+                          "must be a pseudonymous id, not an email address (contains '@') or a "
+                          "phone number (optional '+', then 7 to 15 digits with only spaces, "
+                          "dashes, dots or parentheses)");
         }
         cu_intake_fields(r, i, json_object_get(item, "fields"), &spec, &keys, a->tenant, 1, arena);
         if (!r->ok) {
@@ -83,6 +98,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         good++;
     }
     if (good > 0) {
+        CU_TRY(cu_intake_reserve(tx, a->tenant, collection, &keys, recs, n, arena));
         CU_TRY(cu_intake_subject_keys(s, tx, a->tenant, spec.inc, recs, n, &reqs, &nreqs));
         CU_TRY(
             cu_intake_seal(recs, n, reqs, nreqs, a->tenant, collection, arena, values_b, tokens_b));
@@ -145,6 +161,14 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         free(vj);
         free(tj);
         free(aj);
+        if (rc == CU_ERR_CONFLICT) {
+            /* a deterministic token already named by another field (token_names, migrations/
+             * 0010): unshared tokens were reserved, record ids are 128 random bits */
+            rc = cu_err_public(CU_ERR_CONFLICT,
+                               "The token of a value in this request is already issued to "
+                               "another field: format_preserving_deterministic fields of a "
+                               "tenant share one token space");
+        }
         if (rc != CU_OK) {
             /* fail closed: nothing is stored without its audit entries */
             goto out;

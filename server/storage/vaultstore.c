@@ -53,8 +53,11 @@ static const struct cu_stmt q_purpose_put = {
     " ON CONFLICT (tenant_id, name) DO UPDATE SET description = EXCLUDED.description,"
     " lawful_basis = EXCLUDED.lawful_basis, updated_at = now()"
     " RETURNING (xmax = 0)"};
-/* A whole tokenize in one round trip: records, values, tokens and the audit entries. The
- * foreign keys between them are checked at the end of the statement. */
+/* A whole tokenize in one round trip: records, values, tokens, their names and the audit
+ * entries. The foreign keys between them are checked at the end of the statement. A token
+ * already named (issued before, in any record, collection or field, even deleted) fails the
+ * statement: a unique violation for an unshared token (the caller draws new ones), a foreign
+ * key violation (tokens_name) for a shared one named by another field. */
 static const struct cu_stmt q_write_batch = {
     "write_batch",
     "WITH r AS (INSERT INTO records (tenant_id, id, collection, subject_id)"
@@ -70,6 +73,15 @@ static const struct cu_stmt q_write_batch = {
     "   SELECT $1, x.token, x.record_id, x.collection, x.field"
     "   FROM json_to_recordset($4::json) AS x(token text, record_id text, collection text,"
     "   field text)),"
+    " n AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
+    "   SELECT $1, x.token, x.collection, x.field, false"
+    "   FROM json_to_recordset($4::json) AS x(token text, collection text, field text,"
+    "   shared boolean, reserved boolean) WHERE NOT x.shared AND NOT x.reserved),"
+    " ns AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
+    "   SELECT $1, x.token, x.collection, x.field, true"
+    "   FROM json_to_recordset($4::json) AS x(token text, collection text, field text,"
+    "   shared boolean) WHERE x.shared"
+    "   ON CONFLICT (tenant_id, token) DO NOTHING),"
     " a AS (INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id,"
     "   subject_id, purpose, redaction, outcome, request_id, incarnation)"
     "   SELECT $1, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id,"
@@ -93,7 +105,16 @@ static const struct cu_stmt q_values_upsert = {
     " token = EXCLUDED.token"};
 static const struct cu_stmt q_tokens_insert = {
     "tokens_insert",
-    "INSERT INTO tokens (tenant_id, token, record_id, collection, field)"
+    "WITH n AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
+    "   SELECT $1, x.token, x.collection, x.field, false"
+    "   FROM json_to_recordset($2::json) AS x(token text, collection text, field text,"
+    "   shared boolean, reserved boolean) WHERE NOT x.shared AND NOT x.reserved),"
+    " ns AS (INSERT INTO token_names (tenant_id, token, collection, field, shared)"
+    "   SELECT $1, x.token, x.collection, x.field, true"
+    "   FROM json_to_recordset($2::json) AS x(token text, collection text, field text,"
+    "   shared boolean) WHERE x.shared"
+    "   ON CONFLICT (tenant_id, token) DO NOTHING)"
+    " INSERT INTO tokens (tenant_id, token, record_id, collection, field)"
     " SELECT $1, x.token, x.record_id, x.collection, x.field"
     " FROM json_to_recordset($2::json) AS x(token text, record_id text, collection text,"
     " field text)"
@@ -105,8 +126,17 @@ static const struct cu_stmt q_tokens_revoke = {
     " WHERE t.tenant_id = $1 AND t.token = x.token AND t.record_id = x.record_id"
     " AND t.field = x.field"
     " AND t.token = ANY (ARRAY(SELECT json_array_elements($2::json) ->> 'token'))"};
+/* Reserves random format-preserving tokens before they are written: the ones returned are now
+ * the caller's; the others were taken (issued before, or repeated in the batch). */
+static const struct cu_stmt q_token_names_reserve = {
+    "token_names_reserve",
+    "INSERT INTO token_names (tenant_id, token, collection, field, shared)"
+    " SELECT $1, x.token, x.collection, x.field, false"
+    " FROM json_to_recordset($2::json) AS x(token text, collection text, field text)"
+    " ON CONFLICT (tenant_id, token) DO NOTHING RETURNING token"};
 /* Audit entries name the tenant's incarnation (migrations/0006) once per statement: the
- * column's default would look it up once per row. */
+ * column's default would look it up once per row. A tenant that does not exist (a token naming
+ * one) gets no entries, but the one recording its deletion (written after its row is gone). */
 static const struct cu_stmt q_audit_insert = {
     "audit_insert",
     "INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id,"
@@ -116,7 +146,8 @@ static const struct cu_stmt q_audit_insert = {
     " (SELECT incarnation FROM tenants WHERE tenant_id = $1)"
     " FROM json_to_recordset($2::json) AS x(principal text, action text, collection text,"
     " fields text[], record_id text, subject_id text, purpose text, redaction text,"
-    " outcome text, request_id text)"};
+    " outcome text, request_id text)"
+    " WHERE x.action = 'tenant.delete' OR EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)"};
 /* Tokens are matched with = ANY(ARRAY(...)): PostgreSQL then plans an index probe per token,
  * where a join against json_array_elements_text (estimated at 100 rows) got a scan of the
  * tenant's whole tokens table. The record is a LATERAL subquery with LIMIT 1 (its primary key:
@@ -398,6 +429,13 @@ enum cu_err
 cu_store_tokens_insert(struct cu_tx *tx, const char *tenant, const char *tokens_json)
 {
     return run2(tx, &q_tokens_insert, tenant, tokens_json, NULL, NULL);
+}
+
+enum cu_err
+cu_store_token_names_reserve(struct cu_tx *tx, const char *tenant, const char *names_json,
+                             struct cu_arena *arena, struct cu_db_result **out)
+{
+    return run2(tx, &q_token_names_reserve, tenant, names_json, arena, out);
 }
 
 enum cu_err

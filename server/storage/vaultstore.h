@@ -66,6 +66,11 @@ enum cu_err cu_store_write_batch_commit(struct cu_tx **tx, const char *tenant,
 /* Replaces values of existing (record, field) pairs (rectification). */
 enum cu_err cu_store_values_upsert(struct cu_tx *tx, const char *tenant,
                                    const char *values_json) CU_WUR;
+/* Inserts the names [{token, collection, field}] (unshared) that are free; the result has one
+ * row (column 0: the token) per name inserted. */
+enum cu_err cu_store_token_names_reserve(struct cu_tx *tx, const char *tenant,
+                                         const char *names_json, struct cu_arena *arena,
+                                         struct cu_db_result **out) CU_WUR;
 enum cu_err cu_store_tokens_insert(struct cu_tx *tx, const char *tenant,
                                    const char *tokens_json) CU_WUR;
 /* Marks tokens no longer standing for a record's field: [{"token","record_id","field"}]. */

@@ -91,6 +91,13 @@ cu_db_result_error(struct cu_db_conn *c, const PGresult *res, const char *what)
     if (strcmp(state, "23505") == 0) {
         return cu_err_set(CU_ERR_CONFLICT, __FILE__, __LINE__, "%s: unique violation", what);
     }
+    if (strcmp(state, "23503") == 0) {
+        /* a row names another that does not exist (or a token of another field); the name of
+         * the constraint is schema, never data */
+        const char *con = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+        return cu_err_set(CU_ERR_CONFLICT, __FILE__, __LINE__, "%s: foreign key violation (%s)",
+                          what, con ? con : "?");
+    }
     if (strncmp(state, "22", 2) == 0) {
         /* data exception: a value PostgreSQL refuses (encoding, range) is the client's */
         return cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "%s: sqlstate %s", what, state);

@@ -1,6 +1,7 @@
 /* Migrations that rewrite data, run by `custos migrate` on a database left at the version before
  * them: 0006 gives audit entries the incarnation of their tenant (entries older than the current
- * tenant stay with none), 0007 turns stored HTTP statuses of Idempotency-Keys into outcomes. */
+ * tenant stay with none), 0007 turns stored HTTP statuses of Idempotency-Keys into outcomes,
+ * 0010 names every token once (a token met in another field is replaced in the later record). */
 #include "harness.h"
 
 #include <criterion/criterion.h>
@@ -143,5 +144,59 @@ Test(migrate_data, stored_idempotency_statuses_become_outcomes, .timeout = 60)
     cr_assert_str_eq(p, "a=1");
     free(t);
     free(p);
+    PQfinish(c);
+}
+
+Test(migrate_data, a_token_met_in_two_fields_keeps_its_first_owner, .timeout = 60)
+{
+    PGconn *c = database_at(7);
+    exec_ok(c, "INSERT INTO tenants (tenant_id, name) VALUES ('t-mig', 'm')");
+    exec_ok(c, "INSERT INTO collections (tenant_id, name, fields) VALUES"
+               " ('t-mig', 'customers', '{}'), ('t-mig', 'payments', '{}')");
+    exec_ok(c, "INSERT INTO records (tenant_id, id, collection, subject_id) VALUES"
+               " ('t-mig', 'r1', 'customers', 's1'), ('t-mig', 'r2', 'payments', 's2'),"
+               " ('t-mig', 'r3', 'customers', 's3'), ('t-mig', 'r4', 'customers', 's4')");
+    exec_ok(c, "INSERT INTO record_values (tenant_id, record_id, collection, field, key_version,"
+               " ciphertext, token) VALUES"
+               " ('t-mig', 'r1', 'customers', 'card', 1, '\\x00', '4111118305621111'),"
+               " ('t-mig', 'r2', 'payments', 'card', 1, '\\x00', '4111118305621111'),"
+               " ('t-mig', 'r3', 'customers', 'card', 1, '\\x00', '4111118305621111'),"
+               " ('t-mig', 'r4', 'customers', 'name', 1, '\\x00', 'tok_hYzQIW1WcfTY7FTsJpjTQb')");
+    /* r1 first; r3 the same value in the same field (shared); r2 later, in another field */
+    exec_ok(c, "INSERT INTO tokens (tenant_id, token, record_id, collection, field, created_at)"
+               " VALUES"
+               " ('t-mig', '4111118305621111', 'r1', 'customers', 'card', now() - interval '2 h'),"
+               " ('t-mig', '4111118305621111', 'r2', 'payments', 'card', now() - interval '1 h'),"
+               " ('t-mig', '4111118305621111', 'r3', 'customers', 'card', now()),"
+               " ('t-mig', 'tok_hYzQIW1WcfTY7FTsJpjTQb', 'r4', 'customers', 'name', now())");
+    migrate();
+    char *owner = text_of(c, "SELECT collection || '.' || field || ':' || shared FROM token_names"
+                             " WHERE token = '4111118305621111'");
+    cr_assert_str_eq(owner, "customers.card:true");
+    char *holders = text_of(c, "SELECT string_agg(record_id, ',' ORDER BY record_id) FROM tokens"
+                               " WHERE token = '4111118305621111'");
+    cr_assert_str_eq(holders, "r1,r3");
+    char *moved =
+        text_of(c, "SELECT t.token FROM tokens t JOIN record_values v ON"
+                   " v.record_id = t.record_id AND v.field = t.field AND v.token = t.token"
+                   " JOIN token_names n ON n.token = t.token AND n.collection = 'payments'"
+                   " AND NOT n.shared WHERE t.record_id = 'r2'");
+    cr_assert(strlen(moved) == 26 && strncmp(moved, "tok_", 4) == 0 &&
+                  strspn(moved + 4,
+                         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 22,
+              "r2's new token: '%s'", moved);
+    char *random = text_of(c, "SELECT shared::text FROM token_names"
+                              " WHERE token = 'tok_hYzQIW1WcfTY7FTsJpjTQb'");
+    cr_assert_str_eq(random, "false");
+    /* from now on the database refuses a token of another field */
+    PGresult *r = PQexec(c, "INSERT INTO tokens (tenant_id, token, record_id, collection, field)"
+                            " VALUES ('t-mig', '4111118305621111', 'r2', 'payments', 'card')");
+    cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+    cr_assert_str_eq(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23503");
+    PQclear(r);
+    free(owner);
+    free(holders);
+    free(moved);
+    free(random);
     PQfinish(c);
 }

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -958,4 +959,73 @@ Test(auth_jwt, preparse_splits_a_token_without_a_nul_terminator)
     cr_assert_eq(parts.sig_len, 256);
     cr_assert(json_is_object(parts.payload));
     cr_assert_str_eq(cu_jwt_alg_name(parts.alg), "RS256");
+}
+
+/* ---- ECDSA malleability (issue 14) ---- */
+
+/* A token of k whose signature is high-S (OpenSSL signs with a random nonce, so half of its
+ * signatures are), and *low the same token with s replaced by n - s. */
+static const char *
+high_s_token(struct mint_key *k, const char *alg, const char *hdr, enum cu_jwk_curve curve,
+             const char **low)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        const char *tok = mint_sign(k, alg, hdr, GOOD);
+        const char *s = strrchr(tok, '.') + 1;
+        uint8_t *sig = NULL;
+        size_t len = 0;
+        cr_assert_eq(cu_base64url_decode(s, strlen(s), &sig, &len), CU_OK);
+        uint8_t canon[132];
+        int replaced = cu_jwt_ecdsa_canonical(curve, sig, len, canon);
+        cr_assert(replaced >= 0);
+        if (replaced) {
+            /* the low form is n - s: flipping it again gives back the original */
+            uint8_t back[132];
+            cr_assert_eq(cu_jwt_ecdsa_canonical(curve, canon, len, back), 0);
+            size_t blen = 0;
+            char *b = cu_base64url_encode(canon, len, &blen);
+            *low = cu_arena_printf(arena, "%.*s%s", (int)(s - tok), tok, b);
+            free(b);
+            free(sig);
+            return tok;
+        }
+        free(sig);
+    }
+    cr_assert_fail("no high-S signature in 200 tries");
+    return NULL;
+}
+
+/* An ECDSA signature (r, s) also verifies as (r, n - s). Both spellings are valid JWS and are
+ * accepted (OpenSSL, libjwt and most IdPs sign with either S), but they are one token: the
+ * second spelling is a cache hit of the first, never a second entry. */
+Test(auth_jwt, security_ecdsa_high_s_is_the_same_token)
+{
+    struct {
+        struct mint_key **k;
+        const char *alg, *hdr;
+        enum cu_jwk_curve curve;
+    } cases[] = {{&ec256, "ES256", RS_HDR("ES256", "ec256"), CU_CURVE_P256},
+                 {&ec384, "ES384", RS_HDR("ES384", "ec384"), CU_CURVE_P384},
+                 {&ec521, "ES512", RS_HDR("ES512", "ec521"), CU_CURVE_P521}};
+    for (size_t c = 0; c < 3; c++) {
+        const char *low = NULL;
+        const char *high =
+            high_s_token(*cases[c].k, cases[c].alg, cases[c].hdr, cases[c].curve, &low);
+        cr_assert_str_neq(high, low);
+        uint64_t h0 = 0, m0 = 0, h1 = 0, m1 = 0;
+        cu_auth_stats(auth, &h0, &m0);
+        ACCEPTS(low);
+        ACCEPTS(high);
+        cu_auth_stats(auth, &h1, &m1);
+        cr_assert_eq(m1 - m0, 1, "%s: the flipped signature is a second token", cases[c].alg);
+        cr_assert_eq(h1 - h0, 1, "%s: the flipped signature missed the cache", cases[c].alg);
+    }
+}
+
+Test(auth_jwt, ecdsa_canonical_refuses_wrong_sizes)
+{
+    uint8_t sig[64] = {0}, out[64];
+    cr_assert_eq(cu_jwt_ecdsa_canonical(CU_CURVE_P256, sig, 63, out), -1);
+    cr_assert_eq(cu_jwt_ecdsa_canonical(CU_CURVE_NONE, sig, 64, out), -1);
+    cr_assert_eq(cu_jwt_ecdsa_canonical(CU_CURVE_P256, sig, 64, out), 0);
 }
