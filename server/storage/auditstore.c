@@ -95,23 +95,23 @@ static const struct cu_stmt q_exposure = {
                                             " ORDER BY a.redaction DESC, a.subject_id COLLATE "
                                             "\"C\", a.collection COLLATE \"C\","
                                             " f.field COLLATE \"C\" LIMIT $5"};
-/* The last hour's reveals by time (few), then the week before only for the principals past the
+/* now() (the transaction's start), not a CTE's clock: the time index takes it as a bound. The
+ * last hour's reveals by time (few), then the week before only for the principals past the
  * minimum, each by the principal index (sealed entries: an entry older than an hour is sealed
  * unless the sealer is an hour behind, which understates the baseline: more alerts, not fewer). */
 #define REVEALED " a.outcome = 'allowed' AND a.action IN ('detokenize', 'record.read')"
 static const struct cu_stmt q_alerts = {
-    "audit_alerts", "WITH w AS (SELECT clock_timestamp() AS now),"
-                    " h AS (SELECT a.principal, count(*) AS hour FROM audit_log a, w"
-                    "   WHERE a.tenant_id = $1 AND a.ts >= w.now - interval '1 hour' AND" REVEALED
+    "audit_alerts", "WITH h AS (SELECT a.principal, count(*) AS hour FROM audit_log a"
+                    "   WHERE a.tenant_id = $1 AND a.ts >= now() - interval '1 hour' AND" REVEALED
                     "   GROUP BY a.principal HAVING count(*) >= $3::bigint)"
                     " SELECT h.principal, h.hour, to_char(b.before::numeric / $2::int, "
-                    "'FM999999990.00'), " TSUS("(w.now - interval '1 hour')") ", " TSUS(
-                        "w.now") " FROM h CROSS JOIN w CROSS JOIN LATERAL (SELECT count(*) AS "
+                    "'FM999999990.00'), " TSUS("(now() - interval '1 hour')") ", " TSUS(
+                        "now()") " FROM h CROSS JOIN LATERAL (SELECT count(*) AS "
                                  "before FROM audit_log a"
                                  "   WHERE a.tenant_id = $1 AND a.principal = h.principal AND "
                                  "a.chain_pos IS NOT NULL"
-                                 "   AND a.ts >= w.now - make_interval(hours => $2::int + 1)"
-                                 "   AND a.ts < w.now - interval '1 hour' AND" REVEALED ") b"
+                                 "   AND a.ts >= now() - make_interval(hours => $2::int + 1)"
+                                 "   AND a.ts < now() - interval '1 hour' AND" REVEALED ") b"
                                  " WHERE h.hour > $4::int * (b.before::numeric / $2::int)"
                                  " ORDER BY h.hour DESC, h.principal COLLATE \"C\""};
 
