@@ -653,3 +653,10 @@ mkdir -p tests/bench/results
     cat "$results/summary.txt"
     echo '```'
 } >tests/bench/results/latest.md
+
+# the audit trail at scale (issue 10): sealing, verification and query latency over a million
+# entries of one tenant (100,000 with BENCH_QUICK=1), on its own throwaway cluster
+echo
+echo "== audit trail at scale"
+AUDIT_BENCH_N=$([ "$quick" = 1 ] && echo 100000 || echo 1000000) BUILD=$BUILD tests/bench/audit_query.sh 2>&1 |
+    tee "$results/audit.txt" | tee -a tests/bench/results/latest.md
