@@ -350,13 +350,24 @@ t_stop(struct t_server *s)
     }
     kill(s->pid, SIGTERM);
     int status = 0;
-    for (int i = 0; i < 300; i++) {
+    /* a server drains for up to 10 s; under SANITIZE on a loaded machine the rest of its
+     * shutdown can take seconds more */
+    for (int i = 0; i < 600; i++) {
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
             s->pid = 0;
+            if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+                fprintf(stderr, "t_stop: the server exited %d (log %s)\n", WEXITSTATUS(status),
+                        s->log_path);
+            } else if (WIFSIGNALED(status)) {
+                fprintf(stderr, "t_stop: the server died of signal %d (log %s)\n",
+                        WTERMSIG(status), s->log_path);
+            }
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         }
         usleep(50 * 1000);
     }
+    fprintf(stderr, "t_stop: the server did not stop within 30 s of SIGTERM (log %s)\n",
+            s->log_path);
     kill(s->pid, SIGKILL);
     waitpid(s->pid, &status, 0);
     s->pid = 0;
