@@ -34,11 +34,14 @@ struct cu_server {
     int watch_ready;   /* watch_mu and watch_cv are initialised */
     int watch_running; /* watch_thread runs */
     int watch_stop;
-    _Atomic int trim_due; /* a large request ended: give freed memory back (watchdog.c) */
 };
 
 /* A request whose body or answer reaches this many bytes asks for a trim. */
 #define CU_HTTP_TRIM_BYTES (16 * 1024)
+/* Asks the watchdog to give freed memory back: call it after freeing a large buffer, never
+ * before (a trim that runs between the request and the free would miss it, and nothing would
+ * ask again). */
+void cu_http_trim_due(void);
 
 /* One request, from its headers to the completion callback (which frees it). */
 struct cu_http_state {

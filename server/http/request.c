@@ -272,12 +272,13 @@ cu_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     /* the next request's headers are due within header_timeout_s from now */
     cu_http_track_phase(s, st->track, CU_PHASE_HEADERS);
-    if (st->body.cap >= CU_HTTP_TRIM_BYTES) {
-        atomic_store(&s->trim_due, 1);
-    }
+    int large = st->body.cap >= CU_HTTP_TRIM_BYTES;
     cu_buf_cleanup(&st->body);
     cu_arena_free(st->req.arena);
     free(st);
+    if (large) {
+        cu_http_trim_due();
+    }
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);
 }

@@ -71,8 +71,12 @@ static void
 free_wiped(void *p)
 {
     if (p != NULL) {
-        explicit_bzero(p, malloc_usable_size(p));
+        size_t n = malloc_usable_size(p);
+        explicit_bzero(p, n);
         free(p);
+        if (n >= CU_HTTP_TRIM_BYTES) {
+            cu_http_trim_due();
+        }
     }
 }
 
@@ -148,9 +152,6 @@ cu_http_send(struct cu_http_state *st, struct MHD_Connection *conn, enum cu_err 
     const char *type = NULL;
     size_t len = 0;
     char *text = body_text(st, err, &type, &len);
-    if (len >= CU_HTTP_TRIM_BYTES) {
-        atomic_store(&st->server->trim_due, 1);
-    }
     /* from here on MHD owns text, and wipes it through free_wiped */
     struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, text,
                                                                                    free_wiped);

@@ -56,6 +56,15 @@ overdue(const struct cu_server *s, const struct cu_http_track *t, const struct t
     return 0;
 }
 
+/* Set after a large buffer is freed; the watchdog trims at most once a second. */
+static _Atomic int trim_due;
+
+void
+cu_http_trim_due(void)
+{
+    atomic_store(&trim_due, 1);
+}
+
 static void *
 watch(void *arg)
 {
@@ -81,8 +90,8 @@ watch(void *arg)
         if (bodies > 0) {
             cu_metrics_count("http_slow_body_cut", (unsigned long long)bodies);
         }
-        if (atomic_load(&s->trim_due) && seconds_since(&last_trim, &now) >= 1.0) {
-            atomic_store(&s->trim_due, 0);
+        if (atomic_load(&trim_due) && seconds_since(&last_trim, &now) >= 1.0) {
+            atomic_store(&trim_due, 0);
             last_trim = now;
             pthread_mutex_unlock(&s->watch_mu); /* connections come and go meanwhile */
             malloc_trim(0);
