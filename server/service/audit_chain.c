@@ -176,53 +176,34 @@ cu_audit_seal_tenant(struct cu_svc *s, const char *tenant, long long *sealed)
     }
 }
 
+/* One tenant of a sealing pass: its chain, then its reveal-rate alerts. */
+static enum cu_err
+seal_one(struct cu_svc *s, const char *tenant, void *ctx)
+{
+    long long done = 0;
+    enum cu_err rc = cu_audit_seal_tenant(s, tenant, &done);
+    if (rc == CU_ERR_UNAVAILABLE) {
+        return rc;
+    }
+    if (rc != CU_OK && rc != CU_ERR_NOT_FOUND) {
+        cu_log(CU_LOG_WARN, "audit sealing failed", "tenant", tenant, "reason", cu_err_reason(),
+               NULL);
+    }
+    *(long long *)ctx += done;
+    if (rc == CU_OK && cu_audit_alerts_scan(s, tenant) != CU_OK) {
+        cu_log(CU_LOG_WARN, "audit alert check failed", "tenant", tenant, "reason", cu_err_reason(),
+               NULL);
+    }
+    return CU_OK;
+}
+
 enum cu_err
 cu_audit_seal_all(struct cu_svc *s, long long *sealed)
 {
     *sealed = 0;
     atomic_store(&lag_unsealed, 0);
     atomic_store(&lag_ms, 0);
-    char after[64] = "";
-    for (;;) {
-        struct cu_tx *tx = NULL;
-        struct cu_arena *arena = cu_arena_new();
-        struct cu_db_result *r = NULL;
-        enum cu_err rc = cu_tx_begin(s->db, NULL, &tx);
-        if (rc == CU_OK) {
-            rc = cu_store_tenant_list(tx, after, 200, arena, &r);
-        }
-        cu_tx_abort(&tx);
-        if (rc != CU_OK) {
-            cu_arena_free(arena);
-            return rc;
-        }
-        int n = cu_res_rows(r);
-        for (int i = 0; i < n; i++) {
-            const char *tenant = cu_res_text(r, i, CU_COL_TENANT_ID);
-            long long done = 0;
-            rc = cu_audit_seal_tenant(s, tenant, &done);
-            if (rc == CU_ERR_UNAVAILABLE) {
-                cu_arena_free(arena);
-                return rc;
-            }
-            if (rc != CU_OK && rc != CU_ERR_NOT_FOUND) {
-                cu_log(CU_LOG_WARN, "audit sealing failed", "tenant", tenant, "reason",
-                       cu_err_reason(), NULL);
-            }
-            *sealed += done;
-            if (rc == CU_OK && cu_audit_alerts_scan(s, tenant) != CU_OK) {
-                cu_log(CU_LOG_WARN, "audit alert check failed", "tenant", tenant, "reason",
-                       cu_err_reason(), NULL);
-            }
-        }
-        if (n > 0) {
-            snprintf(after, sizeof(after), "%s", cu_res_text(r, n - 1, CU_COL_TENANT_ID));
-        }
-        cu_arena_free(arena);
-        if (n < 200) {
-            return CU_OK;
-        }
-    }
+    return cu_tenants_each(s, seal_one, sealed);
 }
 
 /* Writes one allowed entry of an audit read in its own transaction (before the read: the

@@ -5,6 +5,9 @@
 #include "core/metrics.h"
 
 #include "storage/db.h"
+#include "storage/keystore.h"
+
+#include <stdio.h>
 
 #include <string.h>
 
@@ -86,4 +89,34 @@ cu_item_error(enum cu_err e, const char *detail, json_t *errors)
         json_object_set_new(o, "errors", errors);
     }
     return o;
+}
+
+enum cu_err
+cu_tenants_each(struct cu_svc *s, cu_tenant_fn fn, void *ctx)
+{
+    enum { PAGE = 200 };
+    char after[64] = "";
+    for (;;) {
+        struct cu_tx *tx = NULL;
+        struct cu_arena *arena = cu_arena_new();
+        struct cu_db_result *r = NULL;
+        enum cu_err rc = cu_tx_begin(s->db, NULL, &tx);
+        if (rc == CU_OK) {
+            rc = cu_store_tenant_list(tx, after, PAGE, arena, &r);
+        }
+        cu_tx_abort(&tx);
+        int n = rc == CU_OK ? cu_res_rows(r) : 0;
+        for (int i = 0; rc == CU_OK && i < n; i++) {
+            if (fn(s, cu_res_text(r, i, CU_COL_TENANT_ID), ctx) == CU_ERR_UNAVAILABLE) {
+                rc = CU_ERR_UNAVAILABLE;
+            }
+        }
+        if (rc == CU_OK && n > 0) {
+            snprintf(after, sizeof(after), "%s", cu_res_text(r, n - 1, CU_COL_TENANT_ID));
+        }
+        cu_arena_free(arena);
+        if (rc != CU_OK || n < PAGE) {
+            return rc;
+        }
+    }
 }

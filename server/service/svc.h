@@ -58,4 +58,11 @@ struct cu_db_result;
 json_t *cu_page_json(const struct cu_db_result *r, int limit, const char *key, int cursor_col,
                      json_t *(*row)(const struct cu_db_result *r, int i, void *ctx), void *ctx);
 
+/* Calls fn for every tenant, in id order, a page at a time (each page read in its own short
+ * platform transaction, so fn may run transactions of its own). fn returning CU_ERR_UNAVAILABLE
+ * stops the walk with it (the database is gone: the next pass retries); any other error is
+ * fn's to log, and the walk goes on. For background passes (sweep, sealing). */
+typedef enum cu_err (*cu_tenant_fn)(struct cu_svc *s, const char *tenant, void *ctx);
+enum cu_err cu_tenants_each(struct cu_svc *s, cu_tenant_fn fn, void *ctx) CU_WUR;
+
 #endif

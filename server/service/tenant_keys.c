@@ -88,68 +88,60 @@ out:
     return rc;
 }
 
+struct sweep_counts {
+    int rewrapped;
+    int destroyed;
+};
+
+/* One tenant of a sweep: re-wrap its stale subject keys (destroying versions nothing uses any
+ * more), then forget its day-old idempotency keys. Failures are logged; the next pass retries. */
+static enum cu_err
+sweep_one(struct cu_svc *s, const char *tenant, void *ctx)
+{
+    struct sweep_counts *c = ctx;
+    /* batches of 500 until the tenant has nothing stale */
+    for (;;) {
+        int done = 0, gone = 0;
+        if (cu_keyring_rewrap(s->keyring, s->db, tenant, 500, &done, &gone) != CU_OK) {
+            cu_log(CU_LOG_WARN, "key re-wrap failed", "tenant", tenant, "reason", cu_err_reason(),
+                   NULL);
+            break;
+        }
+        c->rewrapped += done;
+        c->destroyed += gone;
+        if (done < 500) {
+            break;
+        }
+    }
+    struct cu_tx *gc = NULL;
+    if (cu_tx_begin(s->db, tenant, &gc) == CU_OK) {
+        if (cu_store_idem_gc(gc, tenant) == CU_OK) {
+            enum cu_err ignored = cu_tx_commit(&gc);
+            (void)ignored;
+        } else {
+            cu_tx_abort(&gc);
+        }
+    }
+    return CU_OK;
+}
+
 enum cu_err
 cu_keys_sweep(struct cu_svc *s, int *rewrapped, int *destroyed)
 {
-    *rewrapped = 0;
-    *destroyed = 0;
-    char after[64] = "";
-    for (;;) {
-        struct cu_tx *tx = NULL;
-        struct cu_arena *arena = cu_arena_new();
-        struct cu_db_result *r = NULL;
-        enum cu_err rc = cu_tx_begin(s->db, NULL, &tx);
-        if (rc == CU_OK) {
-            rc = cu_store_tenant_list(tx, after, 200, arena, &r);
-        }
-        cu_tx_abort(&tx);
-        if (rc != CU_OK) {
-            cu_arena_free(arena);
-            return rc;
-        }
-        int n = cu_res_rows(r);
-        for (int i = 0; i < n; i++) {
-            const char *tenant = cu_res_text(r, i, CU_COL_TENANT_ID);
-            /* batches of 500 until the tenant has nothing stale */
-            for (;;) {
-                int done = 0, gone = 0;
-                rc = cu_keyring_rewrap(s->keyring, s->db, tenant, 500, &done, &gone);
-                if (rc != CU_OK) {
-                    cu_log(CU_LOG_WARN, "key re-wrap failed", "tenant", tenant, "reason",
-                           cu_err_reason(), NULL);
-                    break;
-                }
-                *rewrapped += done;
-                *destroyed += gone;
-                if (done < 500) {
-                    break;
-                }
-            }
-            struct cu_tx *gc = NULL;
-            if (cu_tx_begin(s->db, tenant, &gc) == CU_OK) {
-                if (cu_store_idem_gc(gc, tenant) == CU_OK) {
-                    enum cu_err ignored = cu_tx_commit(&gc);
-                    (void)ignored;
-                } else {
-                    cu_tx_abort(&gc);
-                }
-            }
-        }
-        if (n > 0) {
-            snprintf(after, sizeof(after), "%s", cu_res_text(r, n - 1, CU_COL_TENANT_ID));
-        }
-        cu_arena_free(arena);
-        if (n < 200) {
-            struct cu_tx *gc = NULL;
-            if (cu_tx_begin(s->db, NULL, &gc) == CU_OK) {
-                if (cu_tx_allow_platform_idem(gc) == CU_OK && cu_store_idem_gc(gc, NULL) == CU_OK) {
-                    enum cu_err ignored = cu_tx_commit(&gc);
-                    (void)ignored;
-                } else {
-                    cu_tx_abort(&gc);
-                }
-            }
-            return CU_OK;
+    struct sweep_counts c = {0};
+    enum cu_err rc = cu_tenants_each(s, sweep_one, &c);
+    *rewrapped = c.rewrapped;
+    *destroyed = c.destroyed;
+    CU_GUARD(rc);
+    /* and the platform's own idempotency keys */
+    struct cu_tx *gc = NULL;
+    if (cu_tx_begin(s->db, NULL, &gc) == CU_OK) {
+        if (cu_tx_allow_platform_idem(gc) == CU_OK && cu_store_idem_gc(gc, NULL) == CU_OK) {
+            enum cu_err ignored = cu_tx_commit(&gc);
+            (void)ignored;
+        } else {
+            cu_tx_abort(&gc);
         }
     }
+    return CU_OK;
 }
