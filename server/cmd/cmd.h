@@ -30,6 +30,7 @@ int cu_cmd_migrate(int argc, char **argv);
 int cu_cmd_keygen(int argc, char **argv);
 int cu_cmd_sweep(int argc, char **argv);
 int cu_cmd_audit_verify(int argc, char **argv);
+int cu_cmd_receipt_verify(int argc, char **argv);
 int cu_cmd_rotate_root(int argc, char **argv);
 int cu_cmd_dev_token(int argc, char **argv);
 int cu_cmd_help(int argc, char **argv);

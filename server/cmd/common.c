@@ -16,6 +16,8 @@ static const struct cu_cmd cmds[] = {
     {"sweep", "", "one pass of the background jobs, then exit", cu_cmd_sweep},
     {"audit-verify", "--tenant T [--checkpoint FILE]",
      "seal and verify a tenant's audit chain (against a checkpoint)", cu_cmd_audit_verify},
+    {"receipt-verify", "--file F", "verify an erasure receipt against its tenant's audit key",
+     cu_cmd_receipt_verify},
     {"rotate-root", "--new-key-file F", "re-wrap every tenant key under a new root key",
      cu_cmd_rotate_root},
     {"dev-token", "--tenant T --scope S [--sub S] [--ttl N]",

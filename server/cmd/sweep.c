@@ -1,11 +1,13 @@
 /* `custos sweep`: one pass of the background jobs (re-wrap subject keys, destroy retired key
- * versions past their grace, seal the audit trail), then exit. */
+ * versions past their grace, seal the audit trail, erase records past their retention), then
+ * exit. */
 #include "cmd/cmd.h"
 
 #include <stdio.h>
 
 #include "core/log.h"
 #include "service/audit_chain.h"
+#include "service/subjects.h"
 #include "service/tenants.h"
 
 int
@@ -35,6 +37,12 @@ cu_cmd_sweep(int argc, char **argv)
             status = cu_cmd_fail("audit sealing failed");
         } else if (status == 0) {
             printf("sealed %lld audit entries\n", sealed);
+        }
+        long long expired = 0;
+        if (status == 0 && cu_retention_sweep_all(&svc, &expired) != CU_OK) {
+            status = cu_cmd_fail("retention sweep failed");
+        } else if (status == 0) {
+            printf("erased %lld records past their retention\n", expired);
         }
     }
     cu_db_free(db);

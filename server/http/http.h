@@ -160,5 +160,17 @@ enum cu_err cu_h_audit_verify(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_checkpoint(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_exposure(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_alerts(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_subject_get(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_subject_export(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_subject_erase(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_subject_hold(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_subject_unhold(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_receipt_verify(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_dsr_create(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_dsr_list(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_dsr_get(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_dsr_extend(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_dsr_execute(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_dsr_result(struct cu_req *req) CU_WUR;
 
 #endif

@@ -45,6 +45,24 @@ const struct cu_route cu_routes[] = {
     {"GET", "/v1/alerts", cu_h_alerts, T, "audit:read", "audit.alerts", 200},
     {"GET", "/v1/audit/checkpoint", cu_h_audit_checkpoint, T, "audit:read", "audit.checkpoint",
      200},
+    /* data subjects and their requests (issue 11) */
+    {"GET", "/v1/subjects/{sid}", cu_h_subject_get, T, "dsr:manage", "subject.view", 200},
+    {"DELETE", "/v1/subjects/{sid}", cu_h_subject_erase, T, "dsr:manage", "subject.erase", 200},
+    {"GET", "/v1/subjects/{sid}/export", cu_h_subject_export, T, "dsr:manage", "subject.export",
+     200},
+    {"POST", "/v1/subjects/{sid}/legal-hold", cu_h_subject_hold, T | J, "dsr:manage",
+     "subject.hold", 201},
+    {"DELETE", "/v1/subjects/{sid}/legal-hold", cu_h_subject_unhold, T, "dsr:manage",
+     "subject.unhold", 204},
+    {"POST", "/v1/receipts/verify", cu_h_receipt_verify, T | J, "dsr:manage", "receipt.verify",
+     200},
+    {"POST", "/v1/dsr", cu_h_dsr_create, T | J, "dsr:manage", "dsr.create", 201},
+    {"GET", "/v1/dsr", cu_h_dsr_list, T, "dsr:manage", "dsr.list", 200},
+    {"GET", "/v1/dsr/{id}", cu_h_dsr_get, T, "dsr:manage", "dsr.read", 200},
+    {"POST", "/v1/dsr/{id}/extend", cu_h_dsr_extend, T | J, "dsr:manage", "dsr.extend", 200},
+    {"POST", "/v1/dsr/{id}/execute", cu_h_dsr_execute, T | J | CU_ROUTE_OPTIONAL_BODY,
+     "dsr:manage", "dsr.execute", 200},
+    {"GET", "/v1/dsr/{id}/result", cu_h_dsr_result, T, "dsr:manage", "dsr.result", 200},
 };
 
 const size_t cu_routes_count = sizeof(cu_routes) / sizeof(cu_routes[0]);

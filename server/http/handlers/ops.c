@@ -4,6 +4,7 @@
 #include "core/metrics.h"
 #include "service/audit_chain.h"
 #include "service/group_commit.h"
+#include "service/subjects.h"
 
 enum cu_err
 cu_h_healthz(struct cu_req *req)
@@ -73,6 +74,12 @@ cu_h_metrics(struct cu_req *req)
                   "# TYPE custos_audit_unsealed_entries gauge\n"
                   "custos_audit_unsealed_entries %lld\n",
                   (double)lag_ms / 1000.0, unsealed);
+    long long overdue = 0, due7 = 0;
+    cu_dsr_counts(&overdue, &due7);
+    cu_buf_printf(&b,
+                  "# TYPE custos_dsr_overdue gauge\ncustos_dsr_overdue %lld\n"
+                  "# TYPE custos_dsr_due_within_7d gauge\ncustos_dsr_due_within_7d %lld\n",
+                  overdue, due7);
     cu_resp_text(req, 0, "text/plain; version=0.0.4", (const char *)b.data, b.len);
     cu_buf_cleanup(&b);
     return CU_OK;
