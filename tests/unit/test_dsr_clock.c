@@ -3,6 +3,7 @@
  * at the end of the due day, UTC. And CSV cells (service/csv.c): RFC 4180 quoting and formula
  * neutralization. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
