@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "service/receipt.h"
 #include "service/subjects.h"
 
 int

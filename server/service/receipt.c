@@ -7,7 +7,6 @@
 #include "crypto/secret.h"
 #include "service/audit.h"
 #include "service/ident.h"
-#include "service/subjects.h"
 #include "storage/keystore.h"
 
 #include <stdio.h>
@@ -65,7 +64,8 @@ cu_receipt_make(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const ch
     enum cu_err rc = receipt_mac(key, tenant, subject, erased_at, records, audit_seq, mac);
     cu_secret_free(key);
     CU_GUARD(rc);
-    char *hex = cu_hex_encode(mac, sizeof(mac), NULL);
+    size_t hex_len = 0;
+    char *hex = cu_hex_encode(mac, sizeof(mac), &hex_len);
     *out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "tenant", tenant, "subject_id", subject,
                      "erased_at", erased_at, "records", (json_int_t)records, "audit_seq",
                      (json_int_t)audit_seq, "mac", hex);

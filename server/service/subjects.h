@@ -32,12 +32,6 @@ enum cu_err cu_subject_erase(struct cu_svc *s, const struct cu_actor *a, const c
                              const char *subject, struct cu_arena *arena,
                              const char **held_reason, json_t **out) CU_WUR;
 
-/* Verifies an erasure receipt (borrowed) against tenant's audit key: *valid 1 or 0 (any field
- * changed, another tenant's receipt). CU_ERR_INVALID + problems when it is not a receipt's
- * shape. a NULL: not audited (the CLI audits as its own principal through a). */
-enum cu_err cu_receipt_verify(struct cu_svc *s, const struct cu_actor *a, json_t *receipt,
-                              struct cu_problems *problems, int *valid) CU_WUR;
-
 /* Legal hold: POST {"reason"} places (CU_OUTCOME_CREATED) or replaces (CU_OUTCOME_DONE) it;
  * DELETE lifts it (CU_ERR_NOT_FOUND when none). Audited. */
 enum cu_err cu_hold_put(struct cu_svc *s, const struct cu_actor *a, const char *subject,

@@ -1,6 +1,7 @@
 /* Data subjects and the DSR workflow: decode → service (service/subjects.h) → encode. */
 #include "http/http.h"
 
+#include "service/receipt.h"
 #include "service/subjects.h"
 
 #include <string.h>
