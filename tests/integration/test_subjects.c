@@ -219,9 +219,13 @@ Test(erasure, erasure_leaves_no_key_or_value_and_its_tokens_are_410_on_a_second_
                              " AND subject_id = 'crm-1' AND deleted_at IS NULL",
                              t.id, NULL),
                  0);
-    /* every token of the subject is 410, on both nodes */
-    const char *fields[] = {"name", "email", "phone", "card", "ssn", "note", "dob"};
-    for (size_t i = 0; i < 7; i++) {
+    /* every token of the subject is 410, on both nodes; the deterministic phone token is also
+     * crm-2's (a function of the value, shared by every record holding it): it goes on
+     * revealing crm-2's value */
+    const char *fields[] = {"name", "email", "card", "ssn", "note", "dob"};
+    cr_assert_str_eq(tok(a, "phone"), tok(keep, "phone"));
+    cr_assert_eq(t_reveal(&second, t.admin, tok(a, "phone"), NULL, 0), 200);
+    for (size_t i = 0; i < 6; i++) {
         cr_assert_eq(t_reveal(&second, t.admin, tok(a, fields[i]), NULL, 0), 410, "%s",
                      fields[i]);
         cr_assert_eq(t_reveal(t_shared(), t.admin, tok(a, fields[i]), NULL, 0), 410, "%s",
