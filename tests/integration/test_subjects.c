@@ -8,6 +8,8 @@
 #include "vault.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -566,4 +568,112 @@ Test(retention, the_sweep_erases_only_expired_records_and_skips_held_subjects)
                              " AND action LIKE 'retention.%'",
                              t.id, NULL),
                  2);
+}
+
+/* Two sweeps at once take disjoint rows (SKIP LOCKED): each expired record is erased, and
+ * audited, exactly once. */
+static void *
+sweep_thread(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)t_run(NULL, "sweep");
+}
+
+Test(retention, two_sweeps_at_once_erase_each_expired_record_once, .timeout = 120)
+{
+    struct vt t;
+    vault_setup(&t);
+    t_collection_put(t_shared(), t.admin, "short",
+                     "{\"fields\":{\"name\":{\"type\":\"name\"}},\"retention_days\":1}");
+    json_t *recs = json_array();
+    for (int i = 0; i < 300; i++) {
+        json_array_append_new(recs, json_pack("{s:s, s:{s:s}}", "subject_id",
+                                              fmt("s-%d", i % 17), "fields", "name", "Ada Lovelace"));
+    }
+    struct t_resp *r = api("POST", "/v1/collections/short/records", t.admin,
+                           dump(json_pack("{s:o}", "records", recs)));
+    cr_assert_eq(r->status, 201, "%s", r->body);
+    free(t_sql(fmt("UPDATE records SET created_at = now() - interval '2 days'"
+                   " WHERE tenant_id = '%s'",
+                   t.id)));
+    pthread_t a, b;
+    pthread_create(&a, NULL, sweep_thread, NULL);
+    pthread_create(&b, NULL, sweep_thread, NULL);
+    void *ra, *rb;
+    pthread_join(a, &ra);
+    pthread_join(b, &rb);
+    cr_assert_eq((intptr_t)ra, 0);
+    cr_assert_eq((intptr_t)rb, 0);
+    cr_assert_eq(admin_count("SELECT count(*) FROM records WHERE tenant_id = $1"
+                             " AND deleted_at IS NULL",
+                             t.id, NULL),
+                 0);
+    cr_assert_eq(admin_count("SELECT count(*) FROM audit_log WHERE tenant_id = $1"
+                             " AND action = 'retention.erase'",
+                             t.id, NULL),
+                 300);
+    cr_assert_eq(admin_count("SELECT count(DISTINCT record_id) FROM audit_log"
+                             " WHERE tenant_id = $1 AND action = 'retention.erase'",
+                             t.id, NULL),
+                 300);
+}
+
+/* ---- isolation and idempotency ---- */
+
+Test(dsr, holds_and_requests_are_isolated_by_tenant_in_the_query_and_by_row_level_security)
+{
+    struct vt a, b;
+    vault_setup(&a);
+    vault_setup(&b);
+    const struct vt *both[] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(api("POST", "/v1/subjects/crm-1/legal-hold", dsr_token(both[i]),
+                         "{\"reason\":\"case\"}")
+                         ->status,
+                     201);
+        dsr_new(both[i], "crm-1", "access", "gdpr");
+    }
+    struct t_resp *r = api("GET", "/v1/dsr", dsr_token(&a), NULL);
+    cr_assert_eq(json_array_size(json_object_get(r->json, "requests")), 1, "%s", r->body);
+    PGconn *app = db_open("CUSTOS_DATABASE_URL");
+    const char *tables[] = {"subject_holds", "dsr_requests"};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(db_count(app, fmt("SELECT count(*) FROM %s", tables[i]), NULL), 0,
+                     "%s visible without a tenant", tables[i]);
+    }
+    PGresult *res = PQexec(app, "BEGIN");
+    PQclear(res);
+    const char *params[1] = {a.id};
+    res = PQexecParams(app, "SELECT set_config('custos.tenant', $1, true)", 1, NULL, params, NULL,
+                       NULL, 0);
+    PQclear(res);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(db_count(app, fmt("SELECT count(*) FROM %s", tables[i]), NULL), 1, "%s",
+                     tables[i]);
+        cr_assert_eq(db_count(app, fmt("SELECT count(*) FROM %s WHERE tenant_id = $1", tables[i]),
+                              b.id),
+                     0, "%s shows another tenant's rows", tables[i]);
+    }
+    res = PQexec(app, "ROLLBACK");
+    PQclear(res);
+}
+
+Test(dsr, a_retried_create_with_the_same_idempotency_key_answers_the_first_request)
+{
+    struct vt t;
+    vault_setup(&t);
+    const char *body = "{\"subject_id\":\"crm-1\",\"type\":\"access\",\"regulation\":\"gdpr\"}";
+    struct t_resp *r1 =
+        send_req("POST", "/v1/dsr", dsr_token(&t), NULL, "k-1", "application/json", body);
+    cr_assert_eq(r1->status, 201, "%s", r1->body);
+    struct t_resp *r2 =
+        send_req("POST", "/v1/dsr", dsr_token(&t), NULL, "k-1", "application/json", body);
+    cr_assert_eq(r2->status, 201, "%s", r2->body);
+    cr_assert_str_eq(json_string_value(json_object_get(r1->json, "id")),
+                     json_string_value(json_object_get(r2->json, "id")));
+    assert_problem(send_req("POST", "/v1/dsr", dsr_token(&t), NULL, "k-1", "application/json",
+                            "{\"subject_id\":\"crm-2\",\"type\":\"access\",\"regulation\":\"gdpr\"}"),
+                   409, NULL);
+    cr_assert_eq(admin_count("SELECT count(*) FROM dsr_requests WHERE tenant_id = $1", t.id, NULL),
+                 1);
 }
