@@ -255,10 +255,15 @@ out:
     return rc;
 }
 
-/* Ends request id with status (re-checked open under a row lock), audited; *out its JSON. */
+/* What executing a request of some types does inside the transaction that closes it. */
+typedef enum cu_err (*perform_fn)(struct cu_tx *tx, const struct cu_actor *a, const char *subject,
+                                  const char *id);
+
+/* Ends request id with status (re-checked open under a row lock), after perform (may be NULL) in
+ * the same transaction, audited; *out its JSON. */
 static enum cu_err
 finish(struct cu_svc *s, const struct cu_actor *a, const char *id, const char *status,
-       const char *blocked_reason, json_t *receipt, json_t **out)
+       const char *blocked_reason, json_t *receipt, perform_fn perform, json_t **out)
 {
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
@@ -268,6 +273,9 @@ finish(struct cu_svc *s, const struct cu_actor *a, const char *id, const char *s
     CU_TRY(load(s, a, id, 1, &tx, arena, &r));
     CU_CHECK(strcmp(cu_res_text(r, 0, CU_COL_DSR_STATUS), "received") == 0, CU_ERR_CONFLICT,
              "executed concurrently");
+    if (perform != NULL) {
+        CU_TRY(perform(tx, a, cu_res_text(r, 0, CU_COL_DSR_SUBJECT_ID), id));
+    }
     CU_TRY(cu_store_dsr_finish(tx, a->tenant, id, status, blocked_reason, rj));
     json_t *audit = json_array();
     json_array_append_new(audit, entry(a, "dsr.execute", cu_res_text(r, 0, CU_COL_DSR_SUBJECT_ID),
@@ -322,7 +330,7 @@ cu_dsr_execute(struct cu_svc *s, const struct cu_actor *a, const char *id, json_
         if (rc == CU_ERR_CONFLICT && held != NULL) {
             cu_err_clear();
             rc = finish(s, a, id, "blocked", cu_arena_printf(arena, "legal hold: %s", held),
-                        NULL, out);
+                        NULL, NULL, out);
             goto out;
         }
         if (rc == CU_ERR_NOT_FOUND) {
@@ -334,7 +342,7 @@ cu_dsr_execute(struct cu_svc *s, const struct cu_actor *a, const char *id, json_
     /* access and portability: the export is made when fetched (GET /v1/dsr/{id}/result), so no
      * plain value rests in the database; rectification: the values are rectified with PATCH on
      * each record (audited as record.rectify), and executing closes the request */
-    rc = finish(s, a, id, "completed", NULL, receipt, out);
+    rc = finish(s, a, id, "completed", NULL, receipt, NULL, out);
 out:
     json_decref(receipt);
     cu_tx_abort(&tx);

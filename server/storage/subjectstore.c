@@ -43,6 +43,12 @@ static const struct cu_stmt q_erase = {
     " (SELECT count(*) FROM records WHERE tenant_id = $1 AND subject_id = $2)"
     "   + (SELECT count(*) FROM k) + (SELECT count(*) FROM v),"
     " (SELECT count(*) FROM k), " TS("now()")};
+/* A write of the subject's data in flight holds its key rows (it counts its encryptions): the
+ * erasure waits for it, and its next statement then sees the records it wrote. */
+static const struct cu_stmt q_lock_keys = {
+    "subject_lock_keys",
+    "SELECT count(*) FROM (SELECT 1 FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2"
+    " FOR UPDATE) x"};
 static const struct cu_stmt q_audit_seq = {
     "audit_insert_seq",
     "INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id,"
@@ -188,6 +194,7 @@ enum cu_err
 cu_store_subject_erase(struct cu_tx *tx, const char *tenant, const char *subject,
                        struct cu_arena *arena, struct cu_db_result **out)
 {
+    CU_GUARD(run2(tx, &q_lock_keys, tenant, subject, NULL, NULL));
     return run2(tx, &q_erase, tenant, subject, arena, out);
 }
 

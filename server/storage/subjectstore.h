@@ -47,7 +47,8 @@ enum cu_err cu_store_subject_access(struct cu_tx *tx, const char *tenant, const 
                                     int limit, struct cu_arena *arena,
                                     struct cu_db_result **out) CU_WUR;
 
-/* Crypto-shredding: deletes the subject's key rows and values, marks its live records deleted.
+/* Crypto-shredding: locks the subject's key rows (a write of its data in flight finishes first
+ * and is erased too), then deletes them and the values and marks its live records deleted.
  * One row: records marked now, records the subject ever had (0: unknown subject), key rows
  * deleted, erased_at (ISO 8601 UTC, ms). */
 enum cu_col_erase {
