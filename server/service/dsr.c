@@ -94,6 +94,10 @@ cu_dsr_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
     }
     if (!json_is_string(sub) || !cu_subject_id_ok(json_string_value(sub))) {
         cu_problem_add(problems, "/subject_id", "must be a subject id (1 to 128 of A-Za-z0-9._:@+-)");
+    } else if (cu_subject_id_pii_like(json_string_value(sub))) {
+        /* stored and audited in clear: never an email or a phone (as at tokenize) */
+        cu_problem_add(problems, "/subject_id",
+                       "must be a pseudonymous id, not an email address or a phone number");
     }
     if (!json_is_string(type) || !one_of(json_string_value(type), types)) {
         cu_problem_add(problems, "/type",

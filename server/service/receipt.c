@@ -111,7 +111,8 @@ parse(json_t *r, struct cu_problems *problems, struct parsed *p)
     if (!json_is_string(t) || !cu_tenant_id_ok(json_string_value(t))) {
         cu_problem_add(problems, "/receipt/tenant", "must be a tenant id");
     }
-    if (!json_is_string(sub) || !cu_subject_id_ok(json_string_value(sub))) {
+    if (!json_is_string(sub) || !cu_subject_id_ok(json_string_value(sub)) ||
+        cu_subject_id_pii_like(json_string_value(sub))) {
         cu_problem_add(problems, "/receipt/subject_id", "must be a subject id");
     }
     if (!json_is_string(at) || json_string_length(at) < 1 || json_string_length(at) > 40) {

@@ -19,6 +19,15 @@
 /* Entries of the subject's access history in an export, at most. */
 enum { ACCESS_MAX = 10000 };
 
+/* A subject id the vault can hold: well-formed and pseudonymous (tokenize refuses an email or a
+ * phone number as a subject id, so none can have data; refusing them here also keeps them out of
+ * holds and audit entries). */
+static int
+subject_ok(const char *s)
+{
+    return cu_subject_id_ok(s) && !cu_subject_id_pii_like(s);
+}
+
 static json_t *
 entry(const struct cu_actor *a, const char *action, const char *subject, const char *purpose,
       const char *redaction, const char *outcome)
@@ -132,7 +141,7 @@ enum cu_err
 cu_subject_view(struct cu_svc *s, const struct cu_actor *a, const char *subject,
                 const char *purpose, json_t **out)
 {
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
     json_t *records = json_array();
@@ -254,7 +263,7 @@ cu_subject_export(struct cu_svc *s, const struct cu_actor *a, const char *action
                   struct cu_buf *csv_out)
 {
     *out = NULL;
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
     json_t *records = json_array(), *purposes = json_array(), *retention = json_array();
@@ -300,7 +309,7 @@ cu_subject_erase(struct cu_svc *s, const struct cu_actor *a, const char *action,
                  const char *subject, struct cu_arena *arena, const char **held_reason,
                  json_t **out)
 {
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     struct cu_tx *tx = NULL;
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
@@ -346,7 +355,7 @@ enum cu_err
 cu_hold_put(struct cu_svc *s, const struct cu_actor *a, const char *subject, json_t *body,
             struct cu_problems *problems, enum cu_outcome *outcome, json_t **out)
 {
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     json_t *reason = json_object_get(body, "reason");
     if (!json_is_object(body) || cu_unknown_members(body, (const char *const[]){"reason", NULL})) {
         cu_problem_add(problems, "", "must be {\"reason\"}");
@@ -383,7 +392,7 @@ out:
 enum cu_err
 cu_hold_delete(struct cu_svc *s, const struct cu_actor *a, const char *subject)
 {
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     struct cu_tx *tx = NULL;
     enum cu_err rc = CU_OK;
     int deleted = 0;

@@ -417,8 +417,19 @@ Test(dsr, a_request_is_received_with_its_statutory_due_date)
     assert_problem(api("POST", "/v1/dsr", dsr_token(&t),
                        "{\"subject_id\":\"crm-1\",\"type\":\"access\",\"regulation\":\"lgpd\"}"),
                    422, "/regulation");
+    assert_problem(api("POST", "/v1/dsr", dsr_token(&t),
+                       "{\"subject_id\":\"ada@example.com\",\"type\":\"access\","
+                       "\"regulation\":\"gdpr\"}"),
+                   422, "/subject_id");
+    assert_problem(api("POST", "/v1/subjects/+14155550100/legal-hold", dsr_token(&t),
+                       "{\"reason\":\"case\"}"),
+                   404, NULL);
     cr_assert_eq(admin_count("SELECT count(*) FROM dsr_requests WHERE tenant_id = $1", t.id, NULL),
                  2);
+    cr_assert_eq(admin_count("SELECT count(*) FROM audit_log WHERE tenant_id = $1"
+                             " AND (subject_id LIKE '%@%' OR subject_id LIKE '+%')",
+                             t.id, NULL),
+                 0);
     assert_problem(api("GET", "/v1/dsr/dsr_00000000000000000000000000000000", dsr_token(&t), NULL),
                    404, NULL);
     struct vt other;
