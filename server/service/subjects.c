@@ -46,10 +46,27 @@ audit_refusal(struct cu_tx **tx, const struct cu_actor *a, const char *action,
     (void)ignored;
 }
 
+/* The subject key of the rows being read: rows with the same version and wrapped bytes (all of a
+ * subject's values, mostly) reuse it rather than asking the keyring once per value. */
+struct keyslot {
+    int version;
+    uint8_t *wrapped;
+    size_t len;
+    struct cu_secret *key;
+};
+
+static void
+keyslot_cleanup(struct keyslot *k)
+{
+    cu_secret_free(k->key);
+    k->key = NULL;
+}
+
 /* The value of row i, opened (plain, or masked when masked), as a new JSON string. */
 static enum cu_err
 open_value(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const char *subject,
-           const struct cu_db_result *r, int i, int masked, struct cu_arena *arena, json_t **out)
+           const struct cu_db_result *r, int i, int masked, struct cu_arena *arena,
+           struct keyslot *slot, json_t **out)
 {
     CU_ENSURE(!cu_res_isnull(r, i, CU_COL_SV_WRAPPED), CU_ERR_GONE, "subject key erased");
     uint8_t *wrapped = NULL, *ct = NULL;
@@ -57,17 +74,20 @@ open_value(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const char *s
     CU_GUARD(cu_res_bytea(r, i, CU_COL_SV_WRAPPED, arena, &wrapped, &wl));
     CU_GUARD(cu_res_bytea(r, i, CU_COL_SV_CIPHERTEXT, arena, &ct, &cl));
     int version = (int)cu_res_int(r, i, CU_COL_SV_KEY_VERSION);
-    struct cu_secret *key = NULL;
-    CU_GUARD(cu_subject_key_for_read(s, tx, tenant, cu_res_text(r, i, CU_COL_SV_INC), subject,
-                                     version, (int)cu_res_int(r, i, CU_COL_SV_KEK_VERSION), wrapped,
-                                     wl, &key));
+    if (slot->key == NULL || slot->version != version || slot->len != wl ||
+        memcmp(slot->wrapped, wrapped, wl) != 0) {
+        keyslot_cleanup(slot);
+        CU_GUARD(cu_subject_key_for_read(s, tx, tenant, cu_res_text(r, i, CU_COL_SV_INC), subject,
+                                         version, (int)cu_res_int(r, i, CU_COL_SV_KEK_VERSION),
+                                         wrapped, wl, &slot->key));
+        *slot = (struct keyslot){version, wrapped, wl, slot->key};
+    }
     char *pt = NULL;
     size_t len = 0;
-    enum cu_err rc = cu_value_open(key, tenant, cu_res_text(r, i, CU_COL_SV_COLLECTION),
+    enum cu_err rc = cu_value_open(slot->key, tenant, cu_res_text(r, i, CU_COL_SV_COLLECTION),
                                    cu_res_text(r, i, CU_COL_SV_RECORD_ID),
                                    cu_res_text(r, i, CU_COL_SV_FIELD), version, ct, cl, arena, &pt,
                                    &len);
-    cu_secret_free(key);
     if (rc == CU_ERR_CRYPTO) {
         CU_BAIL(CU_ERR_INTERNAL, "a value of the subject did not open");
     }
@@ -92,6 +112,8 @@ collect(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const char *subj
 {
     json_t *fields = NULL, *tokens = NULL;
     const char *cur = NULL;
+    struct keyslot slot = {0};
+    enum cu_err rc = CU_OK;
     for (int i = 0; i < cu_res_rows(r); i++) {
         const char *id = cu_res_text(r, i, CU_COL_SV_RECORD_ID);
         if (cur == NULL || strcmp(cur, id) != 0) {
@@ -109,11 +131,13 @@ collect(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const char *subj
         }
         const char *field = cu_res_text(r, i, CU_COL_SV_FIELD);
         json_t *v = NULL;
-        CU_GUARD(open_value(s, tx, tenant, subject, r, i, masked, arena, &v));
+        CU_TRY(open_value(s, tx, tenant, subject, r, i, masked, arena, &slot, &v));
         json_object_set_new(fields, field, v);
         json_object_set_new(tokens, field, json_string(cu_res_text(r, i, CU_COL_SV_TOKEN)));
     }
-    return CU_OK;
+out:
+    keyslot_cleanup(&slot);
+    return rc;
 }
 
 /* The purpose check of a read of the subject's data, audited when refused (consumes *tx then).

@@ -89,6 +89,9 @@ static const struct cu_stmt q_retention = {
     "   WHERE tenant_id = $1 AND id IN (SELECT id FROM e) RETURNING id, collection, subject_id),"
     " v AS (DELETE FROM record_values WHERE tenant_id = $1 AND record_id IN (SELECT id FROM e))"
     " SELECT id, collection, subject_id FROM d ORDER BY id"};
+/* Two sweepers may both find a subject in x; the UPDATE re-checks skip_audited_at on the row
+ * version it locks (READ COMMITTED re-evaluates its WHERE after waiting), so only one of them
+ * claims, and audits, the skip. */
 static const struct cu_stmt q_retention_held = {
     "retention_held",
     "WITH x AS (SELECT h.subject_id, count(*) AS n FROM subject_holds h"
@@ -100,8 +103,11 @@ static const struct cu_stmt q_retention_held = {
     "   AND (h.skip_audited_at IS NULL OR h.skip_audited_at < now() - interval '1 day')"
     "   GROUP BY h.subject_id ORDER BY h.subject_id LIMIT $2),"
     " u AS (UPDATE subject_holds SET skip_audited_at = now()"
-    "   WHERE tenant_id = $1 AND subject_id IN (SELECT subject_id FROM x))"
-    " SELECT subject_id, n FROM x ORDER BY subject_id"};
+    "   WHERE tenant_id = $1 AND subject_id IN (SELECT subject_id FROM x)"
+    "   AND (skip_audited_at IS NULL OR skip_audited_at < now() - interval '1 day')"
+    "   RETURNING subject_id)"
+    " SELECT x.subject_id, x.n FROM x JOIN u ON u.subject_id = x.subject_id"
+    " ORDER BY x.subject_id"};
 
 #define DSR_COLS                                                                                   \
     "id, subject_id, type, regulation, status, " TSS("received_at") ", " TSS("due_at") ", "        \
