@@ -58,7 +58,7 @@ CU_VERSION := $(shell tr -cd '0-9A-Za-z.+~-' <VERSION 2>/dev/null || echo unknow
 COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 CU_COMMIT := $(shell printf '%s' '$(COMMIT)' | tr -cd '0-9A-Za-z.+~-')
 
-.PHONY: all deps run test test-unit test-integration check-layers fuzz bench clean tests format
+.PHONY: all deps run stop test test-container test-unit test-integration check-layers fuzz bench clean tests format
 
 all: $(BIN)
 
@@ -130,6 +130,12 @@ test: deps
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) -s --no-print-directory tests
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/test.sh
+
+# the image built with podman and run as production runs it (scripts/container.sh); .ci/run
+test-container: deps
+	@$(MAKE) -s --no-print-directory $(BUILD)/tests/tools/mkidp $(BUILD)/tests/tools/mkjwt
+	@scripts/container.sh build
+	@scripts/container.sh test
 
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs=2; done
