@@ -58,16 +58,32 @@ for t in $(ls "$BUILD"/tests/unit/test_* 2>/dev/null | sort | current | pick); d
 done
 
 # ---- offline checks ----
-if command -v docker-compose >/dev/null; then
-    echo "== docker-compose config"
-    if docker-compose -f docker-compose.yml config -q; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1)); echo "test.sh: docker-compose.yml is invalid" >&2
-    fi
-else
-    die "docker-compose is missing (scripts/deps.sh installs it)"
+offline() { # name command...: one counted check
+    local name=$1; shift
+    echo "== $name"
+    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "test.sh: $name failed" >&2; fi
+}
+mkdir -p "$work"
+command -v docker-compose >/dev/null || die "docker-compose is missing (scripts/deps.sh installs it)"
+# Compose: docker-compose's own schema with each profile, then our rules on the resolved file
+offline "docker-compose config" docker-compose -f docker-compose.yml config -q
+offline "docker-compose config --profile dev" docker-compose -f docker-compose.yml --profile dev config -q
+offline "docker-compose config --profile prod" docker-compose -f docker-compose.yml --profile prod config -q
+docker-compose -f docker-compose.yml --profile dev --profile prod config >"$work/compose.yaml" 2>/dev/null
+offline "compose rules (tests/deploy/compose_check.py)" python3 tests/deploy/compose_check.py <"$work/compose.yaml"
+offline "compose rules refuse broken files" python3 tests/deploy/compose_check.py --selftest "$work/compose.yaml"
+
+# Kubernetes: deploy/k8s rendered by kustomize (kubectl's), validated with kubernetes-models
+command -v kubectl >/dev/null || die "kubectl is missing (scripts/deps.sh installs kubernetes-client)"
+command -v npm >/dev/null || die "npm is missing (scripts/deps.sh installs it)"
+if [ ! -f tests/deploy/node_modules/.package-lock.json ] ||
+    [ tests/deploy/package-lock.json -nt tests/deploy/node_modules/.package-lock.json ]; then
+    (cd tests/deploy && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) ||
+        die "npm ci in tests/deploy failed"
 fi
+offline "kustomize build deploy/k8s" sh -c 'kubectl kustomize deploy/k8s >"$1"' sh "$work/k8s.yaml"
+offline "kubernetes manifests (tests/deploy/validate.js)" node tests/deploy/validate.js "$work/k8s.yaml"
+offline "kubernetes checks refuse broken manifests" node tests/deploy/selftest.js "$work/k8s.yaml"
 
 echo "== deploy manifests parse"
 if python3 -c 'import glob, sys, yaml
