@@ -126,6 +126,10 @@ run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@scripts/run.sh
 
+# stops what `make run` started: the service and the development PostgreSQL
+stop:
+	@scripts/run.sh stop
+
 test: deps
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) -s --no-print-directory tests

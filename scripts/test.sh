@@ -73,6 +73,11 @@ docker-compose -f docker-compose.yml --profile dev --profile prod config >"$work
 offline "compose rules (tests/deploy/compose_check.py)" python3 tests/deploy/compose_check.py <"$work/compose.yaml"
 offline "compose rules refuse broken files" python3 tests/deploy/compose_check.py --selftest "$work/compose.yaml"
 
+# the image (the full run is make test-container): HEALTHCHECK, uid 10001, nothing secret sent
+offline "Dockerfile and .dockerignore" sh -c 'grep -q "^HEALTHCHECK .*readyz" Dockerfile &&
+    grep -q "^USER 10001:10001" Dockerfile && for p in .git .local build deploy/secrets; do
+    grep -qx "$p" .dockerignore || { echo "$p is not in .dockerignore" >&2; exit 1; }; done'
+
 # Kubernetes: deploy/k8s rendered by kustomize (kubectl's), validated with kubernetes-models
 command -v kubectl >/dev/null || die "kubectl is missing (scripts/deps.sh installs kubernetes-client)"
 command -v npm >/dev/null || die "npm is missing (scripts/deps.sh installs it)"
@@ -236,6 +241,19 @@ fi
 for t in $(ls "$BUILD"/tests/integration/test_*_serial 2>/dev/null | sort | current | pick); do
     run_suite "integration $(basename "$t")" "$t" --jobs=1
 done
+
+# ---- the quick start with its default ports taken, and README's session as written ----
+# (not under SANITIZE=1: it runs make run's own build/custos, and the plain run covers it)
+if [ "${SANITIZE:-0}" != 1 ] && { [ -z "$only" ] || echo quickstart | grep -qE "$only"; }; then
+    echo "== quick start (tests/quickstart.sh)"
+    qs=$(tests/quickstart.sh 2>&1); echo "$qs"
+    line=$(tail -n 1 <<<"$qs")
+    if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+    else
+        failed=$((failed + 1)); echo "test.sh: tests/quickstart.sh did not finish" >&2
+    fi
+fi
 
 echo
 echo "$passed passed, $failed failed"
