@@ -97,7 +97,8 @@ test_image() {
     [ "$up" = 1 ] || { pm logs "$name" >&2; die "the container did not become ready"; }
     check "serve in the image is ready over HTTPS" true
 
-    # the confinement, seen from inside
+    # the confinement: the image's own user, then as seen from inside
+    check "the image's user is 10001:10001" test "$(pm image inspect -f '{{.Config.User}}' "$image")" = 10001:10001
     check "runs as uid 10001" test "$(pm exec "$name" id -u)" = 10001
     check "root filesystem is read-only" bash -c "podman --runtime runc exec $name sh -c 'echo x >/usr/local/bin/x' 2>&1 | grep -q 'Read-only file system'"
     check "no effective capabilities" test "$(pm exec "$name" sh -c "grep CapEff /proc/1/status | cut -f2")" = 0000000000000000

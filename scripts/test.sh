@@ -74,7 +74,7 @@ offline "compose rules (tests/deploy/compose_check.py)" python3 tests/deploy/com
 offline "compose rules refuse broken files" python3 tests/deploy/compose_check.py --selftest "$work/compose.yaml"
 
 # the image (the full run is make test-container): HEALTHCHECK, uid 10001, nothing secret sent
-offline "Dockerfile and .dockerignore" sh -c 'grep -q "^HEALTHCHECK .*readyz" Dockerfile &&
+offline "Dockerfile and .dockerignore" sh -c 'grep -q "^HEALTHCHECK " Dockerfile && grep -q "CMD curl .*/readyz" Dockerfile &&
     grep -q "^USER 10001:10001" Dockerfile && for p in .git .local build deploy/secrets; do
     grep -qx "$p" .dockerignore || { echo "$p is not in .dockerignore" >&2; exit 1; }; done'
 
