@@ -1,6 +1,8 @@
 /* SQL of the vault. Batches are JSON arrays expanded by json_to_recordset. */
 #include "storage/vaultstore.h"
 
+#include "storage/gatestore.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -362,20 +364,25 @@ cu_store_stmt(const char *name)
 enum cu_err
 cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose, const char *tokens_json,
                 struct cu_arena *arena, struct cu_db_result **purpose_out,
-                struct cu_db_result **tokens_out)
+                struct cu_db_result **tokens_out, struct cu_db_result **gates_out)
 {
-    struct cu_params pp, tp;
+    struct cu_params pp, tp, gp;
     cu_params_init(&pp);
     cu_params_text(&pp, tenant);
     cu_params_text(&pp, purpose);
     cu_params_init(&tp);
     cu_params_text(&tp, tenant);
     cu_params_text(&tp, tokens_json);
+    cu_params_init(&gp);
+    cu_params_text(&gp, tenant);
+    cu_params_text(&gp, purpose);
+    cu_params_text(&gp, tokens_json);
     const struct cu_step steps[] = {
         {.stmt = &q_purpose_get, .p = &pp, .out = purpose_out},
         {.stmt = &q_detokenize, .p = &tp, .out = tokens_out},
+        {.stmt = &cu_q_reveal_gates, .p = &gp, .out = gates_out},
     };
-    return cu_tx_exec_steps(tx, steps, 2, arena);
+    return cu_tx_exec_steps(tx, steps, (int)(sizeof(steps) / sizeof(steps[0])), arena);
 }
 
 enum cu_err
