@@ -62,12 +62,14 @@ const struct cu_stmt cu_q_reveal_gates = {
 static const struct cu_stmt q_subject_gates = {
     "subject_gates", "SELECT $3::text," GATE_FACTS("$3")};
 
-/* Accesses: allowed audit entries naming the collection in the window (the time index). */
+/* Accesses: allowed audit entries naming the collection in the window (the time index), but for
+ * the collection's own definition (collection.put: configuration, not processing). */
 static const struct cu_stmt q_processing_report = {
     "processing_report",
     "WITH a AS (SELECT collection, principal, purpose, count(*) AS n, max(ts) AS last"
     "           FROM audit_log WHERE tenant_id = $1 AND ts >= now() - make_interval(days => $2)"
     "           AND outcome = 'allowed' AND collection IS NOT NULL"
+    "           AND action NOT LIKE 'collection.%'"
     "           GROUP BY collection, principal, purpose),"
     " rc AS (SELECT collection, count(*) AS records, count(DISTINCT subject_id) AS subjects"
     "        FROM records WHERE tenant_id = $1 AND deleted_at IS NULL GROUP BY collection)"
