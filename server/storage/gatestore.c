@@ -44,6 +44,9 @@ static const struct cu_stmt q_consent_history = {
     "SELECT " CONSENT_COLS " FROM consent_events"
     " WHERE tenant_id = $1 AND subject_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"};
 
+/* The reveal's step reaches each token's record by an index probe (the LATERAL ... LIMIT 1 of
+ * vaultstore.c's detokenize: a plain join's generic plan hashes the tenant's whole records table;
+ * tests/integration/test_reveal_plan.c). */
 /* The facts of one subject: restricted, and whether its latest event for the purpose grants. */
 #define GATE_FACTS(subject)                                                                     \
     " EXISTS (SELECT 1 FROM subject_restrictions sr WHERE sr.tenant_id = $1"                  \
@@ -55,7 +58,8 @@ const struct cu_stmt cu_q_reveal_gates = {
     "reveal_gates",
     "SELECT s.subject_id," GATE_FACTS("s.subject_id")
     " FROM (SELECT DISTINCT r.subject_id FROM tokens t"
-    "       JOIN records r ON r.tenant_id = $1 AND r.id = t.record_id"
+    "       CROSS JOIN LATERAL (SELECT rr.subject_id FROM records rr"
+    "            WHERE rr.tenant_id = $1 AND rr.id = t.record_id LIMIT 1) r"
     "       WHERE t.tenant_id = $1"
     "       AND t.token = ANY (ARRAY(SELECT json_array_elements_text($3::json)))) s"
     " ORDER BY s.subject_id COLLATE \"C\""};

@@ -352,7 +352,7 @@ const struct cu_stmt *
 cu_store_stmt(const char *name)
 {
     static const struct cu_stmt *const all[] = {&q_purpose_get, &q_detokenize, &q_audit_insert,
-                                                &q_write_batch};
+                                                &q_write_batch, &cu_q_reveal_gates};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (strcmp(all[i]->name, name) == 0) {
             return all[i];
