@@ -269,8 +269,9 @@ cu_gate_reveal(const struct cu_db_result *facts, const char *subject, const char
     }
     if (lo >= cu_res_rows(facts) ||
         strcmp(cu_res_text(facts, lo, CU_COL_GATE_SUBJECT_ID), subject) != 0) {
-        /* fail closed: no facts, no read */
-        return cu_gate_decide(basis, 1, 0, outcome, detail);
+        /* no facts: no restriction in the tenant and a purpose not resting on consent (see
+         * gates.h); a consent purpose still needs its grant */
+        return cu_gate_decide(basis, 0, 0, outcome, detail);
     }
     return cu_gate_decide(basis, is_t(facts, lo, CU_COL_GATE_RESTRICTED),
                           is_t(facts, lo, CU_COL_GATE_CONSENTED), outcome, detail);

@@ -73,8 +73,11 @@ enum cu_err cu_gate_subject(struct cu_tx *tx, const char *tenant, const char *su
                             const char **detail);
 
 /* The reveal's facts: the result of the gates step of cu_store_reveal (columns cu_col_gate,
- * ordered by subject_id). Looks subject up; a subject without a row (none of the tokens named
- * it: cannot happen for a found token) counts as restricted and without consent. */
+ * ordered by subject_id). Looks subject up; a subject without a row is neither restricted nor
+ * consenting: the step returns no row when the tenant has no restriction and the purpose does
+ * not rest on consent, and otherwise a row for every subject of the tokens (a subject whose
+ * token vanished between the pipeline's statements thus needs no restriction, and fails a
+ * consent purpose: closed). */
 enum cu_err cu_gate_reveal(const struct cu_db_result *facts, const char *subject,
                            const char *basis, const char **outcome, const char **detail);
 

@@ -46,7 +46,9 @@ static const struct cu_stmt q_consent_history = {
 
 /* The reveal's step reaches each token's record by an index probe (the LATERAL ... LIMIT 1 of
  * vaultstore.c's detokenize: a plain join's generic plan hashes the tenant's whole records table;
- * tests/integration/test_reveal_plan.c). */
+ * tests/integration/test_reveal_plan.c). The WHERE is uncorrelated, a one-time filter: in a
+ * tenant with no restriction, a purpose that does not rest on consent costs two index probes and
+ * returns no row (no subject is restricted, none needs a grant). */
 /* The facts of one subject: restricted, and whether its latest event for the purpose grants. */
 #define GATE_FACTS(subject)                                                                     \
     " EXISTS (SELECT 1 FROM subject_restrictions sr WHERE sr.tenant_id = $1"                  \
@@ -62,6 +64,9 @@ const struct cu_stmt cu_q_reveal_gates = {
     "            WHERE rr.tenant_id = $1 AND rr.id = t.record_id LIMIT 1) r"
     "       WHERE t.tenant_id = $1"
     "       AND t.token = ANY (ARRAY(SELECT json_array_elements_text($3::json)))) s"
+    " WHERE EXISTS (SELECT 1 FROM subject_restrictions x WHERE x.tenant_id = $1)"
+    " OR EXISTS (SELECT 1 FROM purposes p WHERE p.tenant_id = $1 AND p.name = $2"
+    "            AND p.lawful_basis = 'consent')"
     " ORDER BY s.subject_id COLLATE \"C\""};
 static const struct cu_stmt q_subject_gates = {
     "subject_gates", "SELECT $3::text," GATE_FACTS("$3")};

@@ -64,8 +64,9 @@ enum cu_col_gate {
     CU_COL_GATE_CONSENTED,
 };
 /* The reveal's step (cu_store_reveal): one row per distinct subject of the tokens (a JSON array
- * of strings), ordered by subject_id (byte order, as strcmp). Parameters: tenant, purpose,
- * tokens_json. */
+ * of strings), ordered by subject_id (byte order, as strcmp); no row at all when the tenant has
+ * no restriction and the purpose does not rest on consent (nothing to decide). Parameters:
+ * tenant, purpose, tokens_json. */
 extern const struct cu_stmt cu_q_reveal_gates;
 /* One subject: exactly one row. */
 enum cu_err cu_store_subject_gates(struct cu_tx *tx, const char *tenant, const char *subject,

@@ -377,10 +377,13 @@ cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose, const
     cu_params_text(&gp, tenant);
     cu_params_text(&gp, purpose);
     cu_params_text(&gp, tokens_json);
+    /* the large answer (the tokens' rows) comes last: a step sending a large parameter (a
+     * 1000-token array) after it stalled behind PgBouncer until the deadline (2 of 2 runs of
+     * test_detokenize's 1000-token batch through the pooler; 0 of 2 in this order) */
     const struct cu_step steps[] = {
         {.stmt = &q_purpose_get, .p = &pp, .out = purpose_out},
-        {.stmt = &q_detokenize, .p = &tp, .out = tokens_out},
         {.stmt = &cu_q_reveal_gates, .p = &gp, .out = gates_out},
+        {.stmt = &q_detokenize, .p = &tp, .out = tokens_out},
     };
     return cu_tx_exec_steps(tx, steps, (int)(sizeof(steps) / sizeof(steps[0])), arena);
 }
