@@ -14,6 +14,14 @@ enum { REASON_MAX = 500 };
 static const char *const statuses[] = {"granted", "withdrawn", NULL};
 static const char *const sources[] = {"ivr", "agent", "web", "dsr", NULL};
 
+/* A subject id the vault can hold: well-formed, and not direct PII (an email address or a phone
+ * number would be stored and audited in clear; tokenize refuses them too, so none has data). */
+static int
+subject_ok(const char *subject)
+{
+    return cu_subject_id_ok(subject) && !cu_subject_id_pii_like(subject);
+}
+
 static int
 one_of(const char *s, const char *const *set)
 {
@@ -47,8 +55,8 @@ audit_one(struct cu_tx *tx, const struct cu_actor *a, const char *action, const 
           const char *purpose, const char *outcome)
 {
     json_t *entries = json_array();
-    json_array_append_new(entries, cu_audit_entry(a, action, NULL, NULL, NULL, subject, purpose,
-                                                  NULL, outcome));
+    json_array_append_new(
+        entries, cu_audit_entry(a, action, NULL, NULL, NULL, subject, purpose, NULL, outcome));
     return cu_audit_write(tx, a->tenant, entries);
 }
 
@@ -78,7 +86,7 @@ enum cu_err
 cu_restriction_set(struct cu_tx *tx, const struct cu_actor *a, const char *subject,
                    const char *reason, int *created, json_t **out)
 {
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     struct cu_arena *arena = cu_arena_new();
     enum cu_err rc = CU_OK;
     struct cu_db_result *r = NULL;
@@ -86,8 +94,7 @@ cu_restriction_set(struct cu_tx *tx, const struct cu_actor *a, const char *subje
                                     arena, &r));
     CU_CHECK(cu_res_rows(r) == 1, CU_ERR_INTERNAL, "restriction neither placed nor found");
     *created = cu_res_text(r, 0, CU_COL_RESTR_CREATED)[0] == 't';
-    CU_TRY(audit_one(tx, a, "restriction.set", subject, NULL,
-                     *created ? "allowed" : "unchanged"));
+    CU_TRY(audit_one(tx, a, "restriction.set", subject, NULL, *created ? "allowed" : "unchanged"));
     if (out != NULL) {
         *out = restriction_json(subject, r);
     }
@@ -99,10 +106,9 @@ out:
 enum cu_err
 cu_restriction_clear(struct cu_tx *tx, const struct cu_actor *a, const char *subject, int *lifted)
 {
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     CU_GUARD(cu_store_restriction_clear(tx, a->tenant, subject, lifted));
-    return audit_one(tx, a, "restriction.clear", subject, NULL,
-                     *lifted ? "allowed" : "not_found");
+    return audit_one(tx, a, "restriction.clear", subject, NULL, *lifted ? "allowed" : "not_found");
 }
 
 enum cu_err
@@ -120,10 +126,10 @@ cu_restriction_get(struct cu_tx *tx, const char *tenant, const char *subject, in
 
 enum cu_err
 cu_consent_record(struct cu_tx *tx, const struct cu_actor *a, const char *subject,
-                  const char *purpose, const char *status, const char *source,
-                  const char *evidence, json_t **out)
+                  const char *purpose, const char *status, const char *source, const char *evidence,
+                  json_t **out)
 {
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     CU_ENSURE(one_of(status, statuses), CU_ERR_INVALID, "bad consent status");
     CU_ENSURE(one_of(source, sources), CU_ERR_INVALID, "bad consent source");
     CU_ENSURE(evidence == NULL || text_ok(evidence, CU_CONSENT_EVIDENCE_MAX), CU_ERR_INVALID,
@@ -157,7 +163,7 @@ enum cu_err
 cu_consent_withdraw_all(struct cu_tx *tx, const struct cu_actor *a, const char *subject,
                         const char *source, const char *evidence, int *withdrawn)
 {
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     CU_ENSURE(one_of(source, sources), CU_ERR_INVALID, "bad consent source");
     CU_ENSURE(evidence == NULL || text_ok(evidence, CU_CONSENT_EVIDENCE_MAX), CU_ERR_INVALID,
               "bad consent evidence");
@@ -169,10 +175,9 @@ cu_consent_withdraw_all(struct cu_tx *tx, const struct cu_actor *a, const char *
     *withdrawn = cu_res_rows(r);
     json_t *entries = json_array();
     for (int i = 0; i < cu_res_rows(r); i++) {
-        json_array_append_new(entries,
-                              cu_audit_entry(a, "consent.withdraw_all", NULL, NULL, NULL, subject,
-                                             cu_res_text(r, i, CU_COL_CONSENT_PURPOSE), NULL,
-                                             "allowed"));
+        json_array_append_new(
+            entries, cu_audit_entry(a, "consent.withdraw_all", NULL, NULL, NULL, subject,
+                                    cu_res_text(r, i, CU_COL_CONSENT_PURPOSE), NULL, "allowed"));
     }
     if (json_array_size(entries) == 0) {
         json_array_append_new(entries, cu_audit_entry(a, "consent.withdraw_all", NULL, NULL, NULL,
@@ -191,8 +196,8 @@ cu_consent_subject_json(struct cu_tx *tx, const char *tenant, const char *subjec
     enum cu_err rc = CU_OK;
     struct cu_db_result *cur = NULL, *hist = NULL;
     CU_TRY(cu_store_consent_current(tx, tenant, subject, arena, &cur));
-    CU_TRY(cu_store_consent_history(tx, tenant, subject, 0, CU_CONSENT_HISTORY_MAX + 1, arena,
-                                    &hist));
+    CU_TRY(
+        cu_store_consent_history(tx, tenant, subject, 0, CU_CONSENT_HISTORY_MAX + 1, arena, &hist));
     json_t *consents = json_array(), *history = json_array();
     for (int i = 0; i < cu_res_rows(cur); i++) {
         json_array_append_new(consents, event_json(cur, i, subject));
@@ -201,8 +206,8 @@ cu_consent_subject_json(struct cu_tx *tx, const char *tenant, const char *subjec
     for (int i = 0; i < n && i < CU_CONSENT_HISTORY_MAX; i++) {
         json_array_append_new(history, event_json(hist, i, subject));
     }
-    *out = json_pack("{s:s, s:o, s:o, s:b}", "subject_id", subject, "consents", consents,
-                     "history", history, "history_truncated", n > CU_CONSENT_HISTORY_MAX);
+    *out = json_pack("{s:s, s:o, s:o, s:b}", "subject_id", subject, "consents", consents, "history",
+                     history, "history_truncated", n > CU_CONSENT_HISTORY_MAX);
 out:
     cu_arena_free(arena);
     return rc;
@@ -280,9 +285,8 @@ cu_gate_reveal(const struct cu_db_result *facts, const char *subject, const char
 /* ---- HTTP use cases ---- */
 
 enum cu_err
-cu_gates_restrict_api(struct cu_svc *s, const struct cu_actor *a, const char *subject,
-                      json_t *body, struct cu_problems *problems, json_t **out,
-                      enum cu_outcome *outcome)
+cu_gates_restrict_api(struct cu_svc *s, const struct cu_actor *a, const char *subject, json_t *body,
+                      struct cu_problems *problems, json_t **out, enum cu_outcome *outcome)
 {
     const char *reason = "";
     if (body != NULL) {
@@ -302,7 +306,7 @@ cu_gates_restrict_api(struct cu_svc *s, const struct cu_actor *a, const char *su
         }
         CU_ENSURE(problems->errors == NULL, CU_ERR_INVALID, "invalid restriction body");
     }
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     struct cu_tx *tx = NULL;
     enum cu_err rc = CU_OK;
     int created = 0;
@@ -318,7 +322,7 @@ out:
 enum cu_err
 cu_gates_unrestrict_api(struct cu_svc *s, const struct cu_actor *a, const char *subject)
 {
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     struct cu_tx *tx = NULL;
     enum cu_err rc = CU_OK;
     int lifted = 0;
@@ -344,8 +348,7 @@ cu_gates_consent_put_api(struct cu_svc *s, const struct cu_actor *a, const char 
         cu_problem_add(problems, "", "must be an object");
         CU_BAIL(CU_ERR_INVALID, "consent body not an object");
     }
-    if (cu_unknown_members(body, (const char *const[]){"status", "source", "evidence", NULL}) >
-        0) {
+    if (cu_unknown_members(body, (const char *const[]){"status", "source", "evidence", NULL}) > 0) {
         cu_problem_add(problems, "", "unknown member; members are status, source and evidence");
     }
     const char *status = json_string_value(json_object_get(body, "status"));
@@ -357,13 +360,13 @@ cu_gates_consent_put_api(struct cu_svc *s, const struct cu_actor *a, const char 
     if (!one_of(source, sources) || strcmp(source, "dsr") == 0) {
         cu_problem_add(problems, "/source", "must be ivr, agent or web");
     }
-    if (je != NULL && (!json_is_string(je) ||
-                       !text_ok(json_string_value(je), CU_CONSENT_EVIDENCE_MAX))) {
+    if (je != NULL &&
+        (!json_is_string(je) || !text_ok(json_string_value(je), CU_CONSENT_EVIDENCE_MAX))) {
         cu_problem_add(problems, "/evidence",
                        "must be a string of at most 1000 bytes without control characters");
     }
     CU_ENSURE(problems->errors == NULL, CU_ERR_INVALID, "invalid consent body");
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     struct cu_tx *tx = NULL;
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
@@ -375,10 +378,9 @@ out:
 }
 
 enum cu_err
-cu_gates_consents_api(struct cu_svc *s, const struct cu_actor *a, const char *subject,
-                      json_t **out)
+cu_gates_consents_api(struct cu_svc *s, const struct cu_actor *a, const char *subject, json_t **out)
 {
-    CU_ENSURE(cu_subject_id_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
+    CU_ENSURE(subject_ok(subject), CU_ERR_NOT_FOUND, "malformed subject id");
     struct cu_tx *tx = NULL;
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));

@@ -50,8 +50,8 @@ enum cu_err cu_consent_record(struct cu_tx *tx, const struct cu_actor *a, const 
 /* Withdraws every consent the subject currently grants (CCPA opt_out, a DSR): one withdrawn
  * event per such purpose, source and evidence as above; audited (consent.withdraw_all, one
  * entry per purpose). *withdrawn: how many. */
-enum cu_err cu_consent_withdraw_all(struct cu_tx *tx, const struct cu_actor *a,
-                                    const char *subject, const char *source, const char *evidence,
+enum cu_err cu_consent_withdraw_all(struct cu_tx *tx, const struct cu_actor *a, const char *subject,
+                                    const char *source, const char *evidence,
                                     int *withdrawn) CU_WUR;
 /* The subject's consents for its export or GET .../consents: {"subject_id","consents":[current
  * event per purpose],"history":[every event, oldest first]} (new reference). At most
@@ -78,8 +78,8 @@ enum cu_err cu_gate_subject(struct cu_tx *tx, const char *tenant, const char *su
  * not rest on consent, and otherwise a row for every subject of the tokens (a subject whose
  * token vanished between the pipeline's statements thus needs no restriction, and fails a
  * consent purpose: closed). */
-enum cu_err cu_gate_reveal(const struct cu_db_result *facts, const char *subject,
-                           const char *basis, const char **outcome, const char **detail);
+enum cu_err cu_gate_reveal(const struct cu_db_result *facts, const char *subject, const char *basis,
+                           const char **outcome, const char **detail);
 
 /* ---- HTTP use cases, one transaction each ---- */
 

@@ -29,12 +29,10 @@ cu_gates_processing_report_api(struct cu_svc *s, const struct cu_actor *a, json_
     CU_TRY(cu_store_purpose_list(tx, a->tenant, NULL, DECLARED_MAX, arena, &pr));
     CU_TRY(cu_store_processing_report(tx, a->tenant, CU_REPORT_WINDOW_DAYS, arena, &r));
     for (int i = 0; i < cu_res_rows(pr); i++) {
-        json_array_append_new(declared,
-                              json_pack("{s:s, s:s, s:s}", "name",
-                                        cu_res_text(pr, i, CU_COL_PURPOSE_NAME), "lawful_basis",
-                                        cu_res_text(pr, i, CU_COL_PURPOSE_LAWFUL_BASIS),
-                                        "description",
-                                        cu_res_text(pr, i, CU_COL_PURPOSE_DESCRIPTION)));
+        json_array_append_new(
+            declared, json_pack("{s:s, s:s, s:s}", "name", cu_res_text(pr, i, CU_COL_PURPOSE_NAME),
+                                "lawful_basis", cu_res_text(pr, i, CU_COL_PURPOSE_LAWFUL_BASIS),
+                                "description", cu_res_text(pr, i, CU_COL_PURPOSE_DESCRIPTION)));
     }
     for (int i = 0; i < cu_res_rows(r); i++) {
         json_t *types = json_col(r, i, CU_COL_REPORT_TYPES);
@@ -51,9 +49,9 @@ cu_gates_processing_report_api(struct cu_svc *s, const struct cu_actor *a, json_
             collections,
             json_pack("{s:s, s:o, s:o, s:I, s:I, s:o, s:o}", "collection",
                       cu_res_text(r, i, CU_COL_REPORT_COLLECTION), "data_categories", types,
-                      "retention_days", ret[0] ? json_integer(cu_res_int(r, i,
-                                                                        CU_COL_REPORT_RETENTION_DAYS))
-                                               : json_null(),
+                      "retention_days",
+                      ret[0] ? json_integer(cu_res_int(r, i, CU_COL_REPORT_RETENTION_DAYS))
+                             : json_null(),
                       "records", (json_int_t)cu_res_int(r, i, CU_COL_REPORT_RECORDS), "subjects",
                       (json_int_t)cu_res_int(r, i, CU_COL_REPORT_SUBJECTS), "purposes", purposes,
                       "accessors", accessors));

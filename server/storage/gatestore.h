@@ -43,11 +43,10 @@ enum cu_err cu_store_consent_append(struct cu_tx *tx, const char *tenant, const 
                                     struct cu_db_result **out) CU_WUR;
 /* Appends a withdrawal for every purpose the subject currently consents to; one row per event
  * appended. */
-enum cu_err cu_store_consent_withdraw_all(struct cu_tx *tx, const char *tenant,
-                                          const char *subject, const char *source,
-                                          const char *evidence, const char *principal,
-                                          const char *request_id, struct cu_arena *arena,
-                                          struct cu_db_result **out) CU_WUR;
+enum cu_err cu_store_consent_withdraw_all(struct cu_tx *tx, const char *tenant, const char *subject,
+                                          const char *source, const char *evidence,
+                                          const char *principal, const char *request_id,
+                                          struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
 /* The subject's current state: the latest event per purpose, by purpose. */
 enum cu_err cu_store_consent_current(struct cu_tx *tx, const char *tenant, const char *subject,
                                      struct cu_arena *arena, struct cu_db_result **out) CU_WUR;

@@ -88,8 +88,9 @@ Test(gates, a_consent_purpose_reads_only_subjects_with_a_current_grant)
     cr_assert_eq(item_status(json_array_get(res, 0)), 403, "%s", show(res));
     cr_assert_eq(item_status(json_array_get(res, 1)), 403, "%s", show(res));
 
-    struct t_resp *r = consent(&t, "crm-1", "marketing",
-                               "{\"status\":\"granted\",\"source\":\"ivr\",\"evidence\":\"call 5f2c\"}");
+    struct t_resp *r =
+        consent(&t, "crm-1", "marketing",
+                "{\"status\":\"granted\",\"source\":\"ivr\",\"evidence\":\"call 5f2c\"}");
     cr_assert_eq(r->status, 200, "%s", r->body);
     cr_assert_str_eq(json_string_value(json_object_get(r->json, "status")), "granted");
     cr_assert_str_eq(json_string_value(json_object_get(r->json, "purpose")), "marketing");
@@ -147,10 +148,10 @@ Test(gates, bad_consent_input_is_refused_and_changes_nothing)
     struct vt t;
     json_t *r1, *r2;
     setup(&t, &r1, &r2);
-    assert_problem(consent(&t, "crm-1", "nope", "{\"status\":\"granted\",\"source\":\"ivr\"}"),
-                   404, NULL);
-    assert_problem(consent(&t, "crm-1", "Bad!", "{\"status\":\"granted\",\"source\":\"ivr\"}"),
-                   404, NULL);
+    assert_problem(consent(&t, "crm-1", "nope", "{\"status\":\"granted\",\"source\":\"ivr\"}"), 404,
+                   NULL);
+    assert_problem(consent(&t, "crm-1", "Bad!", "{\"status\":\"granted\",\"source\":\"ivr\"}"), 404,
+                   NULL);
     assert_problem(consent(&t, "crm-1", "marketing", "{\"status\":\"maybe\",\"source\":\"ivr\"}"),
                    422, "/status");
     assert_problem(consent(&t, "crm-1", "marketing", "{\"source\":\"ivr\"}"), 422, "/status");
@@ -175,11 +176,18 @@ Test(gates, bad_consent_input_is_refused_and_changes_nothing)
                    422, "");
     assert_problem(consent(&t, "crm-1", "marketing", "[1]"), 422, "");
     assert_problem(consent(&t, "crm-1", "marketing", "{\"status\":"), 400, NULL);
-    assert_problem(consent(&t, "bad%20id", "marketing", "{\"status\":\"granted\",\"source\":\"web\"}"),
-                   404, NULL);
+    assert_problem(
+        consent(&t, "bad%20id", "marketing", "{\"status\":\"granted\",\"source\":\"web\"}"), 404,
+        NULL);
+    /* a subject id that is direct PII is never stored (nor audited) */
+    assert_problem(
+        consent(&t, "ada@example.com", "marketing", "{\"status\":\"granted\",\"source\":\"web\"}"),
+        404, NULL);
+    assert_problem(api("POST", "/v1/subjects/+14155550100/restriction", t.admin, NULL), 404, NULL);
+    assert_problem(api("GET", "/v1/subjects/ada@example.com/consents", t.admin, NULL), 404, NULL);
     /* the scope is consent:write; dsr:manage alone does not record consents */
-    assert_problem(api("PUT", "/v1/subjects/crm-1/consents/marketing",
-                       t_token(t.id, "dsr:manage"), "{\"status\":\"granted\",\"source\":\"web\"}"),
+    assert_problem(api("PUT", "/v1/subjects/crm-1/consents/marketing", t_token(t.id, "dsr:manage"),
+                       "{\"status\":\"granted\",\"source\":\"web\"}"),
                    403, NULL);
     assert_problem(api("GET", "/v1/subjects/crm-1/consents", t_token(t.id, "consent:write"), NULL),
                    403, NULL);
@@ -187,14 +195,14 @@ Test(gates, bad_consent_input_is_refused_and_changes_nothing)
     struct vt o;
     tenant_create(&o);
     t_purpose_put(t_shared(), o.admin, "newsletter", "x", "consent");
-    assert_problem(consent(&t, "crm-1", "newsletter", "{\"status\":\"granted\",\"source\":\"web\"}"),
-                   404, NULL);
-    cr_assert_eq(admin_count("SELECT count(*) FROM consent_events WHERE tenant_id = $1", t.id, NULL),
-                 0);
-    cr_assert_eq(item_status(json_array_get(detok2(&t, "marketing", tok(r1, "email"),
-                                                   tok(r2, "email")),
-                                            0)),
-                 403);
+    assert_problem(
+        consent(&t, "crm-1", "newsletter", "{\"status\":\"granted\",\"source\":\"web\"}"), 404,
+        NULL);
+    cr_assert_eq(
+        admin_count("SELECT count(*) FROM consent_events WHERE tenant_id = $1", t.id, NULL), 0);
+    cr_assert_eq(
+        item_status(json_array_get(detok2(&t, "marketing", tok(r1, "email"), tok(r2, "email")), 0)),
+        403);
 }
 
 Test(gates, the_consent_ledger_is_append_only)
@@ -202,9 +210,9 @@ Test(gates, the_consent_ledger_is_append_only)
     struct vt t;
     json_t *r1, *r2;
     setup(&t, &r1, &r2);
-    cr_assert_eq(consent(&t, "crm-1", "marketing", "{\"status\":\"granted\",\"source\":\"agent\"}")
-                     ->status,
-                 200);
+    cr_assert_eq(
+        consent(&t, "crm-1", "marketing", "{\"status\":\"granted\",\"source\":\"agent\"}")->status,
+        200);
     char state[6];
     PGconn *app = db_open("CUSTOS_DATABASE_URL");
     cr_assert_eq(db_try(app, "BEGIN", NULL, state), 0);
@@ -219,8 +227,9 @@ Test(gates, the_consent_ledger_is_append_only)
     cr_assert_eq(db_try(app, "ROLLBACK", NULL, state), 0);
     /* not even the table's owner: the trigger refuses */
     PGconn *admin = db_open("CUSTOS_TEST_ADMIN_DB_URL");
-    cr_assert_eq(db_try(admin, "UPDATE consent_events SET status = 'withdrawn' WHERE tenant_id = $1",
-                        t.id, state),
+    cr_assert_eq(db_try(admin,
+                        "UPDATE consent_events SET status = 'withdrawn' WHERE tenant_id = $1", t.id,
+                        state),
                  -1);
     cr_assert_eq(db_try(admin, "DELETE FROM consent_events WHERE tenant_id = $1", t.id, state), -1);
     cr_assert_str_eq(state, "42501");
@@ -229,14 +238,13 @@ Test(gates, the_consent_ledger_is_append_only)
                              " AND status = 'granted'",
                              t.id, NULL),
                  1);
-    cr_assert_str_eq(value_of(json_array_get(detok2(&t, "marketing", tok(r1, "email"),
-                                                    tok(r2, "email")),
-                                             0)),
-                     "john.doe@example.com");
+    cr_assert_str_eq(
+        value_of(json_array_get(detok2(&t, "marketing", tok(r1, "email"), tok(r2, "email")), 0)),
+        "john.doe@example.com");
     /* deleting the tenant still removes its ledger (the cascade is allowed) */
     cr_assert_eq(api("DELETE", fmt("/v1/tenants/%s", t.id), t_operator_token(), NULL)->status, 204);
-    cr_assert_eq(admin_count("SELECT count(*) FROM consent_events WHERE tenant_id = $1", t.id, NULL),
-                 0);
+    cr_assert_eq(
+        admin_count("SELECT count(*) FROM consent_events WHERE tenant_id = $1", t.id, NULL), 0);
 }
 
 Test(gates, consents_and_restrictions_are_isolated_by_row_level_security)
@@ -245,9 +253,9 @@ Test(gates, consents_and_restrictions_are_isolated_by_row_level_security)
     json_t *r1, *r2, *b1, *b2;
     setup(&a, &r1, &r2);
     setup(&b, &b1, &b2);
-    cr_assert_eq(consent(&a, "crm-1", "marketing", "{\"status\":\"granted\",\"source\":\"web\"}")
-                     ->status,
-                 200);
+    cr_assert_eq(
+        consent(&a, "crm-1", "marketing", "{\"status\":\"granted\",\"source\":\"web\"}")->status,
+        200);
     cr_assert_eq(api("POST", "/v1/subjects/crm-1/restriction", b.admin, NULL)->status, 200);
     PGconn *app = db_open("CUSTOS_DATABASE_URL");
     char state[6];
@@ -257,20 +265,21 @@ Test(gates, consents_and_restrictions_are_isolated_by_row_level_security)
     cr_assert_eq(db_try(app, "SELECT set_config('custos.tenant', $1, true)", a.id, state), 0);
     cr_assert_eq(db_count(app, "SELECT count(*) FROM consent_events", NULL), 1);
     cr_assert_eq(db_count(app, "SELECT count(*) FROM subject_restrictions", NULL), 0);
-    cr_assert_eq(db_try(app, "INSERT INTO subject_restrictions (tenant_id, subject_id, principal)"
-                             " VALUES ($1, 'crm-9', 'x')",
+    cr_assert_eq(db_try(app,
+                        "INSERT INTO subject_restrictions (tenant_id, subject_id, principal)"
+                        " VALUES ($1, 'crm-9', 'x')",
                         b.id, state),
                  -1, "a write into another tenant");
     cr_assert_eq(db_try(app, "ROLLBACK", NULL, state), 0);
     /* and through the API: b's restriction does not touch a's crm-1, nor a's grant b's */
     cr_assert_str_eq(value_of(detok1(a.admin, tok(r1, "email"), NULL)), "john.doe@example.com");
     cr_assert_eq(item_status(detok1(b.admin, tok(b1, "email"), NULL)), 423);
-    cr_assert_eq(item_status(json_array_get(
-                     detok2(&b, "marketing", tok(b2, "email"), tok(b2, "name")), 0)),
-                 403, "a's grant for crm-1 is not b's");
-    cr_assert_eq(item_status(json_array_get(
-                     detok2(&a, "marketing", tok(r1, "email"), tok(r2, "email")), 0)),
-                 0, "a's own grant");
+    cr_assert_eq(
+        item_status(json_array_get(detok2(&b, "marketing", tok(b2, "email"), tok(b2, "name")), 0)),
+        403, "a's grant for crm-1 is not b's");
+    cr_assert_eq(
+        item_status(json_array_get(detok2(&a, "marketing", tok(r1, "email"), tok(r2, "email")), 0)),
+        0, "a's own grant");
 }
 
 Test(gates, a_restricted_subject_is_read_only_for_legal_obligation)
@@ -309,8 +318,8 @@ Test(gates, a_restricted_subject_is_read_only_for_legal_obligation)
                          "crm-2 is not restricted");
         assert_problem(api_p("GET", rec_path(rid(r1)), t.admin, purpose, NULL), 423, NULL);
     }
-    cr_assert_null(strstr(api_p("GET", rec_path(rid(r1)), t.admin, "support", NULL)->body,
-                          "john.doe"));
+    cr_assert_null(
+        strstr(api_p("GET", rec_path(rid(r1)), t.admin, "support", NULL)->body, "john.doe"));
     /* legal_obligation is exempt */
     json_t *res = detok2(&t, "legal", e1, e2);
     cr_assert_str_eq(value_of(json_array_get(res, 0)), "john.doe@example.com", "%s", show(res));
@@ -345,14 +354,13 @@ Test(gates, bad_restriction_input_is_refused_and_changes_nothing)
     assert_problem(api("POST", path, t_token(t.id, "records:write consent:write"), NULL), 403,
                    NULL);
     assert_problem(api("DELETE", path, t_token(t.id, "records:delete"), NULL), 403, NULL);
-    cr_assert_eq(admin_count("SELECT count(*) FROM subject_restrictions WHERE tenant_id = $1", t.id,
-                             NULL),
-                 0);
+    cr_assert_eq(
+        admin_count("SELECT count(*) FROM subject_restrictions WHERE tenant_id = $1", t.id, NULL),
+        0);
     cr_assert_str_eq(value_of(detok1(t.admin, tok(r1, "email"), NULL)), "john.doe@example.com");
 }
 
-Test(gates, withdrawal_and_restriction_take_effect_on_the_next_read_on_another_node,
-     .timeout = 120)
+Test(gates, withdrawal_and_restriction_take_effect_on_the_next_read_on_another_node, .timeout = 120)
 {
     struct vt t;
     json_t *r1, *r2;
@@ -362,9 +370,9 @@ Test(gates, withdrawal_and_restriction_take_effect_on_the_next_read_on_another_n
     cr_assert_eq(t_spawn(env, 1, &second), 0, "could not start a second server");
     const char *body = dump(json_pack("{s:[s]}", "tokens", tok(r1, "email")));
     struct t_resp r = {0};
-    cr_assert_eq(consent(&t, "crm-1", "marketing", "{\"status\":\"granted\",\"source\":\"web\"}")
-                     ->status,
-                 200);
+    cr_assert_eq(
+        consent(&t, "crm-1", "marketing", "{\"status\":\"granted\",\"source\":\"web\"}")->status,
+        200);
     /* the second node reads (and caches what it may: keys, tokens) */
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(t_request(&second, "POST", "/v1/detokenize", t.admin, body,
@@ -377,9 +385,9 @@ Test(gates, withdrawal_and_restriction_take_effect_on_the_next_read_on_another_n
         t_resp_free(&r);
     }
     /* withdrawn on the first node: the very next read on the second is refused */
-    cr_assert_eq(consent(&t, "crm-1", "marketing", "{\"status\":\"withdrawn\",\"source\":\"web\"}")
-                     ->status,
-                 200);
+    cr_assert_eq(
+        consent(&t, "crm-1", "marketing", "{\"status\":\"withdrawn\",\"source\":\"web\"}")->status,
+        200);
     cr_assert_eq(t_request(&second, "POST", "/v1/detokenize", t.admin, body,
                            (const char *const[]){"X-Purpose: marketing",
                                                  "Content-Type: application/json", NULL},
@@ -405,9 +413,8 @@ Test(gates, withdrawal_and_restriction_take_effect_on_the_next_read_on_another_n
     cr_assert_eq(r.status, 423, "%s", r.body);
     t_resp_free(&r);
     /* lifted on the second node: the first reads again */
-    cr_assert_eq(t_request(&second, "DELETE", "/v1/subjects/crm-1/restriction", t.admin, NULL,
-                           NULL, &r),
-                 0);
+    cr_assert_eq(
+        t_request(&second, "DELETE", "/v1/subjects/crm-1/restriction", t.admin, NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 204, "%s", r.body);
     t_resp_free(&r);
     cr_assert_str_eq(value_of(detok1(t.admin, tok(r1, "email"), NULL)), "john.doe@example.com");
@@ -430,10 +437,10 @@ Test(gates, the_record_of_processing_counts_records_subjects_purposes_and_recent
                  200);
     cr_assert_eq(api_p("GET", rec_path(rid(r2)), t.admin, "legal", NULL)->status, 200);
     /* an access 100 days ago is outside the window, one 80 days ago inside */
-#define INS(days, who)                                                                          \
-    "INSERT INTO audit_log (tenant_id, ts, principal, action, collection, subject_id, purpose,"  \
-    " outcome, incarnation) SELECT $1, now() - interval '" days " days', '" who "',"             \
-    " 'detokenize', 'customers', 'crm-1', 'support', 'allowed', incarnation FROM tenants"         \
+#define INS(days, who)                                                                             \
+    "INSERT INTO audit_log (tenant_id, ts, principal, action, collection, subject_id, purpose,"    \
+    " outcome, incarnation) SELECT $1, now() - interval '" days " days', '" who "',"               \
+    " 'detokenize', 'customers', 'crm-1', 'support', 'allowed', incarnation FROM tenants"          \
     " WHERE tenant_id = $1"
     char state[6];
     PGconn *admin = db_open("CUSTOS_TEST_ADMIN_DB_URL");

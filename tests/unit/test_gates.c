@@ -6,7 +6,7 @@
 
 #include "service/gates.h"
 
-static const char *const bases[] = {"consent",     "contract",    "legal_obligation",
+static const char *const bases[] = {"consent",         "contract",    "legal_obligation",
                                     "vital_interests", "public_task", "legitimate_interests"};
 
 Test(gates, restriction_yields_only_to_legal_obligation)

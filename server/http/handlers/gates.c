@@ -8,7 +8,8 @@ static enum cu_err
 subject_detail(enum cu_err rc)
 {
     if (rc == CU_ERR_NOT_FOUND && cu_err_public_detail() == NULL) {
-        return cu_err_public(rc, "The subject id is malformed: 1 to 128 of A-Z a-z 0-9 . _ : @ + -");
+        return cu_err_public(rc, "No such subject: a subject id is 1 to 128 of A-Z a-z 0-9 . _ : "
+                                 "@ + - and never an email address or a phone number");
     }
     return rc;
 }
@@ -33,8 +34,7 @@ cu_h_restriction_delete(struct cu_req *req)
 {
     struct cu_actor a;
     cu_req_actor(req, &a);
-    CU_GUARD(subject_detail(
-        cu_gates_unrestrict_api(req->app->svc, &a, cu_req_param(req, "sid"))));
+    CU_GUARD(subject_detail(cu_gates_unrestrict_api(req->app->svc, &a, cu_req_param(req, "sid"))));
     return CU_OK;
 }
 
@@ -45,9 +45,8 @@ cu_h_consent_put(struct cu_req *req)
     cu_req_actor(req, &a);
     struct cu_problems p = {0};
     json_t *out = NULL;
-    enum cu_err rc =
-        cu_gates_consent_put_api(req->app->svc, &a, cu_req_param(req, "sid"),
-                                 cu_req_param(req, "purpose"), req->json, &p, &out);
+    enum cu_err rc = cu_gates_consent_put_api(req->app->svc, &a, cu_req_param(req, "sid"),
+                                              cu_req_param(req, "purpose"), req->json, &p, &out);
     CU_GUARD(subject_detail(cu_req_problems(req, rc, &p)));
     cu_resp_json(req, 0, out);
     return CU_OK;
@@ -59,8 +58,8 @@ cu_h_consents_get(struct cu_req *req)
     struct cu_actor a;
     cu_req_actor(req, &a);
     json_t *out = NULL;
-    CU_GUARD(subject_detail(
-        cu_gates_consents_api(req->app->svc, &a, cu_req_param(req, "sid"), &out)));
+    CU_GUARD(
+        subject_detail(cu_gates_consents_api(req->app->svc, &a, cu_req_param(req, "sid"), &out)));
     cu_resp_json(req, 0, out);
     return CU_OK;
 }
