@@ -172,5 +172,11 @@ enum cu_err cu_h_dsr_get(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_dsr_extend(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_dsr_execute(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_dsr_result(struct cu_req *req) CU_WUR;
+/* gates.c: restriction, consents, record of processing */
+enum cu_err cu_h_restriction_post(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_restriction_delete(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_consent_put(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_consents_get(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_report_processing(struct cu_req *req) CU_WUR;
 
 #endif

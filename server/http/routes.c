@@ -63,6 +63,16 @@ const struct cu_route cu_routes[] = {
     {"POST", "/v1/dsr/{id}/execute", cu_h_dsr_execute, T | J | CU_ROUTE_OPTIONAL_BODY,
      "dsr:manage", "dsr.execute", 200},
     {"GET", "/v1/dsr/{id}/result", cu_h_dsr_result, T, "dsr:manage", "dsr.result", 200},
+    {"POST", "/v1/subjects/{sid}/restriction", cu_h_restriction_post,
+     T | J | CU_ROUTE_OPTIONAL_BODY, "dsr:manage", "restriction.set", 200},
+    {"DELETE", "/v1/subjects/{sid}/restriction", cu_h_restriction_delete, T, "dsr:manage",
+     "restriction.clear", 204},
+    {"PUT", "/v1/subjects/{sid}/consents/{purpose}", cu_h_consent_put, T | J, "consent:write",
+     "consent.put", 200},
+    {"GET", "/v1/subjects/{sid}/consents", cu_h_consents_get, T, "dsr:manage", "consent.list",
+     200},
+    {"GET", "/v1/reports/processing", cu_h_report_processing, T, "tenant:admin",
+     "report.processing", 200},
 };
 
 const size_t cu_routes_count = sizeof(cu_routes) / sizeof(cu_routes[0]);

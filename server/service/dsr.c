@@ -8,6 +8,7 @@
 #include "core/id.h"
 #include "service/audit.h"
 #include "service/dsr_clock.h"
+#include "service/gates.h"
 #include "service/idempotency.h"
 #include "service/ident.h"
 #include "storage/subjectstore.h"
@@ -263,6 +264,26 @@ out:
 typedef enum cu_err (*perform_fn)(struct cu_tx *tx, const struct cu_actor *a, const char *subject,
                                   const char *id);
 
+/* restriction: the subject is restricted (audited restriction.set), the request named as why */
+static enum cu_err
+perform_restriction(struct cu_tx *tx, const struct cu_actor *a, const char *subject,
+                    const char *id)
+{
+    char reason[64];
+    snprintf(reason, sizeof(reason), "data-subject request %s", id);
+    int created = 0;
+    return cu_restriction_set(tx, a, subject, reason, &created, NULL);
+}
+
+/* opt_out: every consent the subject grants is withdrawn (audited consent.withdraw_all), the
+ * request as evidence */
+static enum cu_err
+perform_opt_out(struct cu_tx *tx, const struct cu_actor *a, const char *subject, const char *id)
+{
+    int withdrawn = 0;
+    return cu_consent_withdraw_all(tx, a, subject, "dsr", id, &withdrawn);
+}
+
 /* Ends request id with status (re-checked open under a row lock), after perform (may be NULL) in
  * the same transaction, audited; *out its JSON. */
 static enum cu_err
@@ -322,11 +343,9 @@ cu_dsr_execute(struct cu_svc *s, const struct cu_actor *a, const char *id, json_
     }
     cu_tx_abort(&tx);
     if (strcmp(type, "restriction") == 0 || strcmp(type, "opt_out") == 0) {
-        problems->errors = NULL;
-        cu_problem_add(problems, "/type",
-                       "restriction and opt_out requests are executed through "
-                       "POST /v1/subjects/{sid}/restriction and the consent ledger");
-        CU_FAIL(CU_ERR_INVALID, "dsr type not executable here");
+        rc = finish(s, a, id, "completed", NULL, NULL,
+                    type[0] == 'r' ? perform_restriction : perform_opt_out, out);
+        goto out;
     }
     if (strcmp(type, "erasure") == 0) {
         const char *held = NULL;
@@ -376,7 +395,7 @@ cu_dsr_result(struct cu_svc *s, const struct cu_actor *a, const char *id, const 
         goto out;
     }
     rc = cu_subject_export(s, a, "dsr.result", cu_res_text(r, 0, CU_COL_DSR_SUBJECT_ID), purpose,
-                           csv, out, csv_out);
+                           1, csv, out, csv_out);
 out:
     cu_tx_abort(&tx);
     cu_arena_free(arena);

@@ -6,11 +6,13 @@
 
 #include "service/audit.h"
 #include "service/csv.h"
+#include "service/gates.h"
 #include "service/ident.h"
 #include "service/mask.h"
 #include "service/purpose.h"
 #include "service/receipt.h"
 #include "service/seal.h"
+#include "storage/gatestore.h"
 #include "storage/subjectstore.h"
 #include "storage/vaultstore.h"
 
@@ -140,11 +142,14 @@ out:
     return rc;
 }
 
-/* The purpose check of a read of the subject's data, audited when refused (consumes *tx then).
+/* The gates of a read of the subject's data (service/gates.h): the purpose, the consent rule and
+ * restriction; audited when refused (consumes *tx then). restriction_exempt: the package of a
+ * received access or portability request, which goes to the subject itself (Art. 18(2): a
+ * restricted subject's data may still be processed at its own request); consent still applies.
  * CU_OK: the read may go on. */
 static enum cu_err
 may_read(struct cu_tx **tx, const struct cu_actor *a, const char *action, const char *subject,
-         const char *purpose, struct cu_arena *arena)
+         const char *purpose, int restriction_exempt, struct cu_arena *arena)
 {
     const char *basis = NULL;
     enum cu_err rc = cu_purpose_check(*tx, a->tenant, purpose, arena, &basis);
@@ -153,12 +158,22 @@ may_read(struct cu_tx **tx, const struct cu_actor *a, const char *action, const 
         return rc;
     }
     CU_GUARD(rc);
-    if (!cu_purpose_consented(basis, subject)) {
-        audit_refusal(tx, a, action, subject, purpose, "denied_consent");
-        return cu_err_public(CU_ERR_AT(CU_ERR_FORBIDDEN, "no consent grant"),
-                             "The subject has not consented to this purpose");
+    const char *outcome = NULL, *detail = NULL;
+    if (restriction_exempt) {
+        struct cu_db_result *g = NULL;
+        CU_GUARD(cu_store_subject_gates(*tx, a->tenant, subject, purpose, arena, &g));
+        CU_ENSURE(cu_res_rows(g) == 1, CU_ERR_INTERNAL, "subject gates: %d rows", cu_res_rows(g));
+        rc = cu_gate_decide(basis, 0, cu_res_text(g, 0, CU_COL_GATE_CONSENTED)[0] == 't', &outcome,
+                            &detail);
+    } else {
+        rc = cu_gate_subject(*tx, a->tenant, subject, purpose, basis, &outcome, &detail);
     }
-    return CU_OK;
+    if (rc == CU_ERR_LOCKED || rc == CU_ERR_FORBIDDEN) {
+        audit_refusal(tx, a, action, subject, purpose, outcome);
+        cu_err_public(rc, detail);
+        CU_BAIL(rc, "%s", outcome);
+    }
+    return rc;
 }
 
 enum cu_err
@@ -171,7 +186,7 @@ cu_subject_view(struct cu_svc *s, const struct cu_actor *a, const char *subject,
     json_t *records = json_array();
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    CU_TRY(may_read(&tx, a, "subject.view", subject, purpose, arena));
+    CU_TRY(may_read(&tx, a, "subject.view", subject, purpose, 0, arena));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_subject_values(tx, a->tenant, subject, arena, &r));
     if (cu_res_rows(r) == 0) {
@@ -283,7 +298,7 @@ to_csv(json_t *records, struct cu_buf *b)
 
 enum cu_err
 cu_subject_export(struct cu_svc *s, const struct cu_actor *a, const char *action,
-                  const char *subject, const char *purpose, int csv, json_t **out,
+                  const char *subject, const char *purpose, int for_dsr, int csv, json_t **out,
                   struct cu_buf *csv_out)
 {
     *out = NULL;
@@ -291,10 +306,10 @@ cu_subject_export(struct cu_svc *s, const struct cu_actor *a, const char *action
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
     json_t *records = json_array(), *purposes = json_array(), *retention = json_array();
-    json_t *access = json_array();
+    json_t *access = json_array(), *consents = NULL;
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    CU_TRY(may_read(&tx, a, action, subject, purpose, arena));
+    CU_TRY(may_read(&tx, a, action, subject, purpose, for_dsr, arena));
     struct cu_db_result *r = NULL, *h = NULL;
     CU_TRY(cu_store_subject_values(tx, a->tenant, subject, arena, &r));
     if (cu_res_rows(r) == 0) {
@@ -307,6 +322,7 @@ cu_subject_export(struct cu_svc *s, const struct cu_actor *a, const char *action
     for (int i = 0; i < cu_res_rows(h); i++) {
         json_array_append_new(access, access_row(h, i));
     }
+    CU_TRY(cu_consent_subject_json(tx, a->tenant, subject, &consents));
     json_t *audit = json_array();
     json_array_append_new(audit, entry(a, action, subject, purpose, "plain", "allowed"));
     CU_TRY(cu_audit_write(tx, a->tenant, audit));
@@ -317,6 +333,11 @@ cu_subject_export(struct cu_svc *s, const struct cu_actor *a, const char *action
     } else {
         *out = json_pack("{s:s, s:O, s:O, s:O, s:O}", "subject_id", subject, "records", records,
                          "purposes", purposes, "retention", retention, "access", access);
+        json_object_set(*out, "consents", json_object_get(consents, "consents"));
+        json_object_set(*out, "consent_history", json_object_get(consents, "history"));
+        if (json_is_true(json_object_get(consents, "history_truncated"))) {
+            json_object_set_new(*out, "consent_history_truncated", json_true());
+        }
     }
 out:
     cu_tx_abort(&tx);
@@ -324,6 +345,7 @@ out:
     json_decref(purposes);
     json_decref(retention);
     json_decref(access);
+    json_decref(consents);
     cu_arena_free(arena);
     return rc;
 }

@@ -16,12 +16,15 @@ enum cu_err cu_subject_view(struct cu_svc *s, const struct cu_actor *a, const ch
 
 /* The export package (GDPR Art. 15 and 20): records in plain, consents with their history,
  * purposes and lawful bases, retention per collection, and who accessed the data when.
- * action: the audit action ("subject.export", "dsr.result"). csv 0: *out is the JSON package;
+ * action: the audit action ("subject.export", "dsr.result"). for_dsr 1: the package of a
+ * received access/portability request, which goes to the subject: exempt from restriction
+ * (not from consent); 0: a restricted subject → CU_ERR_LOCKED unless the purpose's basis is
+ * legal_obligation. csv 0: *out is the JSON package;
  * csv 1: *csv holds one row per value (RFC 4180, formula-safe; the caller cleans it up) and
  * *out is NULL. CU_ERR_NOT_FOUND when the subject has no live record. */
 enum cu_err cu_subject_export(struct cu_svc *s, const struct cu_actor *a, const char *action,
-                              const char *subject, const char *purpose, int csv, json_t **out,
-                              struct cu_buf *csv_out) CU_WUR;
+                              const char *subject, const char *purpose, int for_dsr, int csv,
+                              json_t **out, struct cu_buf *csv_out) CU_WUR;
 
 /* DELETE /v1/subjects/{sid}: under an advisory lock on the subject, refuses a held subject
  * (CU_ERR_CONFLICT; *held_reason, arena, names the hold), else deletes its key rows and values
@@ -53,8 +56,10 @@ enum cu_err cu_dsr_list(struct cu_svc *s, const struct cu_actor *a, const char *
 enum cu_err cu_dsr_extend(struct cu_svc *s, const struct cu_actor *a, const char *id,
                           json_t *body, struct cu_problems *problems, json_t **out) CU_WUR;
 /* Performs the request: access/portability → completed (result at cu_dsr_result), erasure →
- * completed with the receipt, or blocked with the hold's reason; CU_ERR_CONFLICT when it is no
- * longer open; CU_ERR_INVALID for types not performed here. */
+ * completed with the receipt, or blocked with the hold's reason; restriction → the subject is
+ * restricted (service/gates.h); opt_out → every consent it grants is withdrawn;
+ * rectification → completed (the values are rectified by PATCH); all in the transaction that
+ * closes the request. CU_ERR_CONFLICT when it is no longer open. */
 enum cu_err cu_dsr_execute(struct cu_svc *s, const struct cu_actor *a, const char *id,
                            json_t *body, struct cu_problems *problems, json_t **out) CU_WUR;
 /* The export of a completed access/portability request, made now (nothing in plain is kept

@@ -466,12 +466,6 @@ Test(dsr, execute_performs_access_and_erasure_and_the_list_finds_overdue_ones)
     cr_assert(verify_receipt(&t, receipt));
     cr_assert_eq(t_reveal(t_shared(), t.admin, tok(a, "name"), NULL, 0), 410);
 
-    json_t *res = dsr_new(&t, "crm-2", "restriction", "gdpr");
-    assert_problem(api("POST", fmt("/v1/dsr/%s/execute",
-                                   json_string_value(json_object_get(res, "id"))),
-                       dsr_token(&t), NULL),
-                   422, NULL);
-
     /* overdue: one open request whose due date has passed */
     json_t *late = dsr_new(&t, "crm-2", "access", "gdpr");
     const char *lid = json_string_value(json_object_get(late, "id"));
@@ -727,4 +721,93 @@ Test(erasure, a_subject_with_a_thousand_records_is_exported_and_erased_whole, .t
     cr_log_info("1000 records x 7 fields: export %.0f ms, erasure %.0f ms", t1 - t0, t2 - t1);
     fprintf(stderr, "scale: 1000 records x 7 fields: export %.0f ms, erasure %.0f ms\n", t1 - t0,
             t2 - t1);
+}
+
+/* ---- with the gates (restriction, consent ledger) ---- */
+
+static void
+consent(const struct vt *t, const char *subject, const char *purpose, const char *status)
+{
+    struct t_resp *r =
+        api("PUT", fmt("/v1/subjects/%s/consents/%s", subject, purpose),
+            t_token(t->id, "consent:write"),
+            fmt("{\"status\":\"%s\",\"source\":\"web\",\"evidence\":\"form-7\"}", status));
+    cr_assert(r->status == 200 || r->status == 201, "%ld %s", r->status, r->body);
+}
+
+static json_t *
+dsr_execute(const struct vt *t, const char *type, const char *subject)
+{
+    json_t *d = dsr_new(t, subject, type, "gdpr");
+    struct t_resp *r = api("POST", fmt("/v1/dsr/%s/execute", json_string_value(json_object_get(d, "id"))),
+                           dsr_token(t), NULL);
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    cr_assert_str_eq(json_string_value(json_object_get(r->json, "status")), "completed");
+    return r->json;
+}
+
+Test(subjects, a_restricted_subject_is_423_except_for_legal_obligation_and_its_own_dsr_package)
+{
+    struct vt t;
+    vault_setup(&t);
+    tokenize1(&t, "crm-1", std_fields("+14155550100"));
+    t_purpose_put(t_shared(), t.admin, "compliance", "regulator requests", "legal_obligation");
+    struct t_resp *r = api("POST", "/v1/subjects/crm-1/restriction", dsr_token(&t),
+                           "{\"reason\":\"accuracy contested\"}");
+    cr_assert(r->status == 200 || r->status == 201, "%ld %s", r->status, r->body);
+    assert_problem(api_p("GET", "/v1/subjects/crm-1", dsr_token(&t), "support", NULL), 423, NULL);
+    assert_problem(api_p("GET", "/v1/subjects/crm-1/export", dsr_token(&t), "support", NULL), 423,
+                   NULL);
+    r = api_p("GET", "/v1/subjects/crm-1", dsr_token(&t), "compliance", NULL);
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    /* the subject's own access request is answered (Art. 18(2)) */
+    json_t *d = dsr_execute(&t, "access", "crm-1");
+    r = api_p("GET", fmt("/v1/dsr/%s/result", json_string_value(json_object_get(d, "id"))),
+              dsr_token(&t), "support", NULL);
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    cr_assert_not_null(strstr(r->body, "4111111111111111"));
+    cr_assert_geq(admin_count("SELECT count(*) FROM audit_log WHERE tenant_id = $1"
+                              " AND action IN ('subject.view', 'subject.export')"
+                              " AND outcome = 'denied_restricted'",
+                              t.id, NULL),
+                  2);
+}
+
+Test(subjects, the_export_holds_the_consents_and_their_history)
+{
+    struct vt t;
+    vault_setup(&t);
+    tokenize1(&t, "crm-1", std_fields("+14155550100"));
+    t_purpose_put(t_shared(), t.admin, "marketing", "offers", "consent");
+    consent(&t, "crm-1", "marketing", "granted");
+    consent(&t, "crm-1", "marketing", "withdrawn");
+    struct t_resp *r = api_p("GET", "/v1/subjects/crm-1/export", dsr_token(&t), "support", NULL);
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    json_t *cur = json_object_get(r->json, "consents");
+    cr_assert_eq(json_array_size(cur), 1, "%s", r->body);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cur, 0), "status")),
+                     "withdrawn");
+    cr_assert_eq(json_array_size(json_object_get(r->json, "consent_history")), 2, "%s", r->body);
+    /* a consent purpose reads only with a current grant */
+    assert_problem(api_p("GET", "/v1/subjects/crm-1", dsr_token(&t), "marketing", NULL), 403,
+                   NULL);
+}
+
+Test(dsr, restriction_and_opt_out_requests_are_performed_when_executed)
+{
+    struct vt t;
+    vault_setup(&t);
+    tokenize1(&t, "crm-1", std_fields("+14155550100"));
+    tokenize1(&t, "crm-2", std_fields("+14155550101"));
+    dsr_execute(&t, "restriction", "crm-1");
+    assert_problem(api_p("GET", "/v1/subjects/crm-1", dsr_token(&t), "support", NULL), 423, NULL);
+    t_purpose_put(t_shared(), t.admin, "marketing", "offers", "consent");
+    consent(&t, "crm-2", "marketing", "granted");
+    struct t_resp *r = api_p("GET", "/v1/subjects/crm-2", dsr_token(&t), "marketing", NULL);
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    dsr_execute(&t, "opt_out", "crm-2");
+    assert_problem(api_p("GET", "/v1/subjects/crm-2", dsr_token(&t), "marketing", NULL), 403,
+                   NULL);
+    /* rectification closes the request; the values are rectified with PATCH */
+    dsr_execute(&t, "rectification", "crm-2");
 }

@@ -74,7 +74,7 @@ cu_h_subject_export(struct cu_req *req)
     cu_buf_init(&b);
     enum cu_err rc = cu_subject_export(req->app->svc, &a, "subject.export",
                                        cu_req_param(req, "sid"), cu_req_header(req, "X-Purpose"),
-                                       csv, &out, &b);
+                                       0, csv, &out, &b);
     if (rc != CU_OK) {
         cu_buf_cleanup(&b);
         return subject_detail(rc);
