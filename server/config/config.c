@@ -74,7 +74,7 @@ static const struct var vars[] = {
     {"CUSTOS_JWT_CACHE_ENTRIES", V_INT, OFF(jwt_cache_entries), "10000", 0, 10000000, 0,
      "verified-token cache capacity (0 disables)"},
     /* rate limits per principal and tenant, shared by every node (issue 12 item 7); 0: none */
-    {"CUSTOS_RATE_TOKENIZE", V_INT, OFF(rate_tokenize), "10000", 0, 100000000, 0,
+    {"CUSTOS_RATE_TOKENIZE", V_INT, OFF(rate_tokenize), "20000", 0, 100000000, 0,
      "records a principal may tokenize per CUSTOS_RATE_TOKENIZE_WINDOW (0: no limit)"},
     {"CUSTOS_RATE_TOKENIZE_WINDOW", V_INT, OFF(rate_tokenize_window_s), "3600", 1, 86400, 0,
      "seconds of the tokenize limit's sliding window"},

@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "service/ratelimit.h"
 #include "service/svc.h"
 #include "service/vault.h"
 #include "storage/db.h"
@@ -56,6 +57,7 @@ struct cu_req {
     size_t resp_text_len;
     const char *resp_type;    /* Content-Type for resp_text */
     const char *retry_after;  /* seconds, for 429/503 */
+    struct cu_rate_result rate; /* the rate limit checked, for the RateLimit-* fields */
     const char *location;
 
     /* validation problems for an error return; the public detail travels with the error
@@ -113,6 +115,20 @@ struct cu_route {
 extern const struct cu_route cu_routes[];
 extern const size_t cu_routes_count;
 
+/* The rate limits per principal and tenant (service/ratelimit.h), by route (method and
+ * pattern of a cu_routes entry): checked by the dispatcher once the body is parsed, before the
+ * handler. per_record: the cost is the number of the body's "records" (tokenize), not 1. */
+struct cu_route_rate {
+    const char *method;
+    const char *pattern;
+    const char *bucket; /* "tokenize", "search", "verify" */
+    int per_record;
+};
+extern const struct cu_route_rate cu_route_rates[];
+extern const size_t cu_route_rates_count;
+/* The rate limit of a route, or NULL. */
+const struct cu_route_rate *cu_route_rate_of(const struct cu_route *route);
+
 /* Finds the route for method and path. Returns the index, or -1 with *method_mismatch set
  * when the path exists under another method (405), or -1 with it clear (404). */
 int cu_router_match(const char *method, const char *path, struct cu_req *req, int *method_mismatch);
@@ -160,5 +176,6 @@ enum cu_err cu_h_audit_verify(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_checkpoint(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_exposure(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_alerts(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_verify(struct cu_req *req) CU_WUR;
 
 #endif

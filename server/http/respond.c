@@ -8,6 +8,7 @@
 #include "core/metrics.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,19 @@ add_headers(struct cu_http_state *st, struct MHD_Response *resp, const char *typ
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, req->retry_after);
     } else if (req->status == 503 || req->status == 429) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    }
+    if (req->rate.checked) {
+        /* draft-ietf-httpapi-ratelimit-headers-06: the limit, what is left, the seconds until
+         * the oldest counted event leaves the window, and the policy (limit;w=window) */
+        char v[64];
+        snprintf(v, sizeof(v), "%d", req->rate.limit);
+        MHD_add_response_header(resp, "RateLimit-Limit", v);
+        snprintf(v, sizeof(v), "%d", req->rate.remaining);
+        MHD_add_response_header(resp, "RateLimit-Remaining", v);
+        snprintf(v, sizeof(v), "%d", req->rate.reset_s);
+        MHD_add_response_header(resp, "RateLimit-Reset", v);
+        snprintf(v, sizeof(v), "%d;w=%d", req->rate.limit, req->rate.window_s);
+        MHD_add_response_header(resp, "RateLimit-Policy", v);
     }
     if (req->location != NULL) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, req->location);

@@ -37,6 +37,7 @@ const struct cu_route cu_routes[] = {
     /* no whole-request scope: API.md answers a token without any grant 200 with a 403 per
      * item (and the service audits each); the per-field decision is the service's */
     {"POST", "/v1/detokenize", cu_h_detokenize, T | J, NULL, "detokenize", 200},
+    {"POST", "/v1/verify", cu_h_verify, T | J, "records:verify", "verify", 200},
     {"GET", "/v1/audit", cu_h_audit_list, T, "audit:read", "audit.query", 200},
     {"GET", "/v1/audit/verify", cu_h_audit_verify, T, "audit:read", "audit.verify", 200},
     {"POST", "/v1/audit/verify", cu_h_audit_verify, T | J, "audit:read",
@@ -48,3 +49,12 @@ const struct cu_route cu_routes[] = {
 };
 
 const size_t cu_routes_count = sizeof(cu_routes) / sizeof(cu_routes[0]);
+
+/* Rate limits (issue 12 item 7): the oracle routes, limited per principal and tenant. */
+const struct cu_route_rate cu_route_rates[] = {
+    {"POST", "/v1/collections/{c}/records", "tokenize", 1},
+    {"POST", "/v1/collections/{c}/search", "search", 0},
+    {"POST", "/v1/verify", "verify", 0},
+};
+
+const size_t cu_route_rates_count = sizeof(cu_route_rates) / sizeof(cu_route_rates[0]);

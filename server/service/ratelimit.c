@@ -2,6 +2,10 @@
  * caller's pipeline, and the clean-up of idle keys (see ratelimit.h). */
 #include "service/ratelimit.h"
 
+#include "service/audit.h"
+#include "service/group_commit.h"
+#include "service/ident.h"
+
 #include <string.h>
 
 const struct cu_rate_policy *
@@ -136,4 +140,21 @@ cu_ratelimit_limits(struct cu_rate_limits *out, int tokenize, int tokenize_windo
     out->search = (struct cu_rate_policy){search, 1000LL * search_window_s};
     out->verify = (struct cu_rate_policy){verify, 1000LL * verify_window_s};
     out->verify_token = (struct cu_rate_policy){attempts, 1000LL * attempts_window_s};
+}
+
+void
+cu_ratelimit_audit_refusal(struct cu_svc *s, const struct cu_actor *a, const char *action,
+                           const char *collection)
+{
+    if (a->tenant == NULL) {
+        return;
+    }
+    if (collection != NULL && !cu_ident_ok(collection)) {
+        collection = NULL;
+    }
+    json_t *entries = json_array();
+    json_array_append_new(entries, cu_audit_entry(a, action, collection, NULL, NULL, NULL, NULL,
+                                                  NULL, "rate_limited"));
+    enum cu_err ignored = cu_audit_durable(s, a->tenant, entries);
+    (void)ignored;
 }

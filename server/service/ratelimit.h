@@ -10,6 +10,7 @@
 #define CU_SERVICE_RATELIMIT_H
 
 #include "service/svc.h"
+#include "service/vault.h"
 #include "storage/ratestore.h"
 
 /* limit <= 0: no limit (nothing is counted, nothing is refused). */
@@ -59,6 +60,12 @@ void cu_ratelimit_step(const char *tenant, const char *bucket, const char *subje
                        struct cu_params *p, struct cu_db_result **res, struct cu_step *step);
 enum cu_err cu_ratelimit_read(const struct cu_db_result *res, const struct cu_rate_policy *pol,
                               struct cu_rate_result *out) CU_WUR;
+
+/* Audits a request that a limit refused (action, outcome "rate_limited"; collection only when
+ * it is a valid name), through the group-commit writer: cheap under a flood of refusals. Best
+ * effort: the request is refused either way. */
+void cu_ratelimit_audit_refusal(struct cu_svc *s, const struct cu_actor *a, const char *action,
+                                const char *collection);
 
 /* Forgets the tenant's idle keys (idle longer than the longest window): for the sweep. */
 enum cu_err cu_ratelimit_gc(struct cu_svc *s, const char *tenant) CU_WUR;

@@ -3,6 +3,7 @@
 
 #include "auth/jwt.h"
 #include "service/vault.h"
+#include "service/verify.h"
 
 #include <string.h>
 
@@ -205,6 +206,28 @@ cu_h_detokenize(struct cu_req *req)
     enum cu_err rc =
         cu_detokenize(req->app->svc, &a, cu_req_header(req, "X-Purpose"), req->json, &p, &out);
     CU_GUARD(not_found_detail(cu_req_problems(req, rc, &p)));
+    cu_resp_json(req, 0, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_verify(struct cu_req *req)
+{
+    struct cu_actor a;
+    cu_req_actor(req, &a);
+    struct cu_problems p = {0};
+    json_t *out = NULL;
+    struct cu_rate_result attempts;
+    enum cu_err rc = cu_verify(req->app->svc, &a, req->json, &p, &attempts, &out);
+    /* the token's attempts are the tighter limit the caller must see (how many are left) */
+    if (attempts.checked && (!req->rate.checked || attempts.remaining <= req->rate.remaining ||
+                             !attempts.allowed)) {
+        req->rate = attempts;
+    }
+    if (rc == CU_ERR_RATE) {
+        req->retry_after = cu_arena_printf(req->arena, "%d", attempts.reset_s);
+    }
+    CU_GUARD(cu_req_problems(req, rc, &p));
     cu_resp_json(req, 0, out);
     return CU_OK;
 }
