@@ -1,0 +1,191 @@
+/* The contract of the rate limits (issue 12 items 5 and 7): per principal and tenant on
+ * tokenize (per record), search and verify, and per token on verify attempts; shared by every
+ * node (two `serve` processes count into one limit), answered 429 problem+json with Retry-After
+ * and the RateLimit-* fields of draft-ietf-httpapi-ratelimit-headers-06, audited, and raising
+ * a rate_limited alert. Invariant: every test makes its own tenant and its own servers. */
+#include "vault.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+TestSuite(ratelimit, .fini = cleanup_all);
+
+static struct t_resp *
+post(const struct t_server *s, const char *path, const char *bearer, const char *body)
+{
+    struct t_resp *r = new_resp();
+    cr_assert_eq(t_json(s, "POST", path, bearer, body, r), 0, "%s", r->error);
+    return r;
+}
+
+static long
+header_int(const struct t_resp *r, const char *name)
+{
+    char v[64];
+    cr_assert(t_header(r, name, v, sizeof(v)), "no %s in %s", name, r->headers);
+    return strtol(v, NULL, 10);
+}
+
+static void
+assert_limited(const struct t_resp *r, long limit, long window)
+{
+    assert_problem(r, 429, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(r->json, "type")),
+                     "https://custos.dev/problems/rate-limited");
+    long retry = header_int(r, "Retry-After");
+    cr_assert(retry >= 1 && retry <= window + window / 32 + 1, "Retry-After %ld", retry);
+    cr_assert_eq(header_int(r, "RateLimit-Limit"), limit);
+    cr_assert_eq(header_int(r, "RateLimit-Remaining"), 0);
+    cr_assert_eq(header_int(r, "RateLimit-Reset"), retry);
+    char policy[64];
+    cr_assert(t_header(r, "RateLimit-Policy", policy, sizeof(policy)));
+    cr_assert_str_eq(policy, fmt("%ld;w=%ld", limit, window));
+}
+
+static void
+spawn(const char *const *env, struct t_server *out)
+{
+    cr_assert_eq(t_spawn(env, 1, out), 0, "could not start a server");
+}
+
+static const char SEARCH[] = "/v1/collections/customers/search";
+static const char PHONE_Q[] = "{\"field\":\"phone\",\"value\":\"+14155550100\"}";
+
+Test(ratelimit, limits_hold_across_two_nodes_and_raise_an_alert, .timeout = 180)
+{
+    struct vt t;
+    vault_setup(&t);
+    json_t *rec = tokenize1(&t, "crm-1", std_fields("+14155550100"));
+    const char *env[] = {"CUSTOS_RATE_SEARCH=4",   "CUSTOS_RATE_SEARCH_WINDOW=600",
+                         "CUSTOS_RATE_TOKENIZE=5", "CUSTOS_RATE_TOKENIZE_WINDOW=600",
+                         "CUSTOS_RATE_VERIFY=7",   "CUSTOS_RATE_VERIFY_WINDOW=600",
+                         NULL};
+    struct t_server a, b;
+    spawn(env, &a);
+    spawn(env, &b);
+    const struct t_server *node[] = {&a, &b};
+    const char *miner = t_token_sub(t.id, "records:search records:write records:verify", "miner");
+    const char *peer = t_token_sub(t.id, "records:search records:write", "peer");
+
+    /* search: 4 per principal, alternating nodes; the fifth is refused on either node */
+    for (int i = 0; i < 4; i++) {
+        struct t_resp *r = post(node[i % 2], SEARCH, miner, PHONE_Q);
+        cr_assert_eq(r->status, 200, "search %d: %ld %s", i, r->status, r->body);
+        cr_assert_eq(header_int(r, "RateLimit-Limit"), 4);
+        cr_assert_eq(header_int(r, "RateLimit-Remaining"), 3 - i, "%s", r->headers);
+        cr_assert(header_int(r, "RateLimit-Reset") >= 1);
+    }
+    assert_limited(post(&a, SEARCH, miner, PHONE_Q), 4, 600);
+    assert_limited(post(&b, SEARCH, miner, PHONE_Q), 4, 600);
+    /* per principal: another principal of the tenant still searches */
+    cr_assert_eq(post(&b, SEARCH, peer, PHONE_Q)->status, 200);
+
+    /* tokenize counts records: 3 + 2 on two nodes fill the 5, then one more is refused and
+     * nothing of it is stored */
+    char *three = batch_body(3, "rl3");
+    char *two = batch_body(2, "rl2");
+    struct t_resp *r = post(&a, RECORDS, miner, three);
+    cr_assert_eq(r->status, 201, "%ld %s", r->status, r->body);
+    cr_assert_eq(header_int(r, "RateLimit-Remaining"), 2);
+    r = post(&b, RECORDS, miner, two);
+    cr_assert_eq(r->status, 201, "%ld %s", r->status, r->body);
+    cr_assert_eq(header_int(r, "RateLimit-Remaining"), 0);
+    PGconn *c = db_open("CUSTOS_TEST_ADMIN_DB_URL");
+    long long before = db_count(c, "SELECT count(*) FROM records WHERE tenant_id = $1", t.id);
+    assert_limited(post(&a, RECORDS, miner, records_body("crm-9", std_fields("+14155550177"))), 5,
+                   600);
+    cr_assert_eq(db_count(c, "SELECT count(*) FROM records WHERE tenant_id = $1", t.id), before);
+
+    /* verify: the principal's 7 requests per window across nodes (five tokens, so that the
+     * per-token attempts are not what refuses) */
+    const char *toks[] = {tok(rec, "phone"), tok(rec, "card"), tok(rec, "email"), tok(rec, "ssn"),
+                          tok(rec, "dob")};
+    for (int i = 0; i < 7; i++) {
+        char *body = dump(json_pack("{s:s, s:s}", "token", toks[i % 5], "value", "nope"));
+        r = post(node[i % 2], "/v1/verify", miner, body);
+        cr_assert_eq(r->status, 200, "verify %d: %ld %s", i, r->status, r->body);
+    }
+    char *body = dump(json_pack("{s:s, s:s}", "token", toks[0], "value", "+14155550100"));
+    assert_limited(post(&b, "/v1/verify", miner, body), 7, 600);
+
+    /* every refusal is audited, and the alert names the principal */
+    cr_assert_eq(db_count(c,
+                          "SELECT count(*) FROM audit_log WHERE tenant_id = $1"
+                          " AND principal = 'miner' AND outcome = 'rate_limited'",
+                          t.id),
+                 4);
+    r = api("GET", "/v1/alerts", t_token(t.id, "audit:read"), NULL);
+    cr_assert_eq(r->status, 200, "%ld %s", r->status, r->body);
+    json_t *alerts = json_object_get(r->json, "alerts");
+    json_t *hit = NULL;
+    for (size_t i = 0; i < json_array_size(alerts); i++) {
+        json_t *al = json_array_get(alerts, i);
+        if (strcmp(json_string_value(json_object_get(al, "type")), "rate_limited") == 0) {
+            cr_assert_str_eq(json_string_value(json_object_get(al, "principal")), "miner",
+                             "%s", r->body);
+            hit = al;
+        }
+    }
+    cr_assert_not_null(hit, "no rate_limited alert: %s", r->body);
+    cr_assert_eq(json_integer_value(json_object_get(hit, "refusals")), 4, "%s", r->body);
+    cr_assert_str_eq(show(json_object_get(hit, "actions")),
+                     "[\"records.search\",\"tokenize\",\"verify\"]");
+    cr_assert_not_null(json_object_get(r->json, "rate_limit_rule"));
+    t_stop(&a);
+    t_stop(&b);
+}
+
+Test(ratelimit, verify_attempts_are_counted_across_nodes, .timeout = 120)
+{
+    struct vt t;
+    vault_setup(&t);
+    json_t *rec = tokenize1(&t, "crm-1", std_fields("+14155550100"));
+    struct t_server b;
+    spawn(NULL, &b); /* the defaults, like the shared server: 5 attempts per 900 s */
+    const struct t_server *node[] = {t_shared(), &b};
+    const char *agent = t_token(t.id, "records:verify");
+    char *wrong = dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550111"));
+    for (int i = 0; i < 5; i++) {
+        struct t_resp *r = post(node[i % 2], "/v1/verify", agent, wrong);
+        cr_assert_eq(r->status, 200, "attempt %d: %ld %s", i, r->status, r->body);
+    }
+    char *right = dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550100"));
+    assert_limited(post(&b, "/v1/verify", agent, right), 5, 900);
+    assert_limited(post(t_shared(), "/v1/verify", agent, right), 5, 900);
+    t_stop(&b);
+}
+
+/* The window slides: once the oldest counted event is older than the window, one more is
+ * allowed. A short window (3 s) keeps the wait short; the refusal is asserted only when the
+ * second request came within the window (a slow machine may take longer, never asserted). */
+Test(ratelimit, a_refused_key_is_allowed_again_after_the_window, .timeout = 120)
+{
+    struct vt t;
+    vault_setup(&t);
+    json_t *rec = tokenize1(&t, "crm-1", std_fields("+14155550100"));
+    const char *env[] = {"CUSTOS_VERIFY_ATTEMPTS=1", "CUSTOS_VERIFY_WINDOW=3",
+                         "CUSTOS_RATE_SEARCH=1", "CUSTOS_RATE_SEARCH_WINDOW=3", NULL};
+    struct t_server a;
+    spawn(env, &a);
+    const char *agent = t_token(t.id, "records:verify records:search");
+    char *right = dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550100"));
+    for (int round = 0; round < 2; round++) {
+        long long t0 = t_now_ms();
+        struct t_resp *first = post(&a, "/v1/verify", agent, right);
+        cr_assert_eq(first->status, 200, "round %d: %ld %s", round, first->status, first->body);
+        struct t_resp *s1 = post(&a, SEARCH, agent, PHONE_Q);
+        cr_assert_eq(s1->status, 200, "round %d: %ld %s", round, s1->status, s1->body);
+        struct t_resp *second = post(&a, "/v1/verify", agent, right);
+        struct t_resp *s2 = post(&a, SEARCH, agent, PHONE_Q);
+        if (t_now_ms() - t0 < 2500) {
+            assert_limited(second, 1, 3);
+            assert_limited(s2, 1, 3);
+        }
+        /* wait out the window (and its 1/32 granularity) */
+        usleep(3300 * 1000);
+    }
+    t_stop(&a);
+}
