@@ -142,12 +142,12 @@ rate_check(struct cu_req *req, const struct cu_route *route, const struct cu_rou
 {
     struct cu_svc *svc = req->app->svc;
     const struct cu_rate_policy *pol = cu_ratelimit_policy(svc, rl->bucket);
-    if (pol == NULL || pol->limit <= 0 || req->tenant == NULL) {
+    if (pol == NULL || pol->limit <= 0 || req->tenant == NULL || rl->cost == CU_RATE_IN_SERVICE) {
         return CU_OK;
     }
     int cost = 1;
     json_t *records = json_object_get(req->json, "records");
-    if (rl->per_record && json_is_array(records) && json_array_size(records) > 1) {
+    if (rl->cost == CU_RATE_PER_RECORD && json_is_array(records) && json_array_size(records) > 1) {
         cost = (int)json_array_size(records);
     }
     CU_GUARD(cu_ratelimit_hit(svc, req->tenant, rl->bucket, req->principal->sub, pol, cost,

@@ -117,12 +117,18 @@ extern const size_t cu_routes_count;
 
 /* The rate limits per principal and tenant (service/ratelimit.h), by route (method and
  * pattern of a cu_routes entry): checked by the dispatcher once the body is parsed, before the
- * handler. per_record: the cost is the number of the body's "records" (tokenize), not 1. */
+ * handler, in a round trip of its own; or, for CU_RATE_IN_SERVICE, by the service in the
+ * pipeline it runs anyway (no round trip of its own). */
+enum cu_rate_cost {
+    CU_RATE_PER_REQUEST = 0,
+    CU_RATE_PER_RECORD = 1, /* the cost is the number of the body's "records" (tokenize) */
+    CU_RATE_IN_SERVICE = 2, /* the service counts it (verify, with the token's lookup) */
+};
 struct cu_route_rate {
     const char *method;
     const char *pattern;
     const char *bucket; /* "tokenize", "search", "verify" */
-    int per_record;
+    enum cu_rate_cost cost;
 };
 extern const struct cu_route_rate cu_route_rates[];
 extern const size_t cu_route_rates_count;

@@ -52,9 +52,9 @@ const size_t cu_routes_count = sizeof(cu_routes) / sizeof(cu_routes[0]);
 
 /* Rate limits (issue 12 item 7): the oracle routes, limited per principal and tenant. */
 const struct cu_route_rate cu_route_rates[] = {
-    {"POST", "/v1/collections/{c}/records", "tokenize", 1},
-    {"POST", "/v1/collections/{c}/search", "search", 0},
-    {"POST", "/v1/verify", "verify", 0},
+    {"POST", "/v1/collections/{c}/records", "tokenize", CU_RATE_PER_RECORD},
+    {"POST", "/v1/collections/{c}/search", "search", CU_RATE_PER_REQUEST},
+    {"POST", "/v1/verify", "verify", CU_RATE_IN_SERVICE},
 };
 
 const size_t cu_route_rates_count = sizeof(cu_route_rates) / sizeof(cu_route_rates[0]);

@@ -114,9 +114,9 @@ validate(json_t *body, struct cu_problems *problems)
 
 enum cu_err
 cu_verify(struct cu_svc *s, const struct cu_actor *a, json_t *body, struct cu_problems *problems,
-          struct cu_rate_result *attempts, json_t **out)
+          struct cu_rate_result *rate, json_t **out)
 {
-    memset(attempts, 0, sizeof(*attempts));
+    memset(rate, 0, sizeof(*rate));
     *out = NULL;
     validate(body, problems);
     if (problems->errors != NULL) {
@@ -130,10 +130,13 @@ cu_verify(struct cu_svc *s, const struct cu_actor *a, json_t *body, struct cu_pr
     struct cu_tx *tx = NULL;
     json_t *audit = json_array();
     enum cu_err rc = CU_OK;
+    const struct cu_rate_policy *ppol = s->rate != NULL ? &s->rate->verify : NULL;
     const struct cu_rate_policy *pol = s->rate != NULL ? &s->rate->verify_token : NULL;
+    int plimited = ppol != NULL && ppol->limit > 0;
     int limited = pol != NULL && pol->limit > 0;
+    struct cu_rate_result principal = {0}, attempts = {0};
 
-    /* one round trip: BEGIN, the attempt, the lookup, COMMIT */
+    /* one round trip: BEGIN, the principal's count, the token's attempt, the lookup, COMMIT */
     const char *key = NULL;
     CU_TRY(token_key(token, arena, &key));
     json_t *list = json_pack("[s]", token);
@@ -141,18 +144,32 @@ cu_verify(struct cu_svc *s, const struct cu_actor *a, json_t *body, struct cu_pr
     json_decref(list);
     const char *tj = cu_arena_strndup(arena, tokens_json, strlen(tokens_json));
     free(tokens_json);
-    struct cu_params rp, dp;
-    struct cu_db_result *rres = NULL, *r = NULL;
-    struct cu_step steps[2];
+    struct cu_params pp, rp, dp;
+    struct cu_db_result *pres = NULL, *rres = NULL, *r = NULL;
+    struct cu_step steps[3];
     int n = 0;
+    if (plimited) {
+        cu_ratelimit_step(a->tenant, "verify", a->principal, ppol, 1, arena, &pp, &pres,
+                          &steps[n++]);
+    }
     if (limited) {
         cu_ratelimit_step(a->tenant, "verify.token", key, pol, 1, arena, &rp, &rres, &steps[n++]);
     }
     cu_store_detokenize_step(a->tenant, tj, &dp, &r, &steps[n++]);
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     CU_TRY(cu_tx_exec_steps_commit_in(&tx, steps, n, arena));
+    if (plimited) {
+        CU_TRY(cu_ratelimit_read(pres, ppol, &principal));
+    }
     if (limited) {
-        CU_TRY(cu_ratelimit_read(rres, pol, attempts));
+        CU_TRY(cu_ratelimit_read(rres, pol, &attempts));
+    }
+    /* what the caller sees: the limit that refused, else the one closer to its end */
+    if (plimited && (!principal.allowed || !limited ||
+                     (attempts.allowed && principal.remaining < attempts.remaining))) {
+        *rate = principal;
+    } else if (limited) {
+        *rate = attempts;
     }
 
     int found = cu_res_rows(r) > 0;
@@ -172,7 +189,11 @@ cu_verify(struct cu_svc *s, const struct cu_actor *a, json_t *body, struct cu_pr
             ambiguous = 1;
         }
     }
-    if (limited && !attempts->allowed) {
+    if (plimited && !principal.allowed) {
+        outcome = "rate_limited";
+        refusal = CU_ERR_RATE;
+        detail = "The rate limit of this operation is reached; retry after Retry-After seconds";
+    } else if (limited && !attempts.allowed) {
         outcome = "rate_limited";
         refusal = CU_ERR_RATE;
         detail = "Too many verify attempts for this token; retry after Retry-After seconds";

@@ -189,3 +189,65 @@ Test(ratelimit, a_refused_key_is_allowed_again_after_the_window, .timeout = 120)
     }
     t_stop(&a);
 }
+
+static long long
+round_trips(const struct t_server *s)
+{
+    struct t_resp *r = new_resp();
+    cr_assert_eq(t_request(s, "GET", "/metrics", NULL, NULL, NULL, r), 0, "%s", r->error);
+    const char *p = strstr(r->body, "\ncustos_db_round_trips_total ");
+    cr_assert_not_null(p, "%s", r->body);
+    return strtoll(p + strlen("\ncustos_db_round_trips_total "), NULL, 10);
+}
+
+/* Round trips of n requests (counted by the server, so no clock is involved). */
+static long long
+trips_of(const struct t_server *s, const char *path, const char *bearer, const char *body, int n)
+{
+    long long before = round_trips(s);
+    for (int i = 0; i < n; i++) {
+        struct t_resp *r = post(s, path, bearer, body);
+        cr_assert_eq(r->status, 200, "%ld %s", r->status, r->body);
+    }
+    return round_trips(s) - before;
+}
+
+/* What a check costs: one round trip for a search (a statement of its own with BEGIN and
+ * COMMIT), none for verify (its checks travel in the lookup's pipeline). Measured with the
+ * sweep off, so that only the requests talk to the database; the times are printed, not
+ * asserted. */
+Test(ratelimit, a_check_costs_one_round_trip_and_none_in_verify, .timeout = 180)
+{
+    struct vt t;
+    vault_setup(&t);
+    json_t *rec = tokenize1(&t, "crm-1", std_fields("+14155550100"));
+    const char *on_env[] = {"CUSTOS_SWEEP_INTERVAL=0", "CUSTOS_VERIFY_ATTEMPTS=1000", NULL};
+    const char *off_env[] = {"CUSTOS_SWEEP_INTERVAL=0", "CUSTOS_RATE_SEARCH=0",
+                             "CUSTOS_RATE_VERIFY=0", "CUSTOS_VERIFY_ATTEMPTS=1000", NULL};
+    struct t_server on, off;
+    spawn(on_env, &on);
+    spawn(off_env, &off);
+    const char *agent = t_token(t.id, "records:search records:verify");
+    char *vbody = dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550100"));
+    const struct t_server *servers[] = {&on, &off};
+    long long search_trips[2], verify_trips[2], ms[2];
+    for (int k = 0; k < 2; k++) {
+        /* warm: statements prepared, the subject key cached */
+        (void)trips_of(servers[k], SEARCH, agent, PHONE_Q, 3);
+        (void)trips_of(servers[k], "/v1/verify", agent, vbody, 3);
+        search_trips[k] = trips_of(servers[k], SEARCH, agent, PHONE_Q, 20);
+        verify_trips[k] = trips_of(servers[k], "/v1/verify", agent, vbody, 20);
+        long long t0 = t_now_ms();
+        (void)trips_of(servers[k], SEARCH, agent, PHONE_Q, 100);
+        ms[k] = t_now_ms() - t0;
+    }
+    fprintf(stderr,
+            "ratelimit cost: search %lld vs %lld round trips per 20 (limit on vs off), verify %lld"
+            " vs %lld per 20; 100 searches %lld ms vs %lld ms\n",
+            search_trips[0], search_trips[1], verify_trips[0], verify_trips[1], ms[0], ms[1]);
+    cr_assert_eq(search_trips[0] - search_trips[1], 20, "a search's check is one round trip");
+    /* verify's checks (the principal's and the token's) travel with the lookup */
+    cr_assert_eq(verify_trips[0], verify_trips[1], "verify's checks cost a round trip");
+    t_stop(&on);
+    t_stop(&off);
+}

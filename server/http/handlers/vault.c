@@ -217,15 +217,11 @@ cu_h_verify(struct cu_req *req)
     cu_req_actor(req, &a);
     struct cu_problems p = {0};
     json_t *out = NULL;
-    struct cu_rate_result attempts;
-    enum cu_err rc = cu_verify(req->app->svc, &a, req->json, &p, &attempts, &out);
-    /* the token's attempts are the tighter limit the caller must see (how many are left) */
-    if (attempts.checked && (!req->rate.checked || attempts.remaining <= req->rate.remaining ||
-                             !attempts.allowed)) {
-        req->rate = attempts;
-    }
+    struct cu_rate_result rate;
+    enum cu_err rc = cu_verify(req->app->svc, &a, req->json, &p, &rate, &out);
+    req->rate = rate;
     if (rc == CU_ERR_RATE) {
-        req->retry_after = cu_arena_printf(req->arena, "%d", attempts.reset_s);
+        req->retry_after = cu_arena_printf(req->arena, "%d", rate.reset_s);
     }
     CU_GUARD(cu_req_problems(req, rc, &p));
     cu_resp_json(req, 0, out);
