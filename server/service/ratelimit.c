@@ -82,11 +82,13 @@ cu_ratelimit_hit(struct cu_svc *s, const char *tenant, const char *bucket, const
     enum cu_err rc = CU_OK;
     struct cu_params p;
     struct cu_db_result *res = NULL;
-    struct cu_step step;
-    cu_ratelimit_step(tenant, bucket, subject, pol, cost, arena, &p, &res, &step);
-    /* BEGIN, the statement and COMMIT travel together: one round trip */
+    struct cu_step steps[2];
+    cu_store_rate_async_step(&steps[0]);
+    cu_ratelimit_step(tenant, bucket, subject, pol, cost, arena, &p, &res, &steps[1]);
+    /* BEGIN, the statements and COMMIT travel together: one round trip, no WAL flush waited
+     * for (a count lost in a crash of PostgreSQL is acceptable) */
     CU_TRY(cu_tx_begin(s->db, tenant, &tx));
-    CU_TRY(cu_tx_exec_steps_commit_in(&tx, &step, 1, arena));
+    CU_TRY(cu_tx_exec_steps_commit_in(&tx, steps, 2, arena));
     CU_TRY(cu_ratelimit_read(res, pol, out));
 out:
     cu_tx_abort(&tx);

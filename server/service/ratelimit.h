@@ -5,7 +5,9 @@
  * window * 33/32 after it happened). Concurrent checks on several nodes take the key's row lock
  * in turn, so the limit holds exactly across nodes. One check is one statement: alone it costs
  * a round trip (cu_ratelimit_hit); folded into a caller's pipeline it costs none
- * (cu_ratelimit_step, then cu_ratelimit_read). Refused events are not counted. */
+ * (cu_ratelimit_step, then cu_ratelimit_read). Refused events are not counted. The counts commit
+ * without waiting for the WAL flush (cu_store_rate_async_step): a crash of PostgreSQL may forget
+ * the last fraction of a second of them, never more. */
 #ifndef CU_SERVICE_RATELIMIT_H
 #define CU_SERVICE_RATELIMIT_H
 

@@ -6,6 +6,10 @@
 static const struct cu_stmt q_rate_hit = {
     "rate_hit", "SELECT h.allowed, h.remaining, h.reset_ms"
                 " FROM custos_rate_hit($1, $2, $3, $4::bigint, $5::int, $6::int) h"};
+/* A count lost in a crash of PostgreSQL costs less than a WAL flush per check: the check's own
+ * transaction commits without waiting for it (only that transaction: never with other writes). */
+static const struct cu_stmt q_rate_async = {
+    "rate_async", "SELECT set_config('synchronous_commit', 'off', true)"};
 static const struct cu_stmt q_rate_gc = {
     "rate_gc", "DELETE FROM rate_limits WHERE tenant_id = $1"
                " AND updated_at < now() - make_interval(secs => $2::bigint)"};
@@ -53,4 +57,10 @@ cu_store_rate_gc(struct cu_tx *tx, const char *tenant, long long idle_s, long lo
     *deleted = rc == CU_OK ? cu_res_affected(r) : 0;
     cu_arena_free(tmp);
     return rc;
+}
+
+void
+cu_store_rate_async_step(struct cu_step *step)
+{
+    *step = (struct cu_step){.stmt = &q_rate_async};
 }

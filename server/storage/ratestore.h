@@ -32,6 +32,11 @@ enum cu_err cu_store_rate_hit(struct cu_tx *tx, const char *tenant, const struct
  * storage, which must live until the steps have run; its texts are arena memory) and step. */
 void cu_store_rate_step(const char *tenant, const struct cu_rate_key *k, struct cu_arena *arena,
                         struct cu_params *p, struct cu_db_result **out, struct cu_step *step);
+/* A step that lets the transaction commit without waiting for its WAL flush
+ * (synchronous_commit off, for this transaction only): for a transaction that writes nothing
+ * but counts, whose loss in a crash of PostgreSQL is acceptable. Never in a transaction with
+ * other writes (an audit entry must be durable). */
+void cu_store_rate_async_step(struct cu_step *step);
 /* Forgets the tenant's keys idle for longer than idle_s (longer than any window): *deleted. */
 enum cu_err cu_store_rate_gc(struct cu_tx *tx, const char *tenant, long long idle_s,
                              long long *deleted) CU_WUR;
