@@ -182,7 +182,22 @@ cu_audit_alerts_scan(struct cu_svc *s, const char *tenant)
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_audit_alerts(tx, tenant, CU_ALERT_BASELINE_HOURS, CU_ALERT_MIN_REVEALS,
                                  CU_ALERT_FACTOR, arena, &r));
+    struct cu_db_result *rl = NULL;
+    CU_TRY(cu_store_audit_rate_alerts(tx, tenant, CU_ALERT_MIN_RATE_LIMITED, arena, &rl));
     cu_tx_abort(&tx); /* read only: no COMMIT for a pass that changes nothing */
+    for (int i = 0; i < cu_res_rows(rl); i++) {
+        const char *principal = cu_res_text(rl, i, CU_COL_RATE_ALERT_PRINCIPAL);
+        /* a key of its own, so that a principal can have both alerts in one hour */
+        char key[96];
+        snprintf(key, sizeof(key), "rate:%s", tenant);
+        if (!first_in_hour(key, principal)) {
+            continue;
+        }
+        cu_metrics_count("audit_alerts_raised", 1);
+        cu_log(CU_LOG_WARN, "principal refused by rate limits", "tenant", tenant, "principal",
+               principal, "refusals_last_hour", cu_res_text(rl, i, CU_COL_RATE_ALERT_REFUSALS),
+               "actions", cu_res_text(rl, i, CU_COL_RATE_ALERT_ACTIONS), NULL);
+    }
     for (int i = 0; i < cu_res_rows(r); i++) {
         const char *principal = cu_res_text(r, i, CU_COL_ALERT_PRINCIPAL);
         if (!first_in_hour(tenant, principal)) {

@@ -51,6 +51,23 @@ spawn(const char *const *env, struct t_server *out)
     cr_assert_eq(t_spawn(env, 1, out), 0, "could not start a server");
 }
 
+/* 1 when a line of the server's log holds both texts. */
+static int
+log_has(const struct t_server *s, const char *a, const char *b)
+{
+    FILE *f = fopen(s->log_path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    char line[8192];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        found = strstr(line, a) != NULL && strstr(line, b) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
 static const char SEARCH[] = "/v1/collections/customers/search";
 static const char PHONE_Q[] = "{\"field\":\"phone\",\"value\":\"+14155550100\"}";
 
@@ -134,6 +151,16 @@ Test(ratelimit, limits_hold_across_two_nodes_and_raise_an_alert, .timeout = 180)
     cr_assert_str_eq(show(json_object_get(hit, "actions")),
                      "[\"records.search\",\"tokenize\",\"verify\"]");
     cr_assert_not_null(json_object_get(r->json, "rate_limit_rule"));
+    /* the sweep (every 2 s here) logs it too, with the principal and counts only */
+    int logged = 0;
+    for (int i = 0; i < 300 && !logged; i++) {
+        logged = log_has(&a, "principal refused by rate limits", "\"principal\":\"miner\"") ||
+                 log_has(&b, "principal refused by rate limits", "\"principal\":\"miner\"");
+        if (!logged) {
+            usleep(100 * 1000);
+        }
+    }
+    cr_assert(logged, "no sweep log line for the rate_limited alert");
     t_stop(&a);
     t_stop(&b);
 }
