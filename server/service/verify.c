@@ -142,6 +142,7 @@ cu_verify(struct cu_svc *s, const struct cu_actor *a, json_t *body, struct cu_pr
     json_t *list = json_pack("[s]", token);
     char *tokens_json = json_dumps(list, JSON_COMPACT);
     json_decref(list);
+    CU_CHECK(tokens_json != NULL, CU_ERR_INTERNAL, "could not encode the token");
     const char *tj = cu_arena_strndup(arena, tokens_json, strlen(tokens_json));
     free(tokens_json);
     struct cu_params pp, rp, dp;
