@@ -392,3 +392,35 @@ Test(ratelimit, a_check_waits_for_a_concurrent_one_and_counts_on_top_of_it, .tim
         PQclear(r);
     }
 }
+
+/* Keys idle for longer than twice the longest window are forgotten by the sweep (every 2 s on
+ * the shared server); a key in use stays. */
+Test(ratelimit, the_sweep_forgets_idle_keys_only, .timeout = 90)
+{
+    struct vt t;
+    vault_setup(&t);
+    json_t *rec = tokenize1(&t, "crm-1", std_fields("+14155550100"));
+    const char *agent = t_token(t.id, "records:verify records:search");
+    char *body = dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550100"));
+    cr_assert_eq(post(t_shared(), "/v1/verify", agent, body)->status, 200);
+    cr_assert_eq(post(t_shared(), SEARCH, agent, PHONE_Q)->status, 200);
+    PGconn *c = db_open("CUSTOS_TEST_ADMIN_DB_URL");
+    /* tokenize (the admin's), verify and search (the agent's), the token's attempts */
+    cr_assert_eq(db_count(c, "SELECT count(*) FROM rate_limits WHERE tenant_id = $1", t.id), 4);
+    /* the token's attempt key goes idle for three days; the principal's keys stay fresh */
+    PQclear(PQexecParams(c,
+                         "UPDATE rate_limits SET updated_at = now() - interval '3 days'"
+                         " WHERE tenant_id = $1 AND bucket = 'verify.token'",
+                         1, NULL, (const char *const[]){t.id}, NULL, NULL, 0));
+    long long left = 4;
+    for (int i = 0; i < 600 && left != 3; i++) {
+        usleep(100 * 1000);
+        left = db_count(c, "SELECT count(*) FROM rate_limits WHERE tenant_id = $1", t.id);
+    }
+    cr_assert_eq(left, 3, "the idle key was not forgotten");
+    cr_assert_eq(db_count(c,
+                          "SELECT count(*) FROM rate_limits WHERE tenant_id = $1"
+                          " AND bucket = 'verify.token'",
+                          t.id),
+                 0);
+}
