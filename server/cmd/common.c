@@ -95,6 +95,7 @@ cu_cmd_open_keyring(struct cu_config *cfg, struct cu_db **db, struct cu_keyring 
         return cu_cmd_fail("could not load the root key");
     }
     *kr = cu_keyring_new(root, 1000, 60);
+    cu_keyring_set_root_files(*kr, cfg->root_key_file, cfg->root_key_next_file);
     struct cu_db_opts dbo = {.url = cfg->database_url,
                              .password = cfg->database_password,
                              .pool_size = 2,

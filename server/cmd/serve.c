@@ -96,7 +96,11 @@ jobs_main(void *arg)
                 return NULL;
             }
         } else if (j->interval_s > 0) {
-            run_sweep(j->svc, passes++ == 0);
+            /* a rotation by another process is noticed here too, not only by requests and
+             * /readyz (the result is logged by the keyring) */
+            if (cu_keyring_root_check(j->svc->keyring, j->svc->db) == CU_OK) {
+                run_sweep(j->svc, passes++ == 0);
+            }
             /* ready from the start: the first pass ran at once, the next after the interval
              * (wait_s stayed at the readiness retry's second, so the sweep ran every second) */
             wait_s = j->interval_s;
@@ -146,6 +150,7 @@ cu_cmd_serve(int argc, char **argv)
     }
     keyring = cu_keyring_new(root, 10000, 60);
     root = NULL;
+    cu_keyring_set_root_files(keyring, cfg.root_key_file, cfg.root_key_next_file);
     struct cu_auth_opts ao;
     cu_cmd_auth_opts(&cfg, &ao);
     if (cu_auth_new(&ao, &auth) != CU_OK) {

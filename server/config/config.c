@@ -36,6 +36,9 @@ static const struct var vars[] = {
      "connection string of the schema owner for `custos migrate` (default: CUSTOS_DATABASE_URL)"},
     {"CUSTOS_ROOT_KEY_FILE", V_FILE, OFF(root_key_file), NULL, 0, 0, CU_NEED_ROOT_KEY,
      "file holding the 32-byte root key, base64"},
+    {"CUSTOS_ROOT_KEY_NEXT_FILE", V_STR, OFF(root_key_next_file), NULL, 0, 0, 0,
+     "where the next root key will be (may not exist yet): a running node takes it when "
+     "`custos rotate-root` has made it the database's root key"},
     {"CUSTOS_JWKS_FILE", V_FILE, OFF(jwks_file), NULL, 0, 0, 0,
      "JWKS with the identity provider's public keys (re-read on SIGHUP)"},
     {"CUSTOS_JWT_ISSUER", V_STR, OFF(jwt_issuer), NULL, 0, 0, CU_NEED_AUTH, "required iss"},

@@ -19,6 +19,7 @@ struct cu_config {
     char *migrate_database_password; /* from CUSTOS_MIGRATE_DATABASE_PASSWORD_FILE, or NULL */
     char *app_db_password;      /* CUSTOS_APP_DB_PASSWORD_FILE: set on custos_app by migrate */
     char *root_key_file;
+    char *root_key_next_file; /* CUSTOS_ROOT_KEY_NEXT_FILE: taken after a rotation, or NULL */
     char *jwks_file;
     char *jwt_issuer;
     char *jwt_audience;

@@ -4,6 +4,7 @@
 #include "core/metrics.h"
 #include "service/audit_chain.h"
 #include "service/group_commit.h"
+#include "service/keyring.h"
 
 enum cu_err
 cu_h_healthz(struct cu_req *req)
@@ -29,6 +30,14 @@ cu_h_readyz(struct cu_req *req)
     if (!req->app->ready) {
         cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "root key not verified");
         return cu_err_public(CU_ERR_UNAVAILABLE, "the root key is not verified yet");
+    }
+    /* a rotation by `custos rotate-root`: the new key is taken from the key files, or this
+     * node is not ready until they hold it */
+    if (req->app->svc != NULL && cu_keyring_root_check(req->app->svc->keyring, req->app->db) != CU_OK) {
+        if (cu_keyring_root_rotated(req->app->svc->keyring)) {
+            return cu_err_public(CU_ERR_UNAVAILABLE, CU_ROOT_ROTATED_DETAIL);
+        }
+        return cu_err_public(CU_ERR_UNAVAILABLE, "the database is not reachable");
     }
     cu_resp_json(req, 0, json_pack("{s:s, s:i}", "status", "ready", "schema", version));
     return CU_OK;
