@@ -85,6 +85,12 @@ cu_cmd_auth_opts(const struct cu_config *cfg, struct cu_auth_opts *o)
     o->dev = cfg->dev;
     o->cache_entries = (size_t)cfg->jwt_cache_entries;
     o->leeway_seconds = 60;
+    o->jwks_url = cfg->jwks_url;
+    o->oidc_discovery = cfg->oidc_discovery;
+    o->jwks_ca_file = cfg->jwks_ca_file;
+    o->jwks_refresh_s = cfg->jwks_refresh_s;
+    o->jwks_min_refetch_s = cfg->jwks_min_refetch_s;
+    o->jwks_timeout_ms = cfg->jwks_timeout_ms;
 }
 
 int

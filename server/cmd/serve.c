@@ -1,6 +1,6 @@
 /* `custos serve`: configuration, keys, auth and database in dependency order, the background
  * jobs thread (root-key check until ready, then the sweep on a timer), the HTTPS server, and
- * signals (SIGHUP reloads the JWKS, SIGTERM/SIGINT stop after in-flight requests). */
+ * signals (SIGHUP reloads the JWKS file or refetches the JWKS URL, SIGTERM/SIGINT stop after in-flight requests). */
 #include "cmd/cmd.h"
 
 #include <pthread.h>
@@ -202,6 +202,10 @@ cu_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (cu_auth_start(auth) != CU_OK) {
+        status = cu_cmd_fail("could not start the JWKS refresher");
+        goto out;
+    }
     jobs.app = &app;
     jobs.svc = &svc;
     jobs.interval_s = cfg.sweep_interval_s;
@@ -234,7 +238,10 @@ cu_cmd_serve(int argc, char **argv)
         }
         if (sig == SIGHUP) {
             if (cu_auth_reload(auth) == CU_OK) {
-                cu_log(CU_LOG_INFO, "reloaded the JWKS", NULL);
+                cu_log(CU_LOG_INFO,
+                       cfg.jwks_file != NULL ? "reloaded the JWKS"
+                                             : "asked the identity provider for its keys",
+                       NULL);
             } else {
                 cu_log(CU_LOG_ERROR, "kept the old JWKS: the new file was refused", "reason",
                        cu_err_reason(), NULL);
