@@ -178,8 +178,13 @@ fetch(struct cu_idp *idp, struct cu_jwks **ks, int *same)
         goto out;
     }
     rc = cu_jwks_parse(b.data, b.len, ks);
-    /* a refused document is the IdP's fault as seen from here, not this node's configuration */
-    CU_CHECK(rc == CU_OK, CU_ERR_UNAVAILABLE, "the fetched jwks was refused: %s", cu_err_reason());
+    if (rc != CU_OK) {
+        /* a refused document is the IdP's fault as seen from here, not this node's
+         * configuration; the reason is copied first (it is rewritten by the next one) */
+        char why[256];
+        snprintf(why, sizeof(why), "%s", cu_err_reason());
+        CU_FAIL(CU_ERR_UNAVAILABLE, "the fetched jwks was refused: %s", why);
+    }
     memcpy(idp->digest, digest, sizeof(digest));
 out:
     free(uri);
