@@ -245,8 +245,8 @@ Test(root_rotation, under_load_across_two_nodes_with_the_next_key_in_place_no_wr
                  atomic_load(&l.unavailable));
     cr_assert_eq(readyz(&g.a, NULL, 0), 200);
     cr_assert_eq(readyz(&g.b, NULL, 0), 200);
-    cr_log_info("rotation under load: %d right answers, 0 wrong, 0 unavailable",
-                atomic_load(&l.ok));
+    fprintf(stderr, "root_rotation: with the next key: %d right answers, 0 wrong, 0 answers 503\n",
+            atomic_load(&l.ok));
 
     /* only the new key opens everything, the tenant made after the rotation included */
     cr_assert_eq(t_stop(&g.b), 0);
@@ -325,8 +325,9 @@ Test(root_rotation, without_the_new_key_a_node_says_rotated_with_503_then_takes_
     pthread_join(th, NULL);
     cr_assert_eq(atomic_load(&l.wrong), 0, "%d wrong answers, last: %s", atomic_load(&l.wrong),
                  l.last_wrong);
-    cr_log_info("rotation without the next key: %d right answers, %d answers 503, 0 wrong",
-                atomic_load(&l.ok), atomic_load(&l.unavailable));
+    fprintf(stderr,
+            "root_rotation: without the next key: %d right answers, %d answers 503, 0 wrong\n",
+            atomic_load(&l.ok), atomic_load(&l.unavailable));
     free(old1);
     free(old2);
     rig_down(&g);
