@@ -267,12 +267,10 @@ cu_keyring_kek(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, cons
     rc = cu_keyring_root_unwrap(kr, aad, wrapped, len, out);
     if (rc == CU_ERR_CRYPTO) {
         /* the root may have been rotated by another process: take the new one, or say so
-         * (503), never "no such key" */
-        int swapped = 0;
-        CU_TRY(cu_keyring_root_sync(kr, tx, CU_KCV_NO_LOCK, &swapped));
-        if (swapped) {
-            rc = cu_keyring_root_unwrap(kr, aad, wrapped, len, out);
-        }
+         * (503), never "no such key"; then once more whoever swapped it (another thread may
+         * have taken the new root between this unwrap and the check) */
+        CU_TRY(cu_keyring_root_sync(kr, tx, CU_KCV_NO_LOCK, NULL));
+        rc = cu_keyring_root_unwrap(kr, aad, wrapped, len, out);
     }
     CU_TRY(rc);
     if (cu_keycache_put(kr->cache, id, *out, cu_keyring_now()) != CU_OK) {
