@@ -186,11 +186,12 @@ cu_capture_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
         CU_FAIL(CU_ERR_INVALID, "capture session names an unknown collection or field");
     }
     CU_TRY(cu_rand_bytes(secret, sizeof(secret)));
-    CU_TRY(cu_sha256(secret, sizeof(secret), hash));
     size_t slen = 0;
     secret_text = cu_base64url_encode(secret, sizeof(secret), &slen);
     CU_CHECK(secret_text != NULL && slen == CU_CAPTURE_SECRET_LEN, CU_ERR_INTERNAL,
-              "could not encode the capture secret");
+             "could not encode the capture secret");
+    /* the hash of the URL's text, which is what the page is given back */
+    CU_TRY(cu_sha256((const uint8_t *)secret_text, slen, hash));
     char id[40], hex[33];
     cu_random_hex(hex, 16);
     snprintf(id, sizeof(id), "cap_%s", hex);
@@ -490,6 +491,7 @@ cu_capture_submit(struct cu_svc *s, const char *secret, const char *request_id,
         if (problems->errors == NULL) {
             cu_problem_add(problems, "/", "the value breaks the collection's schema");
         }
+        audit_refusal(s, &a, "capture.submit", page->collection, page->subject_id, "invalid");
     } else if (rc == CU_ERR_GONE) {
         audit_refusal(s, &a, "capture.submit", page->collection, page->subject_id, "completed");
     }
