@@ -52,7 +52,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test test-unit test-integration check-layers fuzz bench clean tests format
+.PHONY: all deps run test test-browser test-unit test-integration check-layers fuzz bench clean tests format
 
 all: $(BIN)
 
@@ -113,6 +113,13 @@ test: deps
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) -s --no-print-directory tests
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/test.sh
+
+# the secure capture page in a real browser: PostgreSQL and the server as for `make test`, no
+# suites, then tests/browser/capture.test.mjs (chromium and node from scripts/deps.sh)
+test-browser: deps
+	@cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --silent
+	@$(MAKE) -s --no-print-directory $(BIN) $(TOOL_BIN)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) ONLY='^$$' PGBOUNCER_SUITES='^$$' BROWSER=1 scripts/test.sh
 
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs=2; done

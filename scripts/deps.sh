@@ -5,7 +5,11 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libmicrohttpd-dev libpq-dev libssl-dev libjansson-dev
       libjwt-dev libcriterion-dev libcurl4-openssl-dev postgresql openssl curl clang
-      docker-compose procps iproute2 wrk postgresql-contrib python3 python3-yaml pgbouncer)
+      docker-compose procps iproute2 wrk postgresql-contrib python3 python3-yaml pgbouncer
+      chromium nodejs)
+# npm for tests/browser: Debian's package, unless node already brings its own (NodeSource's does,
+# and Debian's npm would conflict with it)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
