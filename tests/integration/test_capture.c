@@ -422,6 +422,18 @@ Test(capture, every_step_is_audited_with_ids_and_never_the_secret_or_the_value)
                   t.id, url_of(s) + 9));
     cr_assert_str_eq(n, "0");
     free(n);
+    /* nor in the server's log lines (they name the route template, never the path) */
+    FILE *log = fopen(t_env("CUSTOS_TEST_SERVER_LOG"), "r");
+    cr_assert_not_null(log);
+    char line[8192];
+    int seen = 0;
+    while (fgets(line, sizeof(line), log) != NULL) {
+        cr_assert_null(strstr(line, url_of(s) + 9), "the secret is logged: %s", line);
+        cr_assert_null(strstr(line, CARD_PLAIN), "the card is logged: %s", line);
+        seen += strstr(line, "/capture/{secret}") != NULL;
+    }
+    fclose(log);
+    cr_assert_gt(seen, 0, "no log line of the capture page");
 }
 
 struct racer {
