@@ -477,3 +477,27 @@ Test(capture, a_session_completes_once_when_two_serve_processes_race, .timeout =
     cr_assert_eq(t_stop(&second), 0);
     cr_assert_eq(records_of(&t), ROUNDS, "a record without its session, or two for one");
 }
+
+Test(capture, an_outage_is_a_503_page_never_the_unknown_link_page, .timeout = 120)
+{
+    struct vt t;
+    setup(&t);
+    json_t *s = session(&t, NULL);
+    /* a server whose database is unreachable: it never becomes ready */
+    const char *env[] = {"CUSTOS_DATABASE_URL=host=127.0.0.1 port=1 dbname=custos_test"
+                         " user=custos_app connect_timeout=1",
+                         NULL};
+    struct t_server down;
+    cr_assert_eq(t_spawn_unready(env, 1, &down), 0, "could not start the server");
+    struct t_resp r = {0};
+    cr_assert_eq(t_request(&down, "GET", url_of(s), NULL, NULL, NULL, &r), 0);
+    assert_html(&r, 503);
+    cr_assert_not_null(strstr(r.body, "not available right now"), "%s", r.body);
+    t_resp_free(&r);
+    const char *h[] = {"Content-Type: " FORM, NULL};
+    cr_assert_eq(t_request(&down, "POST", url_of(s), NULL, "card=" CARD_PLAIN, h, &r), 0);
+    assert_html(&r, 503);
+    t_resp_free(&r);
+    t_stop(&down);
+    cr_assert_str_eq(status_of(&t, id_of(s)), "pending");
+}
