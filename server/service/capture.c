@@ -62,8 +62,9 @@ check_create(json_t *body, struct cu_problems *problems, const char **coll, cons
     }
     if (cu_unknown_members(body, (const char *const[]){"collection", "subject_id", "fields",
                                                        "expires_in", NULL}) > 0) {
-        cu_problem_add(problems, "", "unknown member: allowed are collection, subject_id, "
-                                     "fields and expires_in");
+        cu_problem_add(problems, "",
+                       "unknown member: allowed are collection, subject_id, "
+                       "fields and expires_in");
     }
     *coll = json_string_value(json_object_get(body, "collection"));
     if (*coll == NULL || !cu_ident_ok(*coll)) {
@@ -126,8 +127,8 @@ audit_refusal(struct cu_svc *s, const struct cu_actor *a, const char *action,
         return;
     }
     json_t *entries = json_array();
-    json_array_append_new(entries, cu_audit_entry(a, action, collection, NULL, NULL, subject,
-                                                  NULL, NULL, outcome));
+    json_array_append_new(
+        entries, cu_audit_entry(a, action, collection, NULL, NULL, subject, NULL, NULL, outcome));
     enum cu_err ignored = cu_audit_write_commit(&tx, a->tenant, entries);
     (void)ignored;
 }
@@ -169,8 +170,8 @@ cu_capture_create(struct cu_svc *s, const struct cu_actor *a, json_t *body,
         for (size_t i = 0; i < spec.nfields; i++) {
             int listed = 0;
             for (size_t j = 0; j < json_array_size(fields) && !listed; j++) {
-                listed = strcmp(spec.fields[i].name,
-                                json_string_value(json_array_get(fields, j))) == 0;
+                listed =
+                    strcmp(spec.fields[i].name, json_string_value(json_array_get(fields, j))) == 0;
             }
             if (spec.fields[i].required && !listed) {
                 cu_problem_add(problems, "/fields",
@@ -259,14 +260,13 @@ cu_capture_get(struct cu_svc *s, const struct cu_actor *a, const char *id, json_
         json_t *t = tokens[0] ? json_loads(tokens, 0, NULL) : NULL;
         record = json_pack("{s:s, s:o}", "id", record_id, "tokens", t ? t : json_object());
     }
-    *out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o}", "id",
-                     cu_res_text(r, 0, CU_COL_CAP_ID), "status",
-                     cu_res_text(r, 0, CU_COL_CAP_STATUS), "collection",
-                     cu_res_text(r, 0, CU_COL_CAP_COLLECTION), "subject_id",
-                     cu_res_text(r, 0, CU_COL_CAP_SUBJECT_ID), "fields",
-                     fields ? fields : json_array(), "created_at",
-                     cu_res_text(r, 0, CU_COL_CAP_CREATED_AT), "expires_at",
-                     cu_res_text(r, 0, CU_COL_CAP_EXPIRES_AT), "record", record);
+    *out = json_pack(
+        "{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o}", "id", cu_res_text(r, 0, CU_COL_CAP_ID),
+        "status", cu_res_text(r, 0, CU_COL_CAP_STATUS), "collection",
+        cu_res_text(r, 0, CU_COL_CAP_COLLECTION), "subject_id",
+        cu_res_text(r, 0, CU_COL_CAP_SUBJECT_ID), "fields", fields ? fields : json_array(),
+        "created_at", cu_res_text(r, 0, CU_COL_CAP_CREATED_AT), "expires_at",
+        cu_res_text(r, 0, CU_COL_CAP_EXPIRES_AT), "record", record);
     CU_CHECK(*out != NULL, CU_ERR_INTERNAL, "could not encode the capture session");
 out:
     cu_tx_abort(&tx);
@@ -395,10 +395,9 @@ complete_session(struct cu_tx *tx, void *ctx, const char *record_id)
         CU_BAIL(CU_ERR_GONE, "capture session completed or expired meanwhile");
     }
     json_t *entries = json_array();
-    json_array_append_new(entries, cu_audit_entry(c->actor, "capture.submit",
-                                                  c->page->collection, fields_json(c->page),
-                                                  record_id, c->page->subject_id, NULL, NULL,
-                                                  "allowed"));
+    json_array_append_new(entries, cu_audit_entry(c->actor, "capture.submit", c->page->collection,
+                                                  fields_json(c->page), record_id,
+                                                  c->page->subject_id, NULL, NULL, "allowed"));
     return cu_audit_write(tx, c->page->tenant, entries);
 }
 
@@ -469,8 +468,8 @@ cu_capture_submit(struct cu_svc *s, const char *secret, const char *request_id,
         json_t *v = json_stringn_nocheck(in[i].value, in[i].len);
         json_object_set_new(fields, in[i].name, v != NULL ? v : json_null());
     }
-    body = json_pack("{s:[{s:s, s:o}]}", "records", "subject_id", page->subject_id, "fields",
-                     fields);
+    body =
+        json_pack("{s:[{s:s, s:o}]}", "records", "subject_id", page->subject_id, "fields", fields);
     if (body == NULL) {
         CU_BAIL(CU_ERR_INTERNAL, "could not build the record");
     }

@@ -5,6 +5,7 @@
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* the columns of enum cu_col_capture, for a session s */
+/* clang-format off */
 #define CAP_COLS                                                                                   \
     "s.id, CASE WHEN s.status = 'completed' THEN 'completed'"                                      \
     " WHEN s.expires_at <= now() THEN 'expired' ELSE 'pending' END,"                               \
@@ -14,6 +15,7 @@
     "   FROM tokens t JOIN records r ON r.tenant_id = t.tenant_id AND r.id = t.record_id"          \
     "   WHERE t.tenant_id = s.tenant_id AND t.record_id = s.record_id AND NOT t.revoked"           \
     "     AND r.deleted_at IS NULL), '')"
+/* clang-format on */
 
 static const struct cu_stmt q_cap_insert = {
     "cap_insert",

@@ -40,8 +40,7 @@ enum cu_err cu_store_capture_by_secret(struct cu_tx *tx, const uint8_t hash[32],
 /* Moves the pending, unexpired session with this hash to completed with record_id; *done = 1
  * when it did, 0 when the session was used or expired meanwhile (the row lock orders two nodes'
  * attempts: the second one sees the first one's completion). */
-enum cu_err cu_store_capture_complete(struct cu_tx *tx, const char *tenant,
-                                      const uint8_t hash[32], const char *record_id,
-                                      int *done) CU_WUR;
+enum cu_err cu_store_capture_complete(struct cu_tx *tx, const char *tenant, const uint8_t hash[32],
+                                      const char *record_id, int *done) CU_WUR;
 
 #endif

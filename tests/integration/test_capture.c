@@ -140,8 +140,8 @@ Test(capture, a_session_is_a_single_use_url_with_a_256_bit_secret_stored_only_as
                           id_of(s), url + 9));
     cr_assert_str_eq(hit, "1");
     free(hit);
-    hit = t_sql(fmt("SELECT count(*) FROM capture_sessions s WHERE strpos(s::text, '%s') > 0",
-                    url + 9));
+    hit = t_sql(
+        fmt("SELECT count(*) FROM capture_sessions s WHERE strpos(s::text, '%s') > 0", url + 9));
     cr_assert_str_eq(hit, "0");
     free(hit);
     /* two sessions never share a secret */
@@ -189,8 +189,8 @@ Test(capture, a_submission_is_stored_through_tokenize_and_confirmed_without_the_
     json_t *rec = json_object_get(st, "record");
     const char *rid_ = json_string_value(json_object_get(rec, "id"));
     cr_assert_not_null(rid_, "%s", show(st));
-    const char *card_tok = json_string_value(json_object_get(json_object_get(rec, "tokens"),
-                                                             "card"));
+    const char *card_tok =
+        json_string_value(json_object_get(json_object_get(rec, "tokens"), "card"));
     cr_assert_not_null(card_tok, "%s", show(st));
     cr_assert_str_neq(card_tok, CARD_PLAIN);
     /* the agent's app reveals it like any tokenized value (given the grant) */
@@ -241,8 +241,8 @@ Test(capture, form_bodies_that_are_malformed_or_not_forms_are_refused_and_change
     assert_problem(submit(u, "application/json", "{\"card\":\"" CARD_PLAIN "\"}"), 415, NULL);
     assert_problem(submit(u, "text/plain", "card=" CARD_PLAIN), 415, NULL);
     /* malformed escapes, NUL, bad or repeated names */
-    const char *bad[] = {"card=4111%2", "card=%zz11", "card=41%00", "ca%20rd=4111",
-                         "card=4111&card=4111", "=4111", "c%C3%A4rd=1"};
+    const char *bad[] = {"card=4111%2",         "card=%zz11", "card=41%00", "ca%20rd=4111",
+                         "card=4111&card=4111", "=4111",      "c%C3%A4rd=1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct t_resp *r = submit(u, FORM, bad[i]);
         assert_problem(r, 400, NULL);
@@ -359,17 +359,15 @@ Test(capture, another_tenant_cannot_see_a_session_by_query_or_by_row_level_secur
     json_t *s = session(&a, NULL);
     assert_problem(api("GET", fmt(SESSIONS "/%s", id_of(s)), b.admin, NULL), 404, NULL);
     assert_problem(api("GET", SESSIONS "/cap_nope", a.admin, NULL), 404, NULL);
-    assert_problem(api("GET", fmt(SESSIONS "/cap_%s", repeat('0', 32)), a.admin, NULL), 404,
-                   NULL);
+    assert_problem(api("GET", fmt(SESSIONS "/cap_%s", repeat('0', 32)), a.admin, NULL), 404, NULL);
     PGconn *app = db_open("CUSTOS_DATABASE_URL");
     PGresult *res = PQexec(app, "BEGIN");
     PQclear(res);
     const char *p[1] = {b.id};
-    res = PQexecParams(app, "SELECT set_config('custos.tenant', $1, true)", 1, NULL, p, NULL,
-                       NULL, 0);
+    res = PQexecParams(app, "SELECT set_config('custos.tenant', $1, true)", 1, NULL, p, NULL, NULL,
+                       0);
     PQclear(res);
-    cr_assert_eq(db_count(app, "SELECT count(*) FROM capture_sessions WHERE id = $1", id_of(s)),
-                 0);
+    cr_assert_eq(db_count(app, "SELECT count(*) FROM capture_sessions WHERE id = $1", id_of(s)), 0);
     res = PQexec(app, "ROLLBACK");
     PQclear(res);
     /* the platform read finds a session by hash, but cannot change one */
@@ -377,10 +375,10 @@ Test(capture, another_tenant_cannot_see_a_session_by_query_or_by_row_level_secur
     PQclear(res);
     res = PQexec(app, "SELECT set_config('custos.platform', 'on', true)");
     PQclear(res);
-    cr_assert_eq(db_count(app, "SELECT count(*) FROM capture_sessions WHERE id = $1", id_of(s)),
-                 1);
-    res = PQexecParams(app, "UPDATE capture_sessions SET status = 'completed', record_id = 'x'"
-                            " WHERE id = $1",
+    cr_assert_eq(db_count(app, "SELECT count(*) FROM capture_sessions WHERE id = $1", id_of(s)), 1);
+    res = PQexecParams(app,
+                       "UPDATE capture_sessions SET status = 'completed', record_id = 'x'"
+                       " WHERE id = $1",
                        1, NULL, (const char *[]){id_of(s)}, NULL, NULL, 0);
     cr_assert_str_eq(PQcmdTuples(res), "0");
     PQclear(res);

@@ -41,12 +41,23 @@ html_escaped(struct cu_buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': cu_buf_append_str(b, "&amp;"); break;
-        case '<': cu_buf_append_str(b, "&lt;"); break;
-        case '>': cu_buf_append_str(b, "&gt;"); break;
-        case '"': cu_buf_append_str(b, "&quot;"); break;
-        case '\'': cu_buf_append_str(b, "&#39;"); break;
-        default: cu_buf_append(b, s, 1);
+        case '&':
+            cu_buf_append_str(b, "&amp;");
+            break;
+        case '<':
+            cu_buf_append_str(b, "&lt;");
+            break;
+        case '>':
+            cu_buf_append_str(b, "&gt;");
+            break;
+        case '"':
+            cu_buf_append_str(b, "&quot;");
+            break;
+        case '\'':
+            cu_buf_append_str(b, "&#39;");
+            break;
+        default:
+            cu_buf_append(b, s, 1);
         }
     }
 }
@@ -54,9 +65,10 @@ html_escaped(struct cu_buf *b, const char *s)
 static void
 page_start(struct cu_buf *b, const char *title)
 {
-    cu_buf_append_str(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                         "<meta name=\"robots\" content=\"noindex, nofollow\">\n<title>");
+    cu_buf_append_str(b,
+                      "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                      "<meta name=\"robots\" content=\"noindex, nofollow\">\n<title>");
     html_escaped(b, title);
     cu_buf_append_str(b, "</title>\n<link rel=\"stylesheet\" href=\"/capture.css\">\n</head>\n"
                          "<body>\n<main>\n");
@@ -206,15 +218,17 @@ form_page(struct cu_req *req, int status, const struct cu_capture_page *page, js
         label_text(&b, f);
         cu_buf_append_str(&b, "</label>\n");
         if (err != NULL) {
-            cu_buf_printf(&b, "<p class=\"error\" id=\"e-%s\"><span class=\"visually-hidden\">"
-                              "Error:</span> ",
+            cu_buf_printf(&b,
+                          "<p class=\"error\" id=\"e-%s\"><span class=\"visually-hidden\">"
+                          "Error:</span> ",
                           f);
             html_escaped(&b, err);
             cu_buf_append_str(&b, "</p>\n");
         }
         /* the value is never written back: a corrected field starts empty */
-        cu_buf_printf(&b, "<input id=\"f-%s\" name=\"%s\"%s spellcheck=\"false\" required "
-                          "aria-required=\"true\"",
+        cu_buf_printf(&b,
+                      "<input id=\"f-%s\" name=\"%s\"%s spellcheck=\"false\" required "
+                      "aria-required=\"true\"",
                       f, f, input_hints(page->types[i]));
         if (err != NULL) {
             cu_buf_printf(&b, " aria-invalid=\"true\" aria-describedby=\"e-%s\"", f);
@@ -257,8 +271,8 @@ cu_h_capture_submit(struct cu_req *req)
     }
     struct cu_capture_page page;
     struct cu_problems p = {0};
-    enum cu_err rc = cu_capture_submit(req->app->svc, cu_req_param(req, "secret"),
-                                       req->request_id, in, n, req->arena, &page, &p);
+    enum cu_err rc = cu_capture_submit(req->app->svc, cu_req_param(req, "secret"), req->request_id,
+                                       in, n, req->arena, &page, &p);
     if (rc == CU_ERR_INVALID) {
         form_page(req, cu_err_status(rc), &page, p.errors);
         json_decref(p.errors);
