@@ -184,7 +184,7 @@ done
 # PGBOUNCER_PREPARED=1 runs it with named prepared statements instead (it must fail: 42P05 and
 # 26000 behind the pooler).
 bouncer_suites=$(ls "$BUILD"/tests/integration/test_* 2>/dev/null | grep -v '_serial$' | sort | current |
-    grep -E "${PGBOUNCER_SUITES:-/test_(tokenize|detokenize|search|records|collections|purposes)$}" | pick)
+    grep -E "${PGBOUNCER_SUITES:-/test_(tokenize|detokenize|search|records|collections|purposes|capture)$}" | pick)
 if [ -n "$bouncer_suites" ]; then
     echo "== PgBouncer (transaction mode) in front of PostgreSQL"
     bouncer_dir=$(readlink -f "$work/pg")/bouncer
