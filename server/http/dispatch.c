@@ -131,6 +131,12 @@ cu_http_admit(struct cu_http_state *st, enum cu_http_body body, unsigned long lo
         !cu_http_is_json(cu_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         return cu_err_set(CU_ERR_MEDIA_TYPE, __FILE__, __LINE__, "content type not json");
     }
+    if ((route->flags & CU_ROUTE_FORM_BODY) &&
+        !cu_http_is_form(cu_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        cu_err_set(CU_ERR_MEDIA_TYPE, __FILE__, __LINE__, "content type not a form");
+        return cu_err_public(CU_ERR_MEDIA_TYPE,
+                             "The body must be application/x-www-form-urlencoded");
+    }
     return CU_OK;
 }
 
@@ -175,6 +181,14 @@ cu_http_dispatch(struct cu_http_state *st)
     if ((route->flags & CU_ROUTE_JSON_BODY) && !optional) {
         const char *detail = NULL;
         enum cu_err rc = cu_json_parse(req->arena, st->body.data, st->body.len, &req->json, &detail);
+        if (rc != CU_OK) {
+            return cu_err_public(rc, detail);
+        }
+    }
+    if (route->flags & CU_ROUTE_FORM_BODY) {
+        const char *detail = NULL;
+        req->form = cu_arena_alloc(req->arena, sizeof(*req->form));
+        enum cu_err rc = cu_form_parse(req->arena, st->body.data, st->body.len, req->form, &detail);
         if (rc != CU_OK) {
             return cu_err_public(rc, detail);
         }

@@ -149,6 +149,16 @@ add_headers(struct cu_http_state *st, struct MHD_Response *resp, const char *typ
         cu_router_allow(req->path, allow, sizeof(allow));
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     }
+    if (req->route_index >= 0 && (cu_routes[req->route_index].flags & CU_ROUTE_PAGE)) {
+        /* a page the customer types a value into: nothing but its own stylesheet loads, it
+         * posts only to itself, it cannot be framed, and its URL (the secret) is never sent
+         * on as a referrer */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'none'; style-src 'self'; form-action 'self'; "
+                                "frame-ancestors 'none'; base-uri 'none'");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
     if (st->close) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     }

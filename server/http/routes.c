@@ -3,7 +3,13 @@
  * tests/integration/test_routes.c walks this table to prove the policy is enforced. */
 #include "http/http.h"
 
-enum { J = CU_ROUTE_JSON_BODY, T = CU_ROUTE_TENANT, P = CU_ROUTE_PUBLIC };
+enum {
+    J = CU_ROUTE_JSON_BODY,
+    T = CU_ROUTE_TENANT,
+    P = CU_ROUTE_PUBLIC,
+    F = CU_ROUTE_FORM_BODY,
+    G = CU_ROUTE_PAGE,
+};
 
 const struct cu_route cu_routes[] = {
     {"GET", "/healthz", cu_h_healthz, P, NULL, NULL, 200},
@@ -46,6 +52,14 @@ const struct cu_route cu_routes[] = {
     {"GET", "/v1/alerts", cu_h_alerts, T, "audit:read", "audit.alerts", 200},
     {"GET", "/v1/audit/checkpoint", cu_h_audit_checkpoint, T, "audit:read", "audit.checkpoint",
      200},
+    {"POST", "/v1/capture-sessions", cu_h_capture_create, T | J, "records:write",
+     "capture.create", 201},
+    {"GET", "/v1/capture-sessions/{id}", cu_h_capture_get, T, "records:write", "capture.get", 200},
+    /* the customer's page: the secret in the path is the only credential; the service audits
+     * each use in the session's tenant (capture.open, capture.submit) */
+    {"GET", "/capture/{secret}", cu_h_capture_page, P | G, NULL, NULL, 200},
+    {"POST", "/capture/{secret}", cu_h_capture_submit, P | G | F, NULL, NULL, 200},
+    {"GET", "/capture.css", cu_h_capture_css, P | G, NULL, NULL, 200},
 };
 
 const size_t cu_routes_count = sizeof(cu_routes) / sizeof(cu_routes[0]);
