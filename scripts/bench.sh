@@ -165,6 +165,8 @@ if [ "${BENCH_RATE_LIMITS:-1}" = 1 ]; then
 else
     export CUSTOS_RATE_TOKENIZE=0 CUSTOS_RATE_SEARCH=0 CUSTOS_RATE_VERIFY=0
 fi
+# the window the pgbench ceilings pass to custos_rate_hit (tests/bench/sql/tokenize*.sql)
+export CUSTOS_RATE_TOKENIZE_WINDOW=${CUSTOS_RATE_TOKENIZE_WINDOW:-3600}
 unset CUSTOS_TLS_CERT_FILE CUSTOS_TLS_KEY_FILE CUSTOS_JWKS_FILE CUSTOS_JWT_HS256_SECRET \
     CUSTOS_DATABASE_PASSWORD_FILE CUSTOS_MIGRATE_DATABASE_PASSWORD_FILE CUSTOS_HTTP_MODE
 "$bin" migrate >"$results/migrate.log" 2>&1 || { cat "$results/migrate.log" >&2; die "custos migrate failed"; }
@@ -275,11 +277,13 @@ FROM (SELECT g, 1 AS f, json_build_object('record_id', 'rec_pb@R@-' || g, 'colle
 UNION ALL
 SELECT 'tokens', json_agg(v ORDER BY g, f)
 FROM (SELECT g, 1 AS f, json_build_object('token', 'tok_pb@R@-' || g, 'record_id',
-          'rec_pb@R@-' || g, 'collection', 'c', 'field', 'name') AS v
+          'rec_pb@R@-' || g, 'collection', 'c', 'field', 'name', 'shared', false,
+          'reserved', false) AS v
       FROM generate_series(1, $batch) g
       UNION ALL
       SELECT g, 2, json_build_object('token', 'tokd_pb@R@-' || g, 'record_id',
-          'rec_pb@R@-' || g, 'collection', 'c', 'field', 'phone')
+          'rec_pb@R@-' || g, 'collection', 'c', 'field', 'phone', 'shared', true,
+          'reserved', false)
       FROM generate_series(1, $batch) g) x
 UNION ALL
 SELECT 'audit', json_agg(json_build_object('principal', 'bench-client', 'action', 'tokenize',
@@ -307,8 +311,9 @@ reset_tables() {
     psql_admin -d custos_bench \
         -c "DELETE FROM records WHERE tenant_id = 'bench' AND subject_id NOT LIKE 'seed-%'" \
         -c "DELETE FROM subject_keys WHERE tenant_id = 'bench' AND subject_id NOT LIKE 'seed-%'" \
+        -c "DELETE FROM token_names n WHERE tenant_id = 'bench' AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.tenant_id = n.tenant_id AND t.token = n.token)" \
         -c "DELETE FROM bench_bare WHERE token LIKE 'tok_b%'" \
-        -c "VACUUM ANALYZE subject_keys, records, record_values, tokens, bench_bare" >/dev/null ||
+        -c "VACUUM ANALYZE subject_keys, records, record_values, tokens, token_names, bench_bare" >/dev/null ||
         die "could not reset the tables"
 }
 reset_tables
@@ -407,6 +412,7 @@ pgb_run() {
     cpu_begin ""
     (cd "$logdir" && pgbench -n -M prepared -h "$sock" -p "$pg_port" -U custos_app -d custos_bench \
         -D tenant=bench -D ntokens="$seed_n" -D nbatches="$nbatches" \
+        -D ratelimit="$CUSTOS_RATE_TOKENIZE" -D ratewindow="$((CUSTOS_RATE_TOKENIZE_WINDOW * 1000))" \
         -f "$sqldir/$script.sql" -c "$c" -j "$j" -T "$d" -l --log-prefix=tx) >"$out" 2>&1 ||
         { cat "$out" >&2; die "pgbench $name failed"; }
     local tps done failed
