@@ -205,6 +205,12 @@ enum cu_err cu_h_audit_verify(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_checkpoint(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_exposure(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_alerts(struct cu_req *req) CU_WUR;
+/* gates.c: restriction, consents, record of processing */
+enum cu_err cu_h_restriction_post(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_restriction_delete(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_consent_put(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_consents_get(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_report_processing(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_verify(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_capture_create(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_capture_get(struct cu_req *req) CU_WUR;

@@ -109,12 +109,13 @@ void cu_store_detokenize_step(const char *tenant, const char *tokens_json, struc
                               struct cu_db_result **out, struct cu_step *step);
 /* What a reveal needs, in one round trip (one snapshot in a read, cu_tx_begin_read): the
  * purpose (columns cu_col_purpose, no row when undeclared) and the tokens' rows (columns
- * cu_col_detokenize). The policy facts still to come (consent, restriction, interaction,
- * budget) join this pipeline as further steps. */
+ * cu_col_detokenize), and the subjects' restriction and consent to the purpose (columns
+ * cu_col_gate of storage/gatestore.h, one row per subject of the tokens). The policy facts still
+ * to come (interaction, budget) join this pipeline as further steps. */
 enum cu_err cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose,
                             const char *tokens_json, struct cu_arena *arena,
-                            struct cu_db_result **purpose_out,
-                            struct cu_db_result **tokens_out) CU_WUR;
+                            struct cu_db_result **purpose_out, struct cu_db_result **tokens_out,
+                            struct cu_db_result **gates_out) CU_WUR;
 /* A statement of this file by name (NULL when none): for the test that keeps the bench's SQL
  * (tests/bench/sql/) identical to the service's. */
 const struct cu_stmt *cu_store_stmt(const char *name);

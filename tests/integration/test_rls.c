@@ -15,6 +15,7 @@ TestSuite(rls, .fini = cleanup_all);
 static const char *const tenant_tables[] = {
     "records",  "tokens",    "record_values",    "subject_keys",     "tenant_keys", "collections",
     "purposes", "audit_log", "idempotency_keys", "tenant_data_keys", "tenants",
+    "subject_restrictions", "consent_events",
 };
 #define NTABLES (sizeof(tenant_tables) / sizeof(tenant_tables[0]))
 

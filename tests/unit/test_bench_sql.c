@@ -216,6 +216,7 @@ Test(bench_sql, statement_table)
 {
     cr_assert_eq(cu_store_stmt("write_batch"), &q_write_batch);
     cr_assert_eq(cu_store_stmt("detokenize"), &q_detokenize);
+    cr_assert_eq(cu_store_stmt("reveal_gates"), &cu_q_reveal_gates);
 }
 
 Test(bench_sql, detokenize_runs_the_services_statements)
@@ -224,6 +225,8 @@ Test(bench_sql, detokenize_runs_the_services_statements)
     char *t = bench_text(f);
     const char *at = t;
     RUNS(t, f, &q_purpose_get, &at, ":tenant", "'support'");
+    RUNS(t, f, &cu_q_reveal_gates, &at, ":tenant", "'support'",
+         "(SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)");
     RUNS(t, f, &q_detokenize, &at, ":tenant",
          "(SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)");
     RUNS(t, f, &q_audit_insert, &at, ":tenant",
@@ -237,6 +240,8 @@ Test(bench_sql, detokenize_batch_runs_the_services_statements)
     char *t = bench_text(f);
     const char *at = t;
     RUNS(t, f, &q_purpose_get, &at, ":tenant", "'support'");
+    RUNS(t, f, &cu_q_reveal_gates, &at, ":tenant", "'support'",
+         "(SELECT b.tokens FROM bench_batches b WHERE b.i = :i)");
     RUNS(t, f, &q_detokenize, &at, ":tenant",
          "(SELECT b.tokens FROM bench_batches b WHERE b.i = :i)");
     RUNS(t, f, &q_audit_insert, &at, ":tenant",
