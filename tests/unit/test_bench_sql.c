@@ -1,7 +1,14 @@
 /* The bench's SQL (tests/bench/sql/) runs the service's statements: each statement a bench file
- * claims to run is the service's own text (storage/vaultstore.c) with its parameters replaced
- * as the file documents. A statement changed in the service and not in the bench fails here. */
-#include "storage/vaultstore.h"
+ * claims to run is the service's own text with its parameters replaced as the file documents,
+ * in the service's order. A statement changed in the service and not in the bench fails here.
+ *
+ * The statement table is read as compiled: the storage files are included here, so that the
+ * statements they keep to themselves (static) are reachable without widening their interface.
+ * This object then defines every function of those files, and the linker takes none of their
+ * objects from the library. */
+#include "storage/keystore.c"
+#include "storage/ratestore.c"
+#include "storage/vaultstore.c"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -64,54 +71,222 @@ squeeze(char *s)
     return s;
 }
 
-/* Asserts that file holds statement name with $1, $2 and $3 replaced by p1, p2 and p3. */
-static void
-assert_runs3(const char *file, const char *name, const char *p1, const char *p2, const char *p3)
+/* A bench file's text as the tests compare it: squeezed, and the ':' of the timestamp format,
+ * which pgbench would read as a variable and the files spell \x3a, back to ':'. */
+static char *
+bench_text(const char *file)
 {
-    const struct cu_stmt *st = cu_store_stmt(name);
-    cr_assert_not_null(st, "no statement %s", name);
-    char *a0 = replace(st->sql, "$3", p3);
-    char *a = replace(a0, "$1", p1);
-    free(a0);
-    char *want = replace(a, "$2", p2);
-    /* pgbench reads ':' as a variable: the files spell the one in a format string \x3a */
     char *raw = slurp(file);
     char *b = replace(raw, "E'YYYY-MM-DD\"T\"HH24\\x3aMI\\x3aSS.MS\"Z\"'",
                       "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'");
-    squeeze(want);
-    squeeze(b);
-    cr_assert_not_null(strstr(b, want), "%s does not run the service's %s:\n%s", file, name, want);
-    free(a);
-    free(want);
     free(raw);
-    free(b);
+    return squeeze(b);
 }
 
-static void
-assert_runs(const char *file, const char *name, const char *p1, const char *p2)
+enum { MAX_PARAMS = 9 };
+
+/* The length of the expression that stands for a parameter at t: at least one character,
+ * balanced in parentheses, quotes kept whole, ended by stop at depth 0 (the statement's next
+ * character after the parameter). 0 when there is none. */
+static size_t
+expr_len(const char *t, char stop)
 {
-    assert_runs3(file, name, p1, p2, "$3");
+    int depth = 0;
+    const char *p = t;
+    for (;;) {
+        if (*p == '\0') {
+            return 0;
+        }
+        if (p > t && depth == 0 && *p == stop) {
+            return (size_t)(p - t);
+        }
+        if (*p == '\'') {
+            const char *q = strchr(p + 1, '\'');
+            if (q == NULL) {
+                return 0;
+            }
+            p = q + 1;
+            continue;
+        }
+        if (*p == '(') {
+            depth++;
+        } else if (*p == ')') {
+            if (depth == 0) {
+                return 0;
+            }
+            depth--;
+        } else if (*p == ';' && depth == 0) {
+            return 0; /* not past the end of the bench's statement */
+        }
+        p++;
+    }
+}
+
+/* Whether the statement sql matches the text at t: $n is the parameter's given text, or with
+ * none given, any expression, the same at every occurrence of $n. Sets *end past the match. */
+static int
+match_at(const char *sql, const char *t, const char *const *given, const char **end)
+{
+    const char *bound[MAX_PARAMS + 1] = {0};
+    size_t blen[MAX_PARAMS + 1] = {0};
+    const char *s = sql;
+    while (*s != '\0') {
+        if (*s == '$' && s[1] >= '1' && s[1] <= '9') {
+            int n = s[1] - '0';
+            s += 2;
+            if (bound[n] == NULL && given[n] != NULL) {
+                bound[n] = given[n];
+                blen[n] = strlen(given[n]);
+            }
+            if (bound[n] == NULL) {
+                size_t len = expr_len(t, *s);
+                if (len == 0) {
+                    return 0;
+                }
+                bound[n] = t;
+                blen[n] = len;
+            } else if (strncmp(t, bound[n], blen[n]) != 0) {
+                return 0;
+            }
+            t += blen[n];
+            continue;
+        }
+        if (*s != *t) {
+            return 0;
+        }
+        s++;
+        t++;
+    }
+    *end = t;
+    return 1;
+}
+
+/* Asserts that the bench file text (bench_text) runs stmt, with $n replaced by params[n - 1]
+ * (NULL: the file's own expression, one per parameter), somewhere at or after *from; moves *from
+ * past it, so that successive calls check the service's order. */
+static void
+assert_runs(const char *text, const char *file, const struct cu_stmt *st, const char **from,
+            const char *const *params, int nparams)
+{
+    cr_assert_leq(nparams, MAX_PARAMS);
+    const char *given[MAX_PARAMS + 1] = {0};
+    for (int i = 0; i < nparams; i++) {
+        given[i + 1] = params[i];
+    }
+    char *want = squeeze(strdup(st->sql));
+    const char *end = NULL;
+    for (const char *t = *from; *t != '\0'; t++) {
+        if (*t == *want && match_at(want, t, given, &end)) {
+            *from = end;
+            free(want);
+            return;
+        }
+    }
+    int anywhere = 0;
+    for (const char *t = text; *t != '\0' && !anywhere; t++) {
+        anywhere = *t == *want && match_at(want, t, given, &end);
+    }
+    cr_assert_fail("%s does not run the service's %s%s:\n%s", file, st->name,
+                   anywhere ? " in the service's order" : "", want);
+}
+
+#define RUNS(text, file, stmt, from, ...)                                                          \
+    do {                                                                                           \
+        const char *const ps_[] = {__VA_ARGS__};                                                   \
+        assert_runs(text, file, stmt, from, ps_, (int)(sizeof(ps_) / sizeof(ps_[0])));             \
+    } while (0)
+
+/* The matcher itself: a parameter given, one taken from the file and the same at each use, an
+ * expression that stops where the statement goes on. */
+Test(bench_sql, matcher)
+{
+    const char *f = "select f(replace('a:b', '@R@', :r)::json) where x = :tenant;";
+    const char *e = NULL;
+    const char *const p[MAX_PARAMS + 1] = {NULL, ":tenant"};
+    cr_assert(match_at("select f($2::json) where x = $1", f, p, &e));
+    cr_assert_str_eq(e, ";");
+    cr_assert_not(match_at("select f($2::json) where x = $2", f, p, &e));
+    const char *const q[MAX_PARAMS + 1] = {NULL, ":other"};
+    cr_assert_not(match_at("select f($2::json) where x = $1", f, q, &e));
+    cr_assert_not(match_at("select g($2::json) where x = $1", f, p, &e));
+}
+
+/* The statements the bench reaches through cu_store_stmt are the ones included here. */
+Test(bench_sql, statement_table)
+{
+    cr_assert_eq(cu_store_stmt("write_batch"), &q_write_batch);
+    cr_assert_eq(cu_store_stmt("detokenize"), &q_detokenize);
+    cr_assert_eq(cu_store_stmt("reveal_gates"), &cu_q_reveal_gates);
 }
 
 Test(bench_sql, detokenize_runs_the_services_statements)
 {
     const char *f = "tests/bench/sql/detokenize.sql";
-    assert_runs(f, "purpose_get", ":tenant", "'support'");
-    assert_runs(f, "detokenize", ":tenant", "(SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)");
-    assert_runs3(f, "reveal_gates", ":tenant", "'support'",
-                 "(SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)");
-    assert_runs(f, "audit_insert", ":tenant",
-                "(SELECT b.audit FROM bench_tokens b WHERE b.i = :i)");
+    char *t = bench_text(f);
+    const char *at = t;
+    RUNS(t, f, &q_purpose_get, &at, ":tenant", "'support'");
+    RUNS(t, f, &cu_q_reveal_gates, &at, ":tenant", "'support'",
+         "(SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)");
+    RUNS(t, f, &q_detokenize, &at, ":tenant",
+         "(SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)");
+    RUNS(t, f, &q_audit_insert, &at, ":tenant",
+         "(SELECT b.audit FROM bench_tokens b WHERE b.i = :i)");
+    free(t);
 }
 
 Test(bench_sql, detokenize_batch_runs_the_services_statements)
 {
     const char *f = "tests/bench/sql/detokenize_batch.sql";
-    assert_runs(f, "purpose_get", ":tenant", "'support'");
-    assert_runs(f, "detokenize", ":tenant",
-                "(SELECT b.tokens FROM bench_batches b WHERE b.i = :i)");
-    assert_runs3(f, "reveal_gates", ":tenant", "'support'",
-                 "(SELECT b.tokens FROM bench_batches b WHERE b.i = :i)");
-    assert_runs(f, "audit_insert", ":tenant",
-                "(SELECT b.audit FROM bench_batches b WHERE b.i = :i)");
+    char *t = bench_text(f);
+    const char *at = t;
+    RUNS(t, f, &q_purpose_get, &at, ":tenant", "'support'");
+    RUNS(t, f, &cu_q_reveal_gates, &at, ":tenant", "'support'",
+         "(SELECT b.tokens FROM bench_batches b WHERE b.i = :i)");
+    RUNS(t, f, &q_detokenize, &at, ":tenant",
+         "(SELECT b.tokens FROM bench_batches b WHERE b.i = :i)");
+    RUNS(t, f, &q_audit_insert, &at, ":tenant",
+         "(SELECT b.audit FROM bench_batches b WHERE b.i = :i)");
+    free(t);
+}
+
+/* tokenize: the rate limit's transaction (server/http/dispatch.c rate_check), then the
+ * collection, the subject keys, the tenant's lock and the one write of records, values, tokens,
+ * token names and audit entries (server/service/tokenize.c). */
+static void
+assert_tokenize(const char *f, const char *cost)
+{
+    char *t = bench_text(f);
+    const char *at = t;
+    RUNS(t, f, &q_rate_async, &at, NULL);
+    RUNS(t, f, &q_rate_hit, &at, ":tenant", "'tokenize'", "'bench-client'", ":ratewindow",
+         ":ratelimit", cost);
+    RUNS(t, f, &q_coll_get_share, &at, ":tenant", "'c'");
+    RUNS(t, f, &q_sk_use_batch, &at, ":tenant", NULL);
+    RUNS(t, f, &q_tenant_lock_share, &at, ":tenant");
+    RUNS(t, f, &q_sk_insert_batch, &at, ":tenant", NULL);
+    RUNS(t, f, &q_write_batch, &at, ":tenant", NULL, NULL, NULL, NULL);
+    free(t);
+}
+
+Test(bench_sql, tokenize_runs_the_services_statements)
+{
+    assert_tokenize("tests/bench/sql/tokenize.sql", "1");
+}
+
+Test(bench_sql, tokenize_batch_runs_the_services_statements)
+{
+    assert_tokenize("tests/bench/sql/tokenize_batch.sql", "100");
+}
+
+/* The plan check of scripts/bench.sh prepares the service's statements under their own names. */
+Test(bench_sql, plan_check_prepares_the_services_statements)
+{
+    const char *f = "scripts/bench.sh";
+    char *raw = bench_text(f);
+    char *t = replace(raw, "\\$", "$"); /* the heredoc escapes them */
+    const char *at = t;
+    RUNS(t, f, &q_sk_use_batch, &at, "$1", "$2");
+    RUNS(t, f, &q_detokenize, &at, "$1", "$2");
+    free(raw);
+    free(t);
 }

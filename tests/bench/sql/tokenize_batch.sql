@@ -1,22 +1,32 @@
 -- Ceiling for POST /v1/collections/c/records with 100 records (200 values) of 100 new subjects:
--- the statements the service runs, in its order (server/storage/vaultstore.c, keystore.c; seen
--- with log_statement=all). Run as custos_app: pgbench -M prepared -D tenant=bench.
--- The JSON batches (same shapes and sizes as the service's) come from the helper table
--- bench_json(name, j) that scripts/bench.sh fills; @R@ is replaced by a random key per
--- transaction so that ids, subjects and tokens are fresh. Fetching and rewriting them (six
+-- the statements the service runs, in its order, pipelined as it pipelines them (see
+-- tokenize.sql; server/http/dispatch.c rate_check, server/storage/ratestore.c, vaultstore.c,
+-- keystore.c; seen with log_statement=all; tests/unit/test_bench_sql.c keeps the statements
+-- equal to the service's). The rate limit counts the 100 records (cost 100).
+-- Run as custos_app: pgbench -M prepared -D tenant=bench -D ratelimit=N (0: no rate limit)
+-- -D ratewindow=MS. The JSON batches (same shapes and sizes as the service's) come from the
+-- helper table bench_json(name, j) that scripts/bench.sh fills; @R@ is replaced by a random key
+-- per transaction so that ids, subjects and tokens are fresh. Fetching and rewriting them (eight
 -- primary-key lookups and replace() over ~100 kB) is the only work the service does not do.
 \set r random(1, 999999999999999)
+\if :ratelimit > 0
 \startpipeline
 BEGIN;
-SET LOCAL custos.tenant = 'bench';
-SET LOCAL custos.platform = 'off';
-SET LOCAL statement_timeout = 3000;
-SELECT name, fields::text, coalesce(retention_days::text, ''), to_char(created_at AT TIME ZONE 'UTC', E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS.MS"Z"'), to_char(updated_at AT TIME ZONE 'UTC', E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS.MS"Z"'), EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = :tenant AND r.collection = 'c'), (SELECT incarnation FROM tenants t WHERE t.tenant_id = :tenant) FROM collections WHERE tenant_id = :tenant AND name = 'c';
+SELECT set_config('custos.tenant', 'bench', true), set_config('custos.platform', 'off', true), set_config('statement_timeout', '3000', true);
+SELECT set_config('synchronous_commit', 'off', true);
+SELECT h.allowed, h.remaining, h.reset_ms FROM custos_rate_hit(:tenant, 'tokenize', 'bench-client', :ratewindow::bigint, :ratelimit::int, 100::int) h;
+COMMIT;
+\endpipeline
+\endif
+\startpipeline
+BEGIN;
+SELECT set_config('custos.tenant', 'bench', true), set_config('custos.platform', 'off', true), set_config('statement_timeout', '3000', true);
+SELECT name, fields::text, coalesce(retention_days::text, ''), to_char(created_at AT TIME ZONE 'UTC', E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS.MS"Z"'), to_char(updated_at AT TIME ZONE 'UTC', E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS.MS"Z"'), EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = :tenant AND r.collection = 'c'), (SELECT incarnation FROM tenants t WHERE t.tenant_id = :tenant) FROM collections WHERE tenant_id = :tenant AND name = 'c' FOR KEY SHARE;
 \endpipeline
 UPDATE subject_keys k SET encryptions = k.encryptions + x.n FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'sk_use'), '@R@', :r)::json) AS x(subject_id text, n bigint) WHERE k.tenant_id = :tenant AND k.subject_id = x.subject_id AND k.subject_id = ANY (ARRAY(SELECT json_array_elements(replace((SELECT b.j FROM bench_json b WHERE b.name = 'sk_use'), '@R@', :r)::json) ->> 'subject_id')) AND k.version = (SELECT max(m.version) FROM subject_keys m WHERE m.tenant_id = :tenant AND m.subject_id = x.subject_id) RETURNING k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions;
 SELECT current_kek_version, incarnation FROM tenants WHERE tenant_id = :tenant FOR SHARE;
 INSERT INTO subject_keys (tenant_id, subject_id, version, kek_version, wrapped, encryptions) SELECT :tenant, x.subject_id, x.version, x.kek_version, decode(x.wrapped, 'hex'), x.n FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'sk_insert'), '@R@', :r)::json) AS x(subject_id text, version int, kek_version int, wrapped text, n bigint) ON CONFLICT DO NOTHING RETURNING subject_id;
 \startpipeline
-WITH r AS (INSERT INTO records (tenant_id, id, collection, subject_id) SELECT :tenant, x.id, x.collection, x.subject_id FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'records'), '@R@', :r)::json) AS x(id text, collection text, subject_id text)), v AS (INSERT INTO record_values (tenant_id, record_id, collection, field, key_version, ciphertext, blind_index, token) SELECT :tenant, x.record_id, x.collection, x.field, x.key_version, decode(x.ct, 'hex'), decode(x.bi, 'hex'), x.token FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'values'), '@R@', :r)::json) AS x(record_id text, collection text, field text, key_version int, ct text, bi text, token text)), t AS (INSERT INTO tokens (tenant_id, token, record_id, collection, field) SELECT :tenant, x.token, x.record_id, x.collection, x.field FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'tokens'), '@R@', :r)::json) AS x(token text, record_id text, collection text, field text)), a AS (INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id, subject_id, purpose, redaction, outcome, request_id) SELECT :tenant, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id, x.purpose, x.redaction, x.outcome, x.request_id FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'audit'), '@R@', :r)::json) AS x(principal text, action text, collection text, fields text[], record_id text, subject_id text, purpose text, redaction text, outcome text, request_id text)) SELECT 1;
+WITH r AS (INSERT INTO records (tenant_id, id, collection, subject_id) SELECT :tenant, x.id, x.collection, x.subject_id FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'records'), '@R@', :r)::json) AS x(id text, collection text, subject_id text)), v AS (INSERT INTO record_values (tenant_id, record_id, collection, field, key_version, ciphertext, blind_index, token) SELECT :tenant, x.record_id, x.collection, x.field, x.key_version, decode(x.ct, 'hex'), decode(x.bi, 'hex'), x.token FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'values'), '@R@', :r)::json) AS x(record_id text, collection text, field text, key_version int, ct text, bi text, token text)), t AS (INSERT INTO tokens (tenant_id, token, record_id, collection, field) SELECT :tenant, x.token, x.record_id, x.collection, x.field FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'tokens'), '@R@', :r)::json) AS x(token text, record_id text, collection text, field text)), n AS (INSERT INTO token_names (tenant_id, token, collection, field, shared) SELECT :tenant, x.token, x.collection, x.field, false FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'tokens'), '@R@', :r)::json) AS x(token text, collection text, field text, shared boolean, reserved boolean) WHERE NOT x.shared AND NOT x.reserved), ns AS (INSERT INTO token_names (tenant_id, token, collection, field, shared) SELECT :tenant, x.token, x.collection, x.field, true FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'tokens'), '@R@', :r)::json) AS x(token text, collection text, field text, shared boolean) WHERE x.shared ON CONFLICT (tenant_id, token) DO NOTHING), a AS (INSERT INTO audit_log (tenant_id, principal, action, collection, fields, record_id, subject_id, purpose, redaction, outcome, request_id, incarnation) SELECT :tenant, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id, x.purpose, x.redaction, x.outcome, x.request_id, (SELECT incarnation FROM tenants WHERE tenant_id = :tenant) FROM json_to_recordset(replace((SELECT b.j FROM bench_json b WHERE b.name = 'audit'), '@R@', :r)::json) AS x(principal text, action text, collection text, fields text[], record_id text, subject_id text, purpose text, redaction text, outcome text, request_id text)) SELECT 1;
 COMMIT;
 \endpipeline
