@@ -37,6 +37,13 @@ const struct cu_route cu_routes[] = {
     /* no whole-request scope: API.md answers a token without any grant 200 with a 403 per
      * item (and the service audits each); the per-field decision is the service's */
     {"POST", "/v1/detokenize", cu_h_detokenize, T | J, NULL, "detokenize", 200},
+    {"PUT", "/v1/roles/{role}", cu_h_role_put, T | J, "tenant:admin", "role.put", 200},
+    {"GET", "/v1/roles", cu_h_role_list, T, "tenant:admin", "role.list", 200},
+    {"GET", "/v1/roles/{role}", cu_h_role_get, T, "tenant:admin", "role.get", 200},
+    {"POST", "/v1/interactions", cu_h_interaction_open, T | J, "interactions:write",
+     "interaction.open", 201},
+    {"DELETE", "/v1/interactions/{id}", cu_h_interaction_end, T, "interactions:write",
+     "interaction.end", 204},
     {"GET", "/v1/audit", cu_h_audit_list, T, "audit:read", "audit.query", 200},
     {"GET", "/v1/audit/verify", cu_h_audit_verify, T, "audit:read", "audit.verify", 200},
     {"POST", "/v1/audit/verify", cu_h_audit_verify, T | J, "audit:read",

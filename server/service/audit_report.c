@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "service/audit.h"
+#include "service/controls.h"
 #include "storage/auditstore.h"
 
 #include <pthread.h>
@@ -97,9 +98,20 @@ cu_audit_alerts(struct cu_svc *s, const struct cu_actor *a, json_t **out)
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_audit_alerts(tx, a->tenant, CU_ALERT_BASELINE_HOURS, CU_ALERT_MIN_REVEALS,
                                  CU_ALERT_FACTOR, arena, &r));
-    CU_TRY(cu_audit_one(tx, a, a->tenant, "audit.alerts"));
-    CU_TRY(cu_tx_commit(&tx));
-    *out = json_pack("{s:o, s:{s:s, s:i, s:i, s:i}}", "alerts", alert_rows(r), "rule", "rule",
+    json_t *list = alert_rows(r);
+    /* reveal budgets hit in the last hour (service/controls.c) */
+    rc = cu_controls_alerts(tx, a->tenant, list);
+    if (rc == CU_OK) {
+        rc = cu_audit_one(tx, a, a->tenant, "audit.alerts");
+    }
+    if (rc == CU_OK) {
+        rc = cu_tx_commit(&tx);
+    }
+    if (rc != CU_OK) {
+        json_decref(list);
+        goto out;
+    }
+    *out = json_pack("{s:o, s:{s:s, s:i, s:i, s:i}}", "alerts", list, "rule", "rule",
                      "reveals in the last hour >= min_reveals and > factor x the principal's mean"
                      " reveals per hour over the baseline_hours before it",
                      "baseline_hours", CU_ALERT_BASELINE_HOURS, "min_reveals", CU_ALERT_MIN_REVEALS,

@@ -10,6 +10,7 @@
 #include "service/vault.h"
 
 #include "service/audit.h"
+#include "service/controls.h"
 #include "service/group_commit.h"
 #include "service/purpose.h"
 #include "service/seal.h"
@@ -92,6 +93,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     json_t *results = NULL, *audit = NULL;
     enum cu_err rc = CU_OK;
     enum cu_level asked = CU_LEVEL_PLAIN;
+    struct cu_controls ctl = {0};
 
     json_t *tokens = json_object_get(body, "tokens");
     if (!json_is_object(body)) {
@@ -122,12 +124,15 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     CU_CHECK(problems->errors == NULL, CU_ERR_INVALID, "invalid detokenize body");
 
     const char *basis = NULL;
-    struct cu_db_result *pr = NULL, *r = NULL;
+    struct cu_db_result *pr = NULL, *r = NULL, *fr = NULL;
     rc = cu_purpose_name_check(purpose);
     if (rc == CU_OK) {
         CU_TRY(cu_tx_begin_read(s->db, a->tenant, &tx));
         char *js = json_dumps(tokens, JSON_COMPACT);
-        rc = cu_store_reveal(tx, a->tenant, purpose, js, arena, &pr, &r);
+        /* the principal's facts (roles, interactions, budget use) join the same round trip */
+        struct cu_reveal_principal rp = {a->principal, cu_controls_roles_json(a, arena), &fr};
+        rc = cu_store_reveal(tx, a->tenant, purpose, js, arena, &pr, &r,
+                             rp.roles_json != NULL ? &rp : NULL);
         free(js);
         CU_TRY(rc);
         rc = cu_purpose_decide(pr, &basis);
@@ -142,6 +147,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
     }
     CU_TRY(rc);
+    CU_TRY(cu_controls_load(&ctl, a, fr, arena));
 
     results = json_array();
     audit = json_array();
@@ -175,7 +181,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
             }
         }
         json_t *fields = json_pack("[s]", field);
-        enum cu_level granted = cu_scope_level(a->scopes, a->nscopes, collection, field);
+        enum cu_level granted = cu_controls_granted(&ctl, collection, field);
         if (granted == CU_LEVEL_NONE) {
             json_array_append_new(
                 results, item_err(token, CU_ERR_FORBIDDEN, "The token does not grant this field"));
@@ -208,6 +214,18 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
             continue;
         }
         enum cu_level level = cu_level_min(asked, granted);
+        enum cu_err denied = cu_controls_subject(&ctl, subject);
+        if (denied == CU_OK) {
+            denied = cu_controls_take(&ctl, level);
+        }
+        if (denied != CU_OK) {
+            json_array_append_new(results, json_pack("{s:s, s:o}", "token", token, "error",
+                                                     cu_controls_item_error(&ctl, denied)));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL,
+                                                        cu_controls_outcome(denied)));
+            continue;
+        }
         json_t *value = NULL;
         rc = reveal(s, tx, a->tenant, r, first, level, arena, &value);
         if (rc != CU_OK && rc != CU_ERR_CRYPTO) {
@@ -228,9 +246,10 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:o, s:s}", "token", token,
                                                  "collection", collection, "field", field, "value",
                                                  value, "redaction", cu_level_name(level)));
-        json_array_append_new(audit,
-                              cu_audit_entry(a, "detokenize", collection, fields, record, subject,
-                                             purpose, cu_level_name(level), "allowed"));
+        json_t *entry = cu_audit_entry(a, "detokenize", collection, fields, record, subject,
+                                       purpose, cu_level_name(level), "allowed");
+        cu_controls_count(&ctl, level, entry);
+        json_array_append_new(audit, entry);
     }
     /* the read is over: the connection goes back before the wait (the writer needs one) */
     cu_tx_abort(&tx);
@@ -241,6 +260,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     *out = json_pack("{s:O}", "results", results);
 out:
     cu_tx_abort(&tx);
+    cu_controls_cleanup(&ctl);
     json_decref(results);
     json_decref(audit);
     cu_arena_free(arena);
