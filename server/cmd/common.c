@@ -18,7 +18,7 @@ static const struct cu_cmd cmds[] = {
      "seal and verify a tenant's audit chain (against a checkpoint)", cu_cmd_audit_verify},
     {"rotate-root", "--new-key-file F", "re-wrap every tenant key under a new root key",
      cu_cmd_rotate_root},
-    {"dev-token", "--tenant T --scope S [--sub S] [--ttl N]",
+    {"dev-token", "--tenant T --scope S [--sub S] [--ttl N] [--claims JSON]",
      "mint a development JWT (CUSTOS_DEV=1)", cu_cmd_dev_token},
     {"help", "", "this text and the configuration variables", cu_cmd_help},
 };
