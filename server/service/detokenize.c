@@ -10,12 +10,13 @@
 #include "service/vault.h"
 
 #include "service/audit.h"
-#include "service/controls.h"
 #include "service/group_commit.h"
 #include "service/purpose.h"
 #include "service/seal.h"
 
 #include "service/mask.h"
+#include "service/controls.h"
+#include "storage/rolestore.h"
 #include "storage/vaultstore.h"
 
 #include <stdlib.h>
@@ -94,6 +95,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     enum cu_err rc = CU_OK;
     enum cu_level asked = CU_LEVEL_PLAIN;
     struct cu_controls ctl = {0};
+    struct cu_db_result *fr = NULL; /* the principal's facts (service/controls.h) */
 
     json_t *tokens = json_object_get(body, "tokens");
     if (!json_is_object(body)) {
@@ -124,15 +126,19 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     CU_CHECK(problems->errors == NULL, CU_ERR_INVALID, "invalid detokenize body");
 
     const char *basis = NULL;
-    struct cu_db_result *pr = NULL, *r = NULL, *fr = NULL;
+    struct cu_db_result *pr = NULL, *r = NULL;
     rc = cu_purpose_name_check(purpose);
     if (rc == CU_OK) {
         CU_TRY(cu_tx_begin_read(s->db, a->tenant, &tx));
         char *js = json_dumps(tokens, JSON_COMPACT);
         /* the principal's facts (roles, interactions, budget use) join the same round trip */
-        struct cu_reveal_principal rp = {a->principal, cu_controls_roles_json(a, arena), &fr};
-        rc = cu_store_reveal(tx, a->tenant, purpose, js, arena, &pr, &r,
-                             rp.roles_json != NULL ? &rp : NULL);
+        struct cu_step step;
+        struct cu_params sp;
+        const char *roles = cu_controls_roles_json(a, arena);
+        if (roles != NULL) {
+            cu_store_principal_step(&step, &sp, a->tenant, a->principal, roles, &fr);
+        }
+        rc = cu_store_reveal(tx, a->tenant, purpose, js, arena, &pr, &r, roles ? &step : NULL);
         free(js);
         CU_TRY(rc);
         rc = cu_purpose_decide(pr, &basis);

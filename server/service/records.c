@@ -3,11 +3,11 @@
 #include "service/vault.h"
 
 #include "service/audit.h"
-#include "service/controls.h"
 #include "service/ident.h"
 #include "service/intake.h"
 #include "service/mask.h"
 #include "service/purpose.h"
+#include "service/controls.h"
 #include "storage/rolestore.h"
 #include "storage/vaultstore.h"
 
@@ -93,7 +93,6 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     struct cu_coll_spec spec;
     CU_TRY(cu_spec_load(tx, a->tenant, collection, CU_SPEC_READ, arena, &spec));
     CU_TRY(load_record(tx, a->tenant, collection, id, 0, arena, &subject));
-    CU_TRY(record_controls(&tx, a, collection, id, subject, purpose, arena, &ctl));
     if (!cu_purpose_consented(basis, subject)) {
         json_t *denied = json_array();
         json_array_append_new(denied, cu_audit_entry(a, "record.read", collection, NULL, id,
@@ -105,6 +104,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     }
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &r));
+    CU_TRY(record_controls(&tx, a, collection, id, subject, purpose, arena, &ctl));
     enum cu_level top = CU_LEVEL_NONE;
     for (int i = 0; i < cu_res_rows(r); i++) {
         const char *field = cu_res_text(r, i, CU_COL_VALUE_FIELD);

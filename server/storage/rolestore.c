@@ -42,7 +42,7 @@ static const struct cu_stmt q_interaction_end = {
 /* One row whatever the roles: the aggregates of no rows are the answer for unknown roles. The
  * budget's window is the 61 minute buckets from the current minute back (never shorter than an
  * hour); the count falls below the budget when enough of its oldest buckets have left it. */
-const struct cu_stmt cu_q_principal_facts = {
+static const struct cu_stmt q_principal_facts = {
     "principal_facts",
     "WITH r AS (SELECT scopes, plain_requires_mfa, plain_reveals_per_hour, interaction_bound"
     "   FROM roles WHERE tenant_id = $1"
@@ -173,14 +173,22 @@ cu_store_interaction_end(struct cu_tx *tx, const char *tenant, const char *id, i
     return rc;
 }
 
-void
-cu_store_principal_params(struct cu_params *p, const char *tenant, const char *principal,
-                          const char *roles_json)
+static void
+principal_params(struct cu_params *p, const char *tenant, const char *principal,
+                 const char *roles_json)
 {
     cu_params_init(p);
     cu_params_text(p, tenant);
     cu_params_text(p, principal);
     cu_params_text(p, roles_json);
+}
+
+void
+cu_store_principal_step(struct cu_step *step, struct cu_params *p, const char *tenant,
+                        const char *principal, const char *roles_json, struct cu_db_result **out)
+{
+    principal_params(p, tenant, principal, roles_json);
+    *step = (struct cu_step){.stmt = &q_principal_facts, .p = p, .out = out};
 }
 
 enum cu_err
@@ -189,8 +197,8 @@ cu_store_principal_facts(struct cu_tx *tx, const char *tenant, const char *princ
                          struct cu_db_result **out)
 {
     struct cu_params p;
-    cu_store_principal_params(&p, tenant, principal, roles_json);
-    return run(tx, &cu_q_principal_facts, &p, arena, out);
+    principal_params(&p, tenant, principal, roles_json);
+    return run(tx, &q_principal_facts, &p, arena, out);
 }
 
 enum cu_err

@@ -62,10 +62,11 @@ enum cu_col_principal {
     CU_COL_PRIN_USED,
     CU_COL_PRIN_RETRY,
 };
-/* The statement and its parameters, for a pipeline step (the strings are borrowed). */
-extern const struct cu_stmt cu_q_principal_facts;
-void cu_store_principal_params(struct cu_params *p, const char *tenant, const char *principal,
-                               const char *roles_json);
+/* The statement as a pipeline step of cu_store_reveal: fills *step and *p (the caller's, alive
+ * until the step runs; the strings are borrowed); the result goes to *out. */
+void cu_store_principal_step(struct cu_step *step, struct cu_params *p, const char *tenant,
+                             const char *principal, const char *roles_json,
+                             struct cu_db_result **out);
 enum cu_err cu_store_principal_facts(struct cu_tx *tx, const char *tenant, const char *principal,
                                      const char *roles_json, struct cu_arena *arena,
                                      struct cu_db_result **out) CU_WUR;

@@ -1,8 +1,6 @@
 /* SQL of the vault. Batches are JSON arrays expanded by json_to_recordset. */
 #include "storage/vaultstore.h"
 
-#include "storage/rolestore.h"
-
 #include <stdio.h>
 #include <string.h>
 
@@ -397,24 +395,24 @@ cu_store_stmt(const char *name)
 enum cu_err
 cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose, const char *tokens_json,
                 struct cu_arena *arena, struct cu_db_result **purpose_out,
-                struct cu_db_result **tokens_out, const struct cu_reveal_principal *principal)
+                struct cu_db_result **tokens_out, const struct cu_step *principal)
 {
-    struct cu_params pp, tp, rp;
+    struct cu_params pp, tp;
     cu_params_init(&pp);
     cu_params_text(&pp, tenant);
     cu_params_text(&pp, purpose);
     cu_params_init(&tp);
     cu_params_text(&tp, tenant);
     cu_params_text(&tp, tokens_json);
-    const struct cu_step steps[] = {
+    struct cu_step steps[3] = {
         {.stmt = &q_purpose_get, .p = &pp, .out = purpose_out},
         {.stmt = &q_detokenize, .p = &tp, .out = tokens_out},
-        {.stmt = &cu_q_principal_facts, .p = &rp, .out = principal ? principal->out : NULL},
     };
+    int n = 2;
     if (principal != NULL) {
-        cu_store_principal_params(&rp, tenant, principal->principal, principal->roles_json);
+        steps[n++] = *principal;
     }
-    return cu_tx_exec_steps(tx, steps, principal != NULL ? 3 : 2, arena);
+    return cu_tx_exec_steps(tx, steps, n, arena);
 }
 
 enum cu_err
