@@ -91,10 +91,10 @@ authorize(struct cu_req *req, const struct cu_route *route)
     if (route->scope == NULL) {
         return CU_OK;
     }
-    /* a token's roles add their scopes, read now (a reveal, whose route names no scope, reads
-     * them in its own round trip) */
+    /* a token's roles add their scopes, read now when the token's own do not suffice (a reveal,
+     * whose route names no scope, reads them in its own round trip) */
     struct cu_principal *p = req->principal;
-    if (p->nroles > 0 && req->tenant != NULL) {
+    if (p->nroles > 0 && req->tenant != NULL && !holds_scope(req, route->scope)) {
         const char **all = NULL;
         size_t n = 0;
         CU_GUARD(cu_roles_expand(req->app->svc, req->tenant, p->roles, p->nroles, p->scopes,
