@@ -92,13 +92,28 @@ cu_controls_subject(const struct cu_controls *c, const char *subject)
     json_t *v;
     json_array_foreach(c->subjects, i, v)
     {
-        if (subject != NULL && strcmp(json_string_value(v), subject) == 0) {
+        const char *s = json_string_value(v);
+        if (subject != NULL && s != NULL && strcmp(s, subject) == 0) {
             return CU_OK;
         }
     }
-    cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "no live interaction with the subject");
-    return cu_err_public(CU_ERR_FORBIDDEN,
-                         "The role reveals only subjects of a live interaction of its principal");
+    return CU_ERR_FORBIDDEN;
+}
+
+const char *
+cu_controls_detail(enum cu_err e)
+{
+    return e == CU_ERR_RATE ? "The role's plain reveals per hour are spent"
+                            : "The role reveals only subjects of a live interaction of its "
+                              "principal";
+}
+
+void
+cu_controls_answered(const struct cu_controls *c)
+{
+    if (c->spent) {
+        cu_err_retry_after(c->retry_after);
+    }
 }
 
 enum cu_err
@@ -113,10 +128,8 @@ cu_controls_take(struct cu_controls *c, enum cu_level level)
         if (c->retry_after <= 0) {
             c->retry_after = 61 * 60 - (long long)(time(NULL) % 60);
         }
-        cu_err_retry_after(c->retry_after);
-        cu_err_set(CU_ERR_RATE, __FILE__, __LINE__, "plain reveal budget of %lld spent",
-                   c->budget);
-        return cu_err_public(CU_ERR_RATE, "The role's plain reveals per hour are spent");
+        c->spent = 1;
+        return CU_ERR_RATE;
     }
     c->used++;
     return CU_OK;
@@ -133,13 +146,11 @@ cu_controls_count(const struct cu_controls *c, enum cu_level level, json_t *entr
 json_t *
 cu_controls_item_error(const struct cu_controls *c, enum cu_err e)
 {
+    json_t *o = cu_item_error(e, cu_controls_detail(e), NULL);
     if (e == CU_ERR_RATE) {
-        json_t *o = cu_item_error(e, "The role's plain reveals per hour are spent", NULL);
         json_object_set_new(o, "retry_after", json_integer(c->retry_after));
-        return o;
     }
-    return cu_item_error(e, "The role reveals only subjects of a live interaction of its principal",
-                         NULL);
+    return o;
 }
 
 const char *

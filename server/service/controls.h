@@ -21,6 +21,7 @@ struct cu_controls {
     long long budget; /* plain reveals per hour; -1: none */
     long long used;   /* counted in the window, plus those of this request so far */
     long long retry_after; /* seconds, once the budget is spent */
+    int spent;             /* a reveal of this request was refused for the budget */
     int bound;
     json_t *subjects; /* live interactions' subjects (owned; freed by cu_controls_cleanup) */
 };
@@ -35,12 +36,18 @@ void cu_controls_cleanup(struct cu_controls *c);
 /* The level granted for collection.field under the expanded scopes and the MFA rule. */
 enum cu_level cu_controls_granted(const struct cu_controls *c, const char *collection,
                                   const char *field);
-/* Whether subject may be revealed at all: CU_OK, or CU_ERR_FORBIDDEN (no live interaction)
- * with a public detail. */
+/* Whether subject may be revealed at all: CU_OK, or CU_ERR_FORBIDDEN (no live interaction).
+ * The refusals here touch no thread-local error state: a request that goes on and fails later
+ * (503) must not carry their detail or wait. */
 enum cu_err cu_controls_subject(const struct cu_controls *c, const char *subject) CU_WUR;
 /* Whether one more reveal at level fits the budget: CU_OK (counted), or CU_ERR_RATE with
- * c->retry_after set. Only plain reveals count. */
+ * c->retry_after and c->spent set. Only plain reveals count. */
 enum cu_err cu_controls_take(struct cu_controls *c, enum cu_level level) CU_WUR;
+/* The request's answer is going out: a spent budget asks the client to wait (the HTTP layer's
+ * Retry-After, through cu_err_retry_after). */
+void cu_controls_answered(const struct cu_controls *c);
+/* The fixed public text of a refusal (CU_ERR_FORBIDDEN or CU_ERR_RATE). */
+const char *cu_controls_detail(enum cu_err e);
 /* Marks an allowed entry at level so that the audit write counts it against the budget. */
 void cu_controls_count(const struct cu_controls *c, enum cu_level level, json_t *entry);
 /* The per-item problem of a refusal, with "retry_after" for CU_ERR_RATE (new reference). */

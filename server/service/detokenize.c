@@ -263,6 +263,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     rc = cu_audit_durable(s, a->tenant, audit);
     audit = NULL;
     CU_TRY(rc);
+    cu_controls_answered(&ctl);
     *out = json_pack("{s:O}", "results", results);
 out:
     cu_tx_abort(&tx);

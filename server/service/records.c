@@ -50,7 +50,8 @@ record_controls(struct cu_tx **tx, const struct cu_actor *a, const char *collect
                                                     subject, purpose, NULL, "denied_interaction"));
     CU_GUARD(cu_audit_write(*tx, a->tenant, audit));
     CU_GUARD(cu_tx_commit(tx));
-    return denied;
+    cu_err_set(denied, __FILE__, __LINE__, "no live interaction of the principal");
+    return cu_err_public(denied, cu_controls_detail(denied));
 }
 
 static int
@@ -167,6 +168,8 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
                                                     NULL, "denied_budget"));
         CU_TRY(cu_audit_write(tx, a->tenant, audit));
         CU_TRY(cu_tx_commit(&tx));
+        cu_controls_answered(&ctl);
+        cu_err_public(CU_ERR_RATE, cu_controls_detail(CU_ERR_RATE));
         CU_FAIL(CU_ERR_RATE, "plain reveal budget spent");
     }
     json_t *entry = cu_audit_entry(a, "record.read", collection, json_incref(revealed), id,

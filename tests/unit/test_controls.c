@@ -64,6 +64,10 @@ Test(controls, the_budget_counts_plain_reveals_only_and_refuses_past_it_with_a_w
     cr_assert_eq(cu_err_retry_hint(), 0);
     cr_assert_eq(cu_controls_take(&c, CU_LEVEL_PLAIN), CU_ERR_RATE);
     cr_assert(c.retry_after >= 1 && c.retry_after <= 3660, "%lld", c.retry_after);
+    cr_assert(c.spent);
+    cr_assert_eq(cu_err_retry_hint(), 0, "nothing asked before the answer goes out");
+    cr_assert_null(cu_err_public_detail(), "a later failure must not carry this refusal");
+    cu_controls_answered(&c);
     cr_assert_eq(cu_err_retry_hint(), c.retry_after, "the HTTP layer's Retry-After");
     cr_assert_eq(cu_controls_take(&c, CU_LEVEL_MASKED), CU_OK, "masked still allowed");
     cr_assert_str_eq(cu_controls_outcome(CU_ERR_RATE), "denied_budget");
