@@ -14,12 +14,12 @@
 #include <jansson.h>
 
 struct cu_controls {
-    int active;       /* the token names roles: the rest applies */
+    int active;                /* the token names roles: the rest applies */
     const char *const *scopes; /* token scopes ∪ role scopes (arena) */
     size_t nscopes;
-    int mfa_required; /* and the token has no mfa */
-    long long budget; /* plain reveals per hour; -1: none */
-    long long used;   /* counted in the window, plus those of this request so far */
+    int mfa_required;      /* and the token has no mfa */
+    long long budget;      /* plain reveals per hour; -1: none */
+    long long used;        /* counted in the window, plus those of this request so far */
     long long retry_after; /* seconds, once the budget is spent */
     int spent;             /* a reveal of this request was refused for the budget */
     int bound;

@@ -19,8 +19,7 @@ static const char *const channels[] = {"voice", "chat", "email"};
 static int
 principal_ok(json_t *v)
 {
-    if (!json_is_string(v) || json_string_length(v) < 1 ||
-        json_string_length(v) > MAX_PRINCIPAL) {
+    if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > MAX_PRINCIPAL) {
         return 0;
     }
     /* as a token's sub: no control characters (it reaches audit rows) */
@@ -97,10 +96,10 @@ cu_interaction_open(struct cu_svc *s, const struct cu_actor *a, json_t *body,
     int hit = 0;
     CU_TRY(cu_idem_check(tx, a->tenant, a->principal, idem, &hit, &outcome, out));
     if (hit) {
-        rc = cu_audit_write_commit(&tx, a->tenant,
-                                   json_pack("[o]", cu_audit_entry(a, "interaction.open.replay",
-                                                                   NULL, NULL, NULL, subject, NULL,
-                                                                   NULL, "allowed")));
+        rc = cu_audit_write_commit(
+            &tx, a->tenant,
+            json_pack("[o]", cu_audit_entry(a, "interaction.open.replay", NULL, NULL, NULL, subject,
+                                            NULL, NULL, "allowed")));
         goto out;
     }
     char id[40] = "int_";

@@ -12,8 +12,8 @@
 /* Roles (tenant:admin). body: {"scopes":[...],"plain_requires_mfa":bool,
  * "plain_reveals_per_hour":N|null,"interaction_bound":bool}; name [a-z][a-z0-9_-]{0,62}.
  * *outcome: CU_OUTCOME_CREATED or CU_OUTCOME_DONE (replaced). CU_ERR_INVALID + problems. */
-enum cu_err cu_role_put(struct cu_svc *s, const struct cu_actor *a, const char *name,
-                        json_t *body, struct cu_problems *problems, json_t **out,
+enum cu_err cu_role_put(struct cu_svc *s, const struct cu_actor *a, const char *name, json_t *body,
+                        struct cu_problems *problems, json_t **out,
                         enum cu_outcome *outcome) CU_WUR;
 /* CU_ERR_NOT_FOUND when unknown. */
 enum cu_err cu_role_get(struct cu_svc *s, const struct cu_actor *a, const char *name,

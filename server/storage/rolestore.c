@@ -5,8 +5,9 @@
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define ROLE_COLS                                                                                  \
-    "name, array_to_json(scopes)::text, plain_requires_mfa, coalesce(plain_reveals_per_hour::text," \
-    " ''), interaction_bound, " TS("created_at") ", " TS("updated_at")
+    "name, array_to_json(scopes)::text, plain_requires_mfa,"                                       \
+    " coalesce(plain_reveals_per_hour::text, ''), interaction_bound, " TS("created_at") ", "       \
+    TS("updated_at")
 
 static const struct cu_stmt q_role_put = {
     "role_put",

@@ -21,8 +21,8 @@ static char *
 role_token(const struct vt *t, const char *scope, const char *sub, const char *roles,
            const char *amr)
 {
-    char *extra = fmt("{\"roles\":%s%s%s}", roles, amr != NULL ? ",\"amr\":" : "",
-                      amr != NULL ? amr : "");
+    char *extra =
+        fmt("{\"roles\":%s%s%s}", roles, amr != NULL ? ",\"amr\":" : "", amr != NULL ? amr : "");
     char *claims = own(t_claims(t->id, scope, sub, 3600, extra));
     return t_token_raw("rsa-1", "RS256", claims);
 }
@@ -154,8 +154,9 @@ Test(roles, a_tokens_roles_add_their_scopes_and_unknown_roles_grant_nothing)
     cr_assert_eq(item_status(detok1(bearer, tok(rec, "name"), NULL)), 403);
     struct t_resp *r = api_p("GET", rec_path(rid(rec)), bearer, "support", NULL);
     cr_assert_eq(r->status, 200, "%ld %s", r->status, r->body);
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r->json, "fields"), "email")),
-                     "j***@example.com");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r->json, "fields"), "email")),
+        "j***@example.com");
     /* a role of another tenant with the same name grants nothing here */
     struct vt o;
     vault_setup(&o);
@@ -223,8 +224,9 @@ Test(roles, a_role_that_requires_mfa_reveals_plain_only_with_mfa_in_amr)
     /* the record read follows the same rule */
     struct t_resp *r = api_p("GET", rec_path(rid(rec)), pwd, "support", NULL);
     cr_assert_eq(r->status, 200);
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r->json, "redaction"), "card")),
-                     "masked");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r->json, "redaction"), "card")),
+        "masked");
     cr_assert_null(strstr(r->body, "4111111111111111"));
     r = api_p("GET", rec_path(rid(rec)), mfa, "support", NULL);
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r->json, "fields"), "card")),
@@ -263,15 +265,15 @@ Test(roles, an_interaction_bound_role_reveals_only_subjects_of_a_live_interactio
     cr_assert_eq(api("DELETE", fmt("/v1/interactions/%s", id), cti, NULL)->status, 204);
     cr_assert_eq(api("DELETE", fmt("/v1/interactions/%s", id), cti, NULL)->status, 204);
     cr_assert_eq(item_status(detok1(agent, tok(a, "name"), NULL)), 403);
-    assert_problem(api("DELETE", "/v1/interactions/int_00000000000000000000000000000000", cti,
-                       NULL),
-                   404, NULL);
+    assert_problem(
+        api("DELETE", "/v1/interactions/int_00000000000000000000000000000000", cti, NULL), 404,
+        NULL);
     assert_problem(api("DELETE", "/v1/interactions/nope", cti, NULL), 404, NULL);
     struct vt o;
     tenant_create(&o);
-    assert_problem(api("DELETE", fmt("/v1/interactions/%s", id),
-                       t_token(o.id, "interactions:write"), NULL),
-                   404, NULL);
+    assert_problem(
+        api("DELETE", fmt("/v1/interactions/%s", id), t_token(o.id, "interactions:write"), NULL),
+        404, NULL);
 
     /* expiry: an interaction past its expires_at is not live */
     const char *id2 = open_interaction(&t, "agent-7", "crm-a", 600);
@@ -305,9 +307,10 @@ Test(roles, interactions_refuse_bad_input_and_need_their_scope)
     }
     PGconn *c = db_open("CUSTOS_TEST_ADMIN_DB_URL");
     cr_assert_eq(db_count(c, "SELECT count(*) FROM interactions WHERE tenant_id = $1", t.id), 0);
-    assert_problem(api("POST", "/v1/interactions", t.admin,
-                       "{\"principal\":\"agent-7\",\"subject_id\":\"crm-1\",\"channel\":\"voice\"}"),
-                   403, NULL);
+    assert_problem(
+        api("POST", "/v1/interactions", t.admin,
+            "{\"principal\":\"agent-7\",\"subject_id\":\"crm-1\",\"channel\":\"voice\"}"),
+        403, NULL);
     /* an Idempotency-Key replays the first answer */
     const char *body = "{\"principal\":\"agent-7\",\"subject_id\":\"crm-1\",\"channel\":\"chat\"}";
     struct t_resp *r1 =
@@ -365,10 +368,10 @@ Test(roles, a_budget_refuses_plain_reveals_past_it_per_item_with_retry_after_and
     cr_assert(t_header(r, "Retry-After", header, sizeof(header)));
     cr_assert_null(strstr(r->body, "Jonathan"));
     /* masked still works; another principal of the same role has its own budget */
-    cr_assert_eq(api_p("GET", fmt("%s?redaction=masked", rec_path(rid(rec))), agent, "support",
-                       NULL)
-                     ->status,
-                 200);
+    cr_assert_eq(
+        api_p("GET", fmt("%s?redaction=masked", rec_path(rid(rec))), agent, "support", NULL)
+            ->status,
+        200);
     char *other = role_token(&t, "", "agent-c", "[\"agent\"]", NULL);
     cr_assert_str_eq(value_of(detok1(other, tok(rec, "name"), NULL)), "Jonathan Smith");
     cr_assert_eq(audit_count(&t, "agent-b", "denied_budget"), 3);
@@ -418,8 +421,7 @@ hammer_run(void *arg)
         json_t *err = json_object_get(item, "error");
         if (r.status == 200 && err == NULL) {
             h->allowed++;
-        } else if (r.status == 200 &&
-                   json_integer_value(json_object_get(err, "status")) == 429) {
+        } else if (r.status == 200 && json_integer_value(json_object_get(err, "status")) == 429) {
             h->refused++;
         }
         t_resp_free(&r);
@@ -445,9 +447,8 @@ Test(roles, a_budget_holds_across_two_nodes, .timeout = 120)
     int seq_allowed = 0;
     for (int i = 0; i < 8; i++) {
         struct t_resp r;
-        cr_assert_eq(t_request(i % 2 ? &b : t_shared(), "POST", "/v1/detokenize", agent, body, hdr,
-                               &r),
-                     0);
+        cr_assert_eq(
+            t_request(i % 2 ? &b : t_shared(), "POST", "/v1/detokenize", agent, body, hdr, &r), 0);
         json_t *item = json_array_get(json_object_get(r.json, "results"), 0);
         seq_allowed += json_object_get(item, "error") == NULL;
         t_resp_free(&r);
