@@ -103,16 +103,16 @@ enum cu_col_detokenize {
 };
 enum cu_err cu_store_detokenize(struct cu_tx *tx, const char *tenant, const char *tokens_json,
                                 struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
-/* principal: one more step, the principal's facts (storage/rolestore.h,
- * cu_store_principal_step), for a token that names roles; NULL: none.
- * What a reveal needs, in one round trip (one snapshot in a read, cu_tx_begin_read): the
+/* What a reveal needs, in one round trip (one snapshot in a read, cu_tx_begin_read): the
  * purpose (columns cu_col_purpose, no row when undeclared) and the tokens' rows (columns
  * cu_col_detokenize). The policy facts still to come (consent, restriction, interaction,
  * budget) join this pipeline as further steps. */
 enum cu_err cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose,
                             const char *tokens_json, struct cu_arena *arena,
                             struct cu_db_result **purpose_out, struct cu_db_result **tokens_out,
-                            const struct cu_step *principal) CU_WUR;
+                            const struct cu_step *principal /* the principal's facts (storage/
+                            rolestore.h, cu_store_principal_step) for a token naming roles, or
+                            NULL */) CU_WUR;
 /* A statement of this file by name (NULL when none): for the test that keeps the bench's SQL
  * (tests/bench/sql/) identical to the service's. */
 const struct cu_stmt *cu_store_stmt(const char *name);
