@@ -1,6 +1,6 @@
 /* `custos serve`: configuration, keys, auth and database in dependency order, the background
  * jobs thread (root-key check until ready, then the sweep on a timer), the HTTPS server, and
- * signals (SIGHUP reloads the JWKS, SIGTERM/SIGINT stop after in-flight requests). */
+ * signals (SIGHUP reloads the JWKS file or refetches the JWKS URL, SIGTERM/SIGINT stop after in-flight requests). */
 #include "cmd/cmd.h"
 
 #include <pthread.h>
@@ -18,6 +18,7 @@
 #include "http/http.h"
 #include "service/audit_chain.h"
 #include "service/group_commit.h"
+#include "service/ratelimit.h"
 #include "service/tenants.h"
 
 /* Background work in serve: verify the root key until the database answers, then run the
@@ -51,6 +52,9 @@ run_sweep(struct cu_svc *svc, int first)
     long long sealed = 0;
     if (!first && cu_audit_seal_all(svc, &sealed) != CU_OK) {
         cu_log(CU_LOG_WARN, "audit sealing failed", "reason", cu_err_reason(), NULL);
+    }
+    if (!first && cu_ratelimit_gc_all(svc) != CU_OK) {
+        cu_log(CU_LOG_WARN, "rate-limit clean-up failed", "reason", cu_err_reason(), NULL);
     }
 }
 
@@ -96,7 +100,11 @@ jobs_main(void *arg)
                 return NULL;
             }
         } else if (j->interval_s > 0) {
-            run_sweep(j->svc, passes++ == 0);
+            /* a rotation by another process is noticed here too, not only by requests and
+             * /readyz (the result is logged by the keyring) */
+            if (cu_keyring_root_check(j->svc->keyring, j->svc->db) == CU_OK) {
+                run_sweep(j->svc, passes++ == 0);
+            }
             /* ready from the start: the first pass ran at once, the next after the interval
              * (wait_s stayed at the readiness retry's second, so the sweep ran every second) */
             wait_s = j->interval_s;
@@ -146,6 +154,7 @@ cu_cmd_serve(int argc, char **argv)
     }
     keyring = cu_keyring_new(root, 10000, 60);
     root = NULL;
+    cu_keyring_set_root_files(keyring, cfg.root_key_file, cfg.root_key_next_file);
     struct cu_auth_opts ao;
     cu_cmd_auth_opts(&cfg, &ao);
     if (cu_auth_new(&ao, &auth) != CU_OK) {
@@ -161,7 +170,11 @@ cu_cmd_serve(int argc, char **argv)
         status = cu_cmd_fail("could not set up the database pool");
         goto out;
     }
-    struct cu_svc svc = {.db = db, .keyring = keyring};
+    struct cu_rate_limits rate;
+    cu_ratelimit_limits(&rate, cfg.rate_tokenize, cfg.rate_tokenize_window_s, cfg.rate_search,
+                        cfg.rate_search_window_s, cfg.rate_verify, cfg.rate_verify_window_s,
+                        cfg.verify_attempts, cfg.verify_window_s);
+    struct cu_svc svc = {.db = db, .keyring = keyring, .rate = &rate};
     struct cu_app app = {.cfg = &cfg,
                          .db = db,
                          .auth = auth,
@@ -197,6 +210,10 @@ cu_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (cu_auth_start(auth) != CU_OK) {
+        status = cu_cmd_fail("could not start the JWKS refresher");
+        goto out;
+    }
     jobs.app = &app;
     jobs.svc = &svc;
     jobs.interval_s = cfg.sweep_interval_s;
@@ -229,7 +246,10 @@ cu_cmd_serve(int argc, char **argv)
         }
         if (sig == SIGHUP) {
             if (cu_auth_reload(auth) == CU_OK) {
-                cu_log(CU_LOG_INFO, "reloaded the JWKS", NULL);
+                cu_log(CU_LOG_INFO,
+                       cfg.jwks_file != NULL ? "reloaded the JWKS"
+                                             : "asked the identity provider for its keys",
+                       NULL);
             } else {
                 cu_log(CU_LOG_ERROR, "kept the old JWKS: the new file was refused", "reason",
                        cu_err_reason(), NULL);

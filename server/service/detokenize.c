@@ -2,7 +2,8 @@
  * a per-item problem. Unknown, foreign and undecryptable tokens all answer 404 alike; erased ones
  * 410. A failure of the database or the keyring fails the whole request (503): an outage never
  * looks like absence.
- * One round trip reads what the decision needs (the purpose and the tokens' rows, one snapshot,
+ * One round trip reads what the decision needs (the purpose, the tokens' rows and their subjects'
+ * restriction and consent (service/gates.h), one snapshot,
  * an implicit read-only transaction: no BEGIN, no COMMIT); a key missing from the keyring's
  * cache costs one more read. Every item is audited, and the answer leaves only once the entries
  * are durable (fail closed): they go to the group-commit writer, which commits the entries of
@@ -10,6 +11,7 @@
 #include "service/vault.h"
 
 #include "service/audit.h"
+#include "service/gates.h"
 #include "service/group_commit.h"
 #include "service/purpose.h"
 #include "service/seal.h"
@@ -126,7 +128,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     CU_CHECK(problems->errors == NULL, CU_ERR_INVALID, "invalid detokenize body");
 
     const char *basis = NULL;
-    struct cu_db_result *pr = NULL, *r = NULL;
+    struct cu_db_result *pr = NULL, *r = NULL, *gates = NULL;
     rc = cu_purpose_name_check(purpose);
     if (rc == CU_OK) {
         CU_TRY(cu_tx_begin_read(s->db, a->tenant, &tx));
@@ -138,7 +140,8 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         if (roles != NULL) {
             cu_store_principal_step(&step, &sp, a->tenant, a->principal, roles, &fr);
         }
-        rc = cu_store_reveal(tx, a->tenant, purpose, js, arena, &pr, &r, roles ? &step : NULL);
+        rc = cu_store_reveal(tx, a->tenant, purpose, js, arena, &pr, &r, &gates,
+                             roles ? &step : NULL);
         free(js);
         CU_TRY(rc);
         rc = cu_purpose_decide(pr, &basis);
@@ -195,12 +198,12 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
                                                         subject, purpose, NULL, "denied"));
             continue;
         }
-        if (!cu_purpose_consented(basis, subject)) {
-            json_array_append_new(
-                results,
-                item_err(token, CU_ERR_FORBIDDEN, "The subject has not consented to this purpose"));
+        const char *gate_outcome = NULL, *gate_detail = NULL;
+        enum cu_err gate = cu_gate_reveal(gates, subject, basis, &gate_outcome, &gate_detail);
+        if (gate != CU_OK) {
+            json_array_append_new(results, item_err(token, gate, gate_detail));
             json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
-                                                        subject, purpose, NULL, "denied_consent"));
+                                                        subject, purpose, NULL, gate_outcome));
             continue;
         }
         if (strcmp(state, "live") != 0) {

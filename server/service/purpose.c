@@ -1,5 +1,5 @@
 /* Purposes: declared per tenant with their lawful basis (CRUD), the X-Purpose check every read
- * of personal data passes, and the consent rule. */
+ * of personal data passes. The consent rule is service/gates.c's. */
 #include "service/purpose.h"
 
 #include "service/audit.h"
@@ -122,7 +122,7 @@ out:
     return rc;
 }
 
-/* ---- the X-Purpose check and the consent rule ---- */
+/* ---- the X-Purpose check (the consent and restriction rules: service/gates.c) ---- */
 
 static const char undeclared[] = "The X-Purpose is not a declared purpose of this tenant";
 
@@ -160,13 +160,4 @@ cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose, stru
     struct cu_db_result *r = NULL;
     CU_GUARD(cu_store_purpose_get(tx, tenant, purpose, arena, &r));
     return cu_purpose_decide(r, basis);
-}
-
-int
-cu_purpose_consented(const char *basis, const char *subject)
-{
-    (void)subject;
-    /* no consent grant exists for any subject yet (grants come with the consent API): a purpose
-     * that rests on consent allows nothing; every other lawful basis needs no grant */
-    return strcmp(basis, "consent") != 0;
 }

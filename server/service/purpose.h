@@ -1,5 +1,5 @@
 /* Purposes inside the service layer: the X-Purpose check that every read of personal data passes
- * and the consent rule. Purpose CRUD is declared in vault.h. */
+ * (the consent and restriction rules: service/gates.h). Purpose CRUD is declared in vault.h. */
 #ifndef CU_SERVICE_PURPOSE_H
 #define CU_SERVICE_PURPOSE_H
 
@@ -15,8 +15,5 @@ enum cu_err cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *p
  * columns; no row: undeclared). */
 enum cu_err cu_purpose_name_check(const char *purpose) CU_WUR;
 enum cu_err cu_purpose_decide(const struct cu_db_result *r, const char **basis) CU_WUR;
-/* 1 when a purpose of this lawful basis may process subject's data, 0 when the subject has not
- * consented (a purpose that rests on consent, without a grant). Borrows both. */
-int cu_purpose_consented(const char *basis, const char *subject);
 
 #endif

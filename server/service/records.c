@@ -3,6 +3,7 @@
 #include "service/vault.h"
 
 #include "service/audit.h"
+#include "service/gates.h"
 #include "service/ident.h"
 #include "service/intake.h"
 #include "service/mask.h"
@@ -94,15 +95,19 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     struct cu_coll_spec spec;
     CU_TRY(cu_spec_load(tx, a->tenant, collection, CU_SPEC_READ, arena, &spec));
     CU_TRY(load_record(tx, a->tenant, collection, id, 0, arena, &subject));
-    if (!cu_purpose_consented(basis, subject)) {
+    const char *gate_outcome = NULL, *gate_detail = NULL;
+    rc = cu_gate_subject(tx, a->tenant, subject, purpose, basis, &gate_outcome, &gate_detail);
+    if (rc == CU_ERR_LOCKED || rc == CU_ERR_FORBIDDEN) {
+        enum cu_err gate = rc;
         json_t *denied = json_array();
         json_array_append_new(denied, cu_audit_entry(a, "record.read", collection, NULL, id,
-                                                     subject, purpose, NULL, "denied_consent"));
+                                                     subject, purpose, NULL, gate_outcome));
         CU_TRY(cu_audit_write(tx, a->tenant, denied));
         CU_TRY(cu_tx_commit(&tx));
-        cu_err_public(CU_ERR_FORBIDDEN, "The subject has not consented to this purpose");
-        CU_FAIL(CU_ERR_FORBIDDEN, "no consent grant");
+        cu_err_public(gate, gate_detail);
+        CU_FAIL(gate, "%s", gate_outcome);
     }
+    CU_TRY(rc);
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &r));
     CU_TRY(record_controls(&tx, a, collection, id, subject, purpose, arena, &ctl));

@@ -101,6 +101,22 @@ settled_rss(long limit_kib, int wait_ms)
     return kib;
 }
 
+/* The resident size once it has stopped moving (unchanged within 64 KiB for two seconds, at
+ * most 15 s): the trims that follow a burst are done. */
+static long
+steady_rss(void)
+{
+    long kib = rss_kib(srv.pid);
+    int same = 0;
+    for (int waited = 0; same < 8 && waited < 15000; waited += 250) {
+        usleep(250 * 1000);
+        long now = rss_kib(srv.pid);
+        same = labs(now - kib) <= 64 ? same + 1 : 0;
+        kib = now;
+    }
+    return kib;
+}
+
 static void
 start_srv(void)
 {
@@ -120,21 +136,22 @@ Test(memory, resident_memory_returns_within_twice_idle_after_a_burst_of_large_ba
      .init = start_srv, .fini = stop_srv, .timeout = 600)
 {
     writer = t_token("t-memory", "records:write");
-    /* warm up with one round of the burst from every client at once, so that what a served
+    /* warm up with the very burst, from every client at once, so that what a served
      * node keeps when idle (worker threads and their allocator arenas, pooled database
      * connections) counts as idle: a single warm-up request left the baseline at ~11 MiB and
      * the 2x bound at the mercy of how many threads the burst happened to touch (once 24 MiB
      * after a 263 MiB peak) */
-    clients_run(batch, 2);
-    usleep(1500 * 1000); /* the watchdog trims at most once a second */
-    long idle = rss_kib(srv.pid);
+    clients_run(batch, ROUNDS);
+    /* the watchdog trims at most once a second: a fixed 1.5 s wait once measured "idle" at
+     * 126 MiB, before the warm-up's trim */
+    long idle = steady_rss();
     cr_assert_gt(idle, 0);
 
     clients_run(batch, ROUNDS);
     long peak = rss_kib(srv.pid);
     peak = peak > idle ? peak : idle;
     /* generous: the server trims within a second of the burst's end */
-    long after = settled_rss(3 * idle, 20000);
+    long after = settled_rss(2 * idle, 20000);
     fprintf(stderr, "memory: idle %ld KiB, peak seen %ld KiB, after the burst %ld KiB\n", idle,
             peak, after);
     /* Under SANITIZE=1 AddressSanitizer's allocator (quarantine, shadow memory) stands in
@@ -142,11 +159,13 @@ Test(memory, resident_memory_returns_within_twice_idle_after_a_burst_of_large_ba
      * run checks instead is the other explanation for memory not coming back, a leak:
      * LeakSanitizer reports at exit (t_stop must see 0, and test.sh scans the log). */
     if (strstr(t_env("CUSTOS_TEST_BIN"), "/san/") == NULL) {
-        /* issue 14 asks for 2x; measured here after the warm-up: 1.1-1.3x in most runs, up to
-         * 2.0x in about one of four (25 MiB after a 255 MiB peak; the likely holder is libpq's
-         * per-connection buffers, grown by the batch and never shrunk): 3x keeps the test
-         * failing on the old behaviour (27x) without failing CI at random */
-        cr_assert_leq(after, 3 * idle,
+        /* issue 14's bound. Measured with this warm-up, at load 25-30 on 2 cores: in 30 runs
+         * resident memory came under 2x within the 20 s (the sample printed, 1.05-1.98x, is
+         * the first under the bound, taken while the trims may still be under way). Before, idle was sampled 1.5 s
+         * after a 2-round warm-up (once 126 MiB, before its trim) and the check returned at
+         * the first sample under 3x. Closing pooled connections after large messages (libpq
+         * never shrinks its buffers) changed nothing measurable and was left out. */
+        cr_assert_leq(after, 2 * idle,
                       "resident memory stayed at %ld KiB after the burst (idle %ld KiB, peak "
                       "%ld KiB)",
                       after, idle, peak);

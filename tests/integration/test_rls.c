@@ -16,6 +16,7 @@ static const char *const tenant_tables[] = {
     "roles",    "interactions", "reveal_use",
     "records",  "tokens",    "record_values",    "subject_keys",     "tenant_keys", "collections",
     "purposes", "audit_log", "idempotency_keys", "tenant_data_keys", "tenants",
+    "subject_restrictions", "consent_events",
 };
 #define NTABLES (sizeof(tenant_tables) / sizeof(tenant_tables[0]))
 

@@ -64,13 +64,15 @@ squeeze(char *s)
     return s;
 }
 
-/* Asserts that file holds statement name with $1 and $2 replaced by p1 and p2. */
+/* Asserts that file holds statement name with $1, $2 and $3 replaced by p1, p2 and p3. */
 static void
-assert_runs(const char *file, const char *name, const char *p1, const char *p2)
+assert_runs3(const char *file, const char *name, const char *p1, const char *p2, const char *p3)
 {
     const struct cu_stmt *st = cu_store_stmt(name);
     cr_assert_not_null(st, "no statement %s", name);
-    char *a = replace(st->sql, "$1", p1);
+    char *a0 = replace(st->sql, "$3", p3);
+    char *a = replace(a0, "$1", p1);
+    free(a0);
     char *want = replace(a, "$2", p2);
     /* pgbench reads ':' as a variable: the files spell the one in a format string \x3a */
     char *raw = slurp(file);
@@ -85,11 +87,19 @@ assert_runs(const char *file, const char *name, const char *p1, const char *p2)
     free(b);
 }
 
+static void
+assert_runs(const char *file, const char *name, const char *p1, const char *p2)
+{
+    assert_runs3(file, name, p1, p2, "$3");
+}
+
 Test(bench_sql, detokenize_runs_the_services_statements)
 {
     const char *f = "tests/bench/sql/detokenize.sql";
     assert_runs(f, "purpose_get", ":tenant", "'support'");
     assert_runs(f, "detokenize", ":tenant", "(SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)");
+    assert_runs3(f, "reveal_gates", ":tenant", "'support'",
+                 "(SELECT b.tokens FROM bench_tokens b WHERE b.i = :i)");
     assert_runs(f, "audit_insert", ":tenant",
                 "(SELECT b.audit FROM bench_tokens b WHERE b.i = :i)");
 }
@@ -100,6 +110,8 @@ Test(bench_sql, detokenize_batch_runs_the_services_statements)
     assert_runs(f, "purpose_get", ":tenant", "'support'");
     assert_runs(f, "detokenize", ":tenant",
                 "(SELECT b.tokens FROM bench_batches b WHERE b.i = :i)");
+    assert_runs3(f, "reveal_gates", ":tenant", "'support'",
+                 "(SELECT b.tokens FROM bench_batches b WHERE b.i = :i)");
     assert_runs(f, "audit_insert", ":tenant",
                 "(SELECT b.audit FROM bench_batches b WHERE b.i = :i)");
 }
