@@ -679,3 +679,9 @@ echo
 echo "== audit trail at scale"
 AUDIT_BENCH_N=$([ "$quick" = 1 ] && echo 100000 || echo 1000000) BUILD=$BUILD tests/bench/audit_query.sh 2>&1 |
     tee "$results/audit.txt" | tee -a tests/bench/results/latest.md
+
+# the contact-center controls (issue 12): reveals by an interaction-bound, budgeted role against
+# a plain role and a token scope, on its own throwaway cluster
+echo
+echo "== contact-center controls"
+BUILD=$BUILD tests/bench/roles.sh 2>&1 | tee "$results/roles.txt" | tee -a tests/bench/results/latest.md

@@ -81,5 +81,11 @@ void cu_auth_keys(struct cu_auth *a, size_t *loaded, size_t *skipped);
  * ttl ≤ 0 or missing sub; CU_ERR_INTERNAL when libjwt fails. */
 enum cu_err cu_auth_mint_dev(const struct cu_auth_opts *opts, const char *tenant, const char *scope,
                              const char *sub, long long now, long long ttl, char **out) CU_WUR;
+/* The same with extra claims (claims_json: a JSON object, e.g. {"roles":["agent"],"amr":["mfa"]},
+ * or NULL); CU_ERR_INVALID when it is not a JSON object, CU_ERR_INTERNAL when it repeats a
+ * claim set above. */
+enum cu_err cu_auth_mint_dev_claims(const struct cu_auth_opts *opts, const char *tenant,
+                                    const char *scope, const char *sub, const char *claims_json,
+                                    long long now, long long ttl, char **out) CU_WUR;
 
 #endif

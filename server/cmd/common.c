@@ -20,7 +20,7 @@ static const struct cu_cmd cmds[] = {
      cu_cmd_receipt_verify},
     {"rotate-root", "--new-key-file F", "re-wrap every tenant key under a new root key",
      cu_cmd_rotate_root},
-    {"dev-token", "--tenant T --scope S [--sub S] [--ttl N]",
+    {"dev-token", "--tenant T --scope S [--sub S] [--ttl N] [--claims JSON]",
      "mint a development JWT (CUSTOS_DEV=1)", cu_cmd_dev_token},
     {"version", "", "print the release and commit of this binary", cu_cmd_version},
     {"help", "", "this text and the configuration variables", cu_cmd_help},

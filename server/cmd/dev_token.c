@@ -14,11 +14,13 @@ cu_cmd_dev_token(int argc, char **argv)
     const char *tenant = NULL;
     const char *scope = NULL;
     const char *sub = "dev-user";
+    const char *claims = NULL;
     long long ttl = 3600;
     static const struct option longopts[] = {{"tenant", required_argument, NULL, 't'},
                                              {"scope", required_argument, NULL, 's'},
                                              {"sub", required_argument, NULL, 'u'},
                                              {"ttl", required_argument, NULL, 'l'},
+                                             {"claims", required_argument, NULL, 'c'},
                                              {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -34,6 +36,9 @@ cu_cmd_dev_token(int argc, char **argv)
             break;
         case 'l':
             ttl = strtoll(optarg, NULL, 10);
+            break;
+        case 'c':
+            claims = optarg;
             break;
         default:
             cu_cmd_usage(stderr);
@@ -53,7 +58,8 @@ cu_cmd_dev_token(int argc, char **argv)
     cu_cmd_auth_opts(&cfg, &ao);
     char *token = NULL;
     int status = 0;
-    if (cu_auth_mint_dev(&ao, tenant, scope, sub, (long long)time(NULL), ttl, &token) != CU_OK) {
+    if (cu_auth_mint_dev_claims(&ao, tenant, scope, sub, claims, (long long)time(NULL), ttl,
+                                &token) != CU_OK) {
         status = cu_cmd_fail("could not mint a dev token");
     } else {
         printf("%s\n", token);

@@ -18,6 +18,7 @@ static const struct cu_err_info err_info[] = {
 
 static _Thread_local char err_reason[512];
 static _Thread_local const char *err_public;
+static _Thread_local long long err_retry;
 
 static const struct cu_err_info *
 info(enum cu_err e)
@@ -90,4 +91,19 @@ cu_err_clear(void)
 {
     err_reason[0] = '\0';
     err_public = NULL;
+    err_retry = 0;
+}
+
+void
+cu_err_retry_after(long long seconds)
+{
+    if (seconds > err_retry) {
+        err_retry = seconds;
+    }
+}
+
+long long
+cu_err_retry_hint(void)
+{
+    return err_retry;
 }

@@ -53,8 +53,13 @@ const char *cu_err_reason(void);
 enum cu_err cu_err_public(enum cu_err e, const char *detail);
 /* The detail attached on this thread since the last cu_err_clear, or NULL. */
 const char *cu_err_public_detail(void);
-/* Forgets the reason and the public detail (at the start of each request). */
+/* Forgets the reason, the public detail and the retry hint (at the start of each request). */
 void cu_err_clear(void);
+/* A wait the client is asked for (a 429, or a 200 with per-item 429s): the HTTP layer answers
+ * it as Retry-After. The largest of a request's hints counts. */
+void cu_err_retry_after(long long seconds);
+/* The hint on this thread since the last cu_err_clear (0: none). */
+long long cu_err_retry_hint(void);
 
 /* Return at once: only while the function holds nothing to release. */
 #define CU_GUARD(expr)                                                                             \

@@ -194,6 +194,12 @@ enum cu_err cu_h_collection_list(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_purpose_put(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_purpose_get(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_purpose_list(struct cu_req *req) CU_WUR;
+/* handlers/roles.c: roles and interactions */
+enum cu_err cu_h_role_put(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_role_get(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_role_list(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_interaction_open(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_interaction_end(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_records_create(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_record_get(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_record_patch(struct cu_req *req) CU_WUR;

@@ -64,6 +64,9 @@ cu_req_actor(const struct cu_req *req, struct cu_actor *a)
     a->scopes = req->principal->scopes;
     a->nscopes = req->principal->nscopes;
     a->request_id = req->request_id;
+    a->roles = req->principal->roles;
+    a->nroles = req->principal->nroles;
+    a->mfa = req->principal->mfa;
 }
 
 /* SHA-256 over method, path and body: what an Idempotency-Key stands for. */

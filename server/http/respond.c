@@ -123,7 +123,11 @@ add_headers(struct cu_http_state *st, struct MHD_Response *resp, const char *typ
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer error=\"invalid_token\"");
     }
-    if (req->retry_after != NULL) {
+    char hint[24];
+    if (req->retry_after == NULL && cu_err_retry_hint() > 0) {
+        snprintf(hint, sizeof(hint), "%lld", cu_err_retry_hint());
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, hint);
+    } else if (req->retry_after != NULL) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, req->retry_after);
     } else if (req->status == 503 || req->status == 429) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "service/audit.h"
+#include "service/controls.h"
 #include "storage/auditstore.h"
 
 #include <pthread.h>
@@ -120,10 +121,20 @@ cu_audit_alerts(struct cu_svc *s, const struct cu_actor *a, json_t **out)
                                  CU_ALERT_FACTOR, arena, &r));
     struct cu_db_result *rl = NULL;
     CU_TRY(cu_store_audit_rate_alerts(tx, a->tenant, CU_ALERT_MIN_RATE_LIMITED, arena, &rl));
-    CU_TRY(cu_audit_one(tx, a, a->tenant, "audit.alerts"));
-    CU_TRY(cu_tx_commit(&tx));
     json_t *alerts = alert_rows(r);
     rate_alert_rows(rl, alerts);
+    /* reveal budgets hit in the last hour (service/controls.c) */
+    rc = cu_controls_alerts(tx, a->tenant, alerts);
+    if (rc == CU_OK) {
+        rc = cu_audit_one(tx, a, a->tenant, "audit.alerts");
+    }
+    if (rc == CU_OK) {
+        rc = cu_tx_commit(&tx);
+    }
+    if (rc != CU_OK) {
+        json_decref(alerts);
+        goto out;
+    }
     *out = json_pack("{s:o, s:{s:s, s:i, s:i, s:i}, s:{s:s, s:i}}", "alerts", alerts, "rule",
                      "rule",
                      "reveals in the last hour >= min_reveals and > factor x the principal's mean"

@@ -17,6 +17,8 @@
 #include "service/seal.h"
 
 #include "service/mask.h"
+#include "service/controls.h"
+#include "storage/rolestore.h"
 #include "storage/vaultstore.h"
 
 #include <stdlib.h>
@@ -94,6 +96,8 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     json_t *results = NULL, *audit = NULL;
     enum cu_err rc = CU_OK;
     enum cu_level asked = CU_LEVEL_PLAIN;
+    struct cu_controls ctl = {0};
+    struct cu_db_result *fr = NULL; /* the principal's facts (service/controls.h) */
 
     json_t *tokens = json_object_get(body, "tokens");
     if (!json_is_object(body)) {
@@ -129,7 +133,15 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     if (rc == CU_OK) {
         CU_TRY(cu_tx_begin_read(s->db, a->tenant, &tx));
         char *js = json_dumps(tokens, JSON_COMPACT);
-        rc = cu_store_reveal(tx, a->tenant, purpose, js, arena, &pr, &r, &gates);
+        /* the principal's facts (roles, interactions, budget use) join the same round trip */
+        struct cu_step step;
+        struct cu_params sp;
+        const char *roles = cu_controls_roles_json(a, arena);
+        if (roles != NULL) {
+            cu_store_principal_step(&step, &sp, a->tenant, a->principal, roles, &fr);
+        }
+        rc = cu_store_reveal(tx, a->tenant, purpose, js, arena, &pr, &r, &gates,
+                             roles ? &step : NULL);
         free(js);
         CU_TRY(rc);
         rc = cu_purpose_decide(pr, &basis);
@@ -144,6 +156,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
     }
     CU_TRY(rc);
+    CU_TRY(cu_controls_load(&ctl, a, fr, arena));
 
     results = json_array();
     audit = json_array();
@@ -177,7 +190,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
             }
         }
         json_t *fields = json_pack("[s]", field);
-        enum cu_level granted = cu_scope_level(a->scopes, a->nscopes, collection, field);
+        enum cu_level granted = cu_controls_granted(&ctl, collection, field);
         if (granted == CU_LEVEL_NONE) {
             json_array_append_new(
                 results, item_err(token, CU_ERR_FORBIDDEN, "The token does not grant this field"));
@@ -210,6 +223,18 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
             continue;
         }
         enum cu_level level = cu_level_min(asked, granted);
+        enum cu_err denied = cu_controls_subject(&ctl, subject);
+        if (denied == CU_OK) {
+            denied = cu_controls_take(&ctl, level);
+        }
+        if (denied != CU_OK) {
+            json_array_append_new(results, json_pack("{s:s, s:o}", "token", token, "error",
+                                                     cu_controls_item_error(&ctl, denied)));
+            json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
+                                                        subject, purpose, NULL,
+                                                        cu_controls_outcome(denied)));
+            continue;
+        }
         json_t *value = NULL;
         rc = reveal(s, tx, a->tenant, r, first, level, arena, &value);
         if (rc != CU_OK && rc != CU_ERR_CRYPTO) {
@@ -230,9 +255,10 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:o, s:s}", "token", token,
                                                  "collection", collection, "field", field, "value",
                                                  value, "redaction", cu_level_name(level)));
-        json_array_append_new(audit,
-                              cu_audit_entry(a, "detokenize", collection, fields, record, subject,
-                                             purpose, cu_level_name(level), "allowed"));
+        json_t *entry = cu_audit_entry(a, "detokenize", collection, fields, record, subject,
+                                       purpose, cu_level_name(level), "allowed");
+        cu_controls_count(&ctl, level, entry);
+        json_array_append_new(audit, entry);
     }
     /* the read is over: the connection goes back before the wait (the writer needs one) */
     cu_tx_abort(&tx);
@@ -240,9 +266,11 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
     rc = cu_audit_durable(s, a->tenant, audit);
     audit = NULL;
     CU_TRY(rc);
+    cu_controls_answered(&ctl);
     *out = json_pack("{s:O}", "results", results);
 out:
     cu_tx_abort(&tx);
+    cu_controls_cleanup(&ctl);
     json_decref(results);
     json_decref(audit);
     cu_arena_free(arena);

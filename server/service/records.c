@@ -8,6 +8,8 @@
 #include "service/intake.h"
 #include "service/mask.h"
 #include "service/purpose.h"
+#include "service/controls.h"
+#include "storage/rolestore.h"
 #include "storage/vaultstore.h"
 
 #include <stdio.h>
@@ -25,6 +27,32 @@ load_record(struct cu_tx *tx, const char *tenant, const char *collection, const 
     CU_ENSURE(cu_res_text(r, 0, CU_COL_RECORD_DELETED)[0] != 't', CU_ERR_GONE, "record deleted");
     *subject = cu_res_text(r, 0, CU_COL_RECORD_SUBJECT_ID);
     return CU_OK;
+}
+
+/* The principal's facts for a token that names roles (one more statement of the read's
+ * transaction), and the interaction rule on the whole record: CU_ERR_FORBIDDEN, audited and
+ * committed, when the role is bound and the subject has no live interaction of the principal. */
+static enum cu_err
+record_controls(struct cu_tx **tx, const struct cu_actor *a, const char *collection,
+                const char *id, const char *subject, const char *purpose, struct cu_arena *arena,
+                struct cu_controls *ctl)
+{
+    const char *roles = cu_controls_roles_json(a, arena);
+    struct cu_db_result *fr = NULL;
+    if (roles != NULL) {
+        CU_GUARD(cu_store_principal_facts(*tx, a->tenant, a->principal, roles, arena, &fr));
+    }
+    CU_GUARD(cu_controls_load(ctl, a, fr, arena));
+    enum cu_err denied = cu_controls_subject(ctl, subject);
+    if (denied == CU_OK) {
+        return CU_OK;
+    }
+    json_t *audit = json_pack("[o]", cu_audit_entry(a, "record.read", collection, NULL, id,
+                                                    subject, purpose, NULL, "denied_interaction"));
+    CU_GUARD(cu_audit_write(*tx, a->tenant, audit));
+    CU_GUARD(cu_tx_commit(tx));
+    cu_err_set(denied, __FILE__, __LINE__, "no live interaction of the principal");
+    return cu_err_public(denied, cu_controls_detail(denied));
 }
 
 static int
@@ -56,6 +84,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     enum cu_err rc = CU_OK;
     const char *basis = NULL;
     const char *subject = NULL;
+    struct cu_controls ctl = {0};
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     rc = cu_purpose_check(tx, a->tenant, purpose, arena, &basis);
     if (rc == CU_ERR_FORBIDDEN) {
@@ -81,6 +110,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     CU_TRY(rc);
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &r));
+    CU_TRY(record_controls(&tx, a, collection, id, subject, purpose, arena, &ctl));
     enum cu_level top = CU_LEVEL_NONE;
     for (int i = 0; i < cu_res_rows(r); i++) {
         const char *field = cu_res_text(r, i, CU_COL_VALUE_FIELD);
@@ -88,7 +118,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         if (f == NULL || !in_filter(filter, field)) {
             continue;
         }
-        enum cu_level granted = cu_scope_level(a->scopes, a->nscopes, collection, field);
+        enum cu_level granted = cu_controls_granted(&ctl, collection, field);
         if (granted == CU_LEVEL_NONE) {
             json_array_append_new(withheld, json_string(field));
             continue;
@@ -137,9 +167,20 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         CU_TRY(cu_tx_commit(&tx));
         CU_FAIL(CU_ERR_FORBIDDEN, "no field of the record is granted");
     }
-    json_array_append_new(audit,
-                          cu_audit_entry(a, "record.read", collection, json_incref(revealed), id,
-                                         subject, purpose, cu_level_name(top), "allowed"));
+    if (cu_controls_take(&ctl, top) != CU_OK) {
+        json_array_append_new(audit, cu_audit_entry(a, "record.read", collection,
+                                                    json_incref(revealed), id, subject, purpose,
+                                                    NULL, "denied_budget"));
+        CU_TRY(cu_audit_write(tx, a->tenant, audit));
+        CU_TRY(cu_tx_commit(&tx));
+        cu_controls_answered(&ctl);
+        cu_err_public(CU_ERR_RATE, cu_controls_detail(CU_ERR_RATE));
+        CU_FAIL(CU_ERR_RATE, "plain reveal budget spent");
+    }
+    json_t *entry = cu_audit_entry(a, "record.read", collection, json_incref(revealed), id,
+                                   subject, purpose, cu_level_name(top), "allowed");
+    cu_controls_count(&ctl, top, entry);
+    json_array_append_new(audit, entry);
     CU_TRY(cu_audit_write(tx, a->tenant, audit));
     CU_TRY(cu_tx_commit(&tx));
     *out =
@@ -150,6 +191,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     }
 out:
     cu_tx_abort(&tx);
+    cu_controls_cleanup(&ctl);
     cu_secret_free(key);
     json_decref(values);
     json_decref(levels);

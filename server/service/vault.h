@@ -24,6 +24,11 @@ struct cu_actor {
     const char *const *scopes;
     size_t nscopes;
     const char *request_id;
+    /* the token's `roles` claim (their scopes are in scopes once the dispatcher expanded them;
+     * a reveal reads them with its facts) and whether its `amr` holds "mfa" */
+    const char *const *roles;
+    size_t nroles;
+    int mfa;
 };
 
 /* An Idempotency-Key and what it stands for (SHA-256 of method, path and body). key NULL: none. */

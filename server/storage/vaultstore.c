@@ -237,6 +237,39 @@ static const struct cu_stmt q_pidem_gc = {
 static const struct cu_stmt q_set_platform = {
     "set_platform_idem", "SELECT set_config('custos.platform_idem', 'on', true)"};
 
+/* q_audit_insert, and the plain reveals of budgeted principals (entries with "budget":true)
+ * counted in the same statement: a reveal counts exactly when its entry is durable. Only
+ * entries that carry the mark pay for it (audit_stmt). Buckets older than two hours of the
+ * principals counted go in the same statement. */
+static const struct cu_stmt q_audit_insert_budget = {
+    "audit_insert_budget",
+    "WITH a AS (INSERT INTO audit_log (tenant_id, principal, action, collection, fields,"
+    "   record_id, subject_id, purpose, redaction, outcome, request_id, incarnation)"
+    "   SELECT $1, x.principal, x.action, x.collection, x.fields, x.record_id, x.subject_id,"
+    "   x.purpose, x.redaction, x.outcome, x.request_id,"
+    "   (SELECT incarnation FROM tenants WHERE tenant_id = $1)"
+    "   FROM json_to_recordset($2::json) AS x(principal text, action text, collection text,"
+    "   fields text[], record_id text, subject_id text, purpose text, redaction text,"
+    "   outcome text, request_id text)"
+    "   WHERE EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)),"
+    " b AS (SELECT x.principal, count(*) AS n"
+    "   FROM json_to_recordset($2::json) AS x(principal text, budget boolean)"
+    "   WHERE x.budget AND EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)"
+    "   GROUP BY x.principal),"
+    " d AS (DELETE FROM reveal_use u USING b WHERE u.tenant_id = $1 AND u.principal = b.principal"
+    "   AND u.bucket < now() - interval '2 hours')"
+    " INSERT INTO reveal_use (tenant_id, principal, bucket, n)"
+    " SELECT $1, b.principal, date_trunc('minute', now()), b.n FROM b"
+    " ON CONFLICT (tenant_id, principal, bucket) DO UPDATE SET n = reveal_use.n + EXCLUDED.n"};
+
+static const struct cu_stmt *
+audit_stmt(const char *audit_json)
+{
+    /* json_dumps escapes every quote inside a string: the bare text is only ever a member */
+    return strstr(audit_json, "\"budget\":true") != NULL ? &q_audit_insert_budget
+                                                          : &q_audit_insert;
+}
+
 static enum cu_err
 run2(struct cu_tx *tx, const struct cu_stmt *stmt, const char *a, const char *b,
      struct cu_arena *arena, struct cu_db_result **out)
@@ -364,7 +397,8 @@ cu_store_stmt(const char *name)
 enum cu_err
 cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose, const char *tokens_json,
                 struct cu_arena *arena, struct cu_db_result **purpose_out,
-                struct cu_db_result **tokens_out, struct cu_db_result **gates_out)
+                struct cu_db_result **tokens_out, struct cu_db_result **gates_out,
+                const struct cu_step *principal)
 {
     struct cu_params pp, tp, gp;
     cu_params_init(&pp);
@@ -380,12 +414,16 @@ cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose, const
     /* the large answer (the tokens' rows) comes last: a step sending a large parameter (a
      * 1000-token array) after it stalled behind PgBouncer until the deadline (2 of 2 runs of
      * test_detokenize's 1000-token batch through the pooler; 0 of 2 in this order) */
-    const struct cu_step steps[] = {
+    struct cu_step steps[4] = {
         {.stmt = &q_purpose_get, .p = &pp, .out = purpose_out},
         {.stmt = &cu_q_reveal_gates, .p = &gp, .out = gates_out},
-        {.stmt = &q_detokenize, .p = &tp, .out = tokens_out},
     };
-    return cu_tx_exec_steps(tx, steps, (int)(sizeof(steps) / sizeof(steps[0])), arena);
+    int n = 2;
+    if (principal != NULL) {
+        steps[n++] = *principal; /* small parameters: before the large answer, as above */
+    }
+    steps[n++] = (struct cu_step){.stmt = &q_detokenize, .p = &tp, .out = tokens_out};
+    return cu_tx_exec_steps(tx, steps, n, arena);
 }
 
 enum cu_err
@@ -400,7 +438,8 @@ cu_store_audit_group_commit(struct cu_db *db, int n, const char *const *tenants,
         cu_params_text(&p[i], tenants[i]);
         cu_params_text(&p[i], audit_jsons[i]);
         /* row-level security checks each tenant's rows against its own custos.tenant */
-        steps[i] = (struct cu_step){.stmt = &q_audit_insert, .p = &p[i], .tenant = tenants[i]};
+        steps[i] =
+            (struct cu_step){.stmt = audit_stmt(audit_jsons[i]), .p = &p[i], .tenant = tenants[i]};
     }
     struct cu_tx *tx = NULL;
     CU_GUARD(cu_tx_begin(db, tenants[0], &tx));
@@ -457,7 +496,7 @@ cu_store_tokens_revoke(struct cu_tx *tx, const char *tenant, const char *tokens_
 enum cu_err
 cu_store_audit_insert(struct cu_tx *tx, const char *tenant, const char *audit_json)
 {
-    return run2(tx, &q_audit_insert, tenant, audit_json, NULL, NULL);
+    return run2(tx, audit_stmt(audit_json), tenant, audit_json, NULL, NULL);
 }
 
 enum cu_err
@@ -467,7 +506,7 @@ cu_store_audit_insert_commit(struct cu_tx **tx, const char *tenant, const char *
     cu_params_init(&p);
     cu_params_text(&p, tenant);
     cu_params_text(&p, audit_json);
-    return cu_tx_exec_commit(tx, &q_audit_insert, &p);
+    return cu_tx_exec_commit(tx, audit_stmt(audit_json), &p);
 }
 
 enum cu_err

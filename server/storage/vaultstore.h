@@ -115,7 +115,10 @@ void cu_store_detokenize_step(const char *tenant, const char *tokens_json, struc
 enum cu_err cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose,
                             const char *tokens_json, struct cu_arena *arena,
                             struct cu_db_result **purpose_out, struct cu_db_result **tokens_out,
-                            struct cu_db_result **gates_out) CU_WUR;
+                            struct cu_db_result **gates_out,
+                            const struct cu_step *principal /* the principal's facts (storage/
+                            rolestore.h, cu_store_principal_step) for a token naming roles, or
+                            NULL */) CU_WUR;
 /* A statement of this file by name (NULL when none): for the test that keeps the bench's SQL
  * (tests/bench/sql/) identical to the service's. */
 const struct cu_stmt *cu_store_stmt(const char *name);

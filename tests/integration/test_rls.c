@@ -13,6 +13,7 @@
 TestSuite(rls, .fini = cleanup_all);
 
 static const char *const tenant_tables[] = {
+    "roles",    "interactions", "reveal_use",
     "records",  "tokens",    "record_values",    "subject_keys",     "tenant_keys", "collections",
     "purposes", "audit_log", "idempotency_keys", "tenant_data_keys", "tenants",
     "subject_restrictions", "consent_events",
@@ -29,7 +30,20 @@ seeded(struct vt *t)
                                       "crm-2", "fields", std_fields("+14155550101")));
     struct t_resp *r = send_req("POST", RECORDS, t->admin, NULL, "seed", "application/json", body);
     cr_assert_eq(r->status, 201, "%s", r->body);
-    return rid(json_array_get(json_object_get(r->json, "records"), 0));
+    json_t *rec = json_array_get(json_object_get(r->json, "records"), 0);
+    /* a role, an interaction and a plain reveal counted against the role's budget */
+    cr_assert_eq(api("PUT", "/v1/roles/agent", t->admin,
+                     "{\"scopes\":[\"detokenize:*.*:plain\"],\"plain_reveals_per_hour\":100}")
+                     ->status,
+                 201);
+    cr_assert_eq(api("POST", "/v1/interactions", t_token(t->id, "interactions:write"),
+                     "{\"principal\":\"agent-1\",\"subject_id\":\"crm-1\",\"channel\":\"voice\"}")
+                     ->status,
+                 201);
+    char *claims = own(t_claims(t->id, "", "agent-1", 3600, "{\"roles\":[\"agent\"]}"));
+    const char *agent = t_token_raw("rsa-1", "RS256", claims);
+    cr_assert_str_eq(value_of(detok1(agent, tok(rec, "name"), NULL)), "Jonathan Smith");
+    return rid(rec);
 }
 
 /* Runs one statement; the rows it affected, or -1 with its SQLSTATE when it failed. */

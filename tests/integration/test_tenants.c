@@ -378,7 +378,8 @@ Test(tenants, deleting_a_tenant_destroys_its_keys_and_every_row)
     t_resp_free(&r);
     const char *tables[] = {"tenants",      "tenant_keys", "tenant_data_keys", "subject_keys",
                             "collections",  "purposes",    "records",          "record_values",
-                            "tokens",       NULL};
+                            "tokens",       "roles",       "interactions",     "reveal_use",
+                            NULL};
     for (int i = 0; tables[i] != NULL; i++) {
         char sql[256];
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE tenant_id = '%s'", tables[i],
