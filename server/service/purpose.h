@@ -6,7 +6,7 @@
 #include "core/mem.h"
 #include "storage/db.h"
 
-/* X-Purpose in tx: CU_ERR_BAD_REQUEST when missing, CU_ERR_FORBIDDEN when not a declared purpose
+/* X-Purpose in tx: CU_ERR_BAD_REQUEST when missing, CU_ERR_PURPOSE when not a declared purpose
  * of tenant (both with a public detail). *basis: its lawful basis (arena). */
 enum cu_err cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose,
                              struct cu_arena *arena, const char **basis) CU_WUR;
@@ -18,5 +18,7 @@ enum cu_err cu_purpose_decide(const struct cu_db_result *r, const char **basis) 
 /* 1 when a purpose of this lawful basis may process subject's data, 0 when the subject has not
  * consented (a purpose that rests on consent, without a grant). Borrows both. */
 int cu_purpose_consented(const char *basis, const char *subject);
+/* The public detail of a CU_ERR_CONSENT refusal. */
+extern const char cu_purpose_consent_missing[];
 
 #endif

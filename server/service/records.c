@@ -57,9 +57,9 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     const char *subject = NULL;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     rc = cu_purpose_check(tx, a->tenant, purpose, arena, &basis);
-    if (rc == CU_ERR_FORBIDDEN) {
+    if (rc == CU_ERR_PURPOSE) {
         cu_audit_purpose_refused(&tx, a, "record.read", collection, id);
-        CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
+        CU_FAIL(CU_ERR_PURPOSE, "undeclared purpose");
     }
     CU_TRY(rc);
     struct cu_coll_spec spec;
@@ -71,8 +71,8 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
                                                      subject, purpose, NULL, "denied_consent"));
         CU_TRY(cu_audit_write(tx, a->tenant, denied));
         CU_TRY(cu_tx_commit(&tx));
-        cu_err_public(CU_ERR_FORBIDDEN, "The subject has not consented to this purpose");
-        CU_FAIL(CU_ERR_FORBIDDEN, "no consent grant");
+        cu_err_public(CU_ERR_CONSENT, cu_purpose_consent_missing);
+        CU_FAIL(CU_ERR_CONSENT, "no consent grant");
     }
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &r));
@@ -130,6 +130,8 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
                                              id, subject, purpose, NULL, "denied"));
         CU_TRY(cu_audit_write(tx, a->tenant, audit));
         CU_TRY(cu_tx_commit(&tx));
+        cu_err_public(CU_ERR_FORBIDDEN, "The token lacks a detokenize:<collection>.<field>:<level> "
+                                        "scope for any field of this record");
         CU_FAIL(CU_ERR_FORBIDDEN, "no field of the record is granted");
     }
     json_array_append_new(audit,
