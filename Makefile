@@ -52,7 +52,8 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test test-unit test-integration check-layers fuzz bench clean tests format
+.PHONY: all deps run test test-unit test-integration check-layers fuzz bench clean tests format \
+        lint-api test-contract
 
 all: $(BIN)
 
@@ -119,6 +120,15 @@ test-unit: $(UNIT_BIN)
 
 check-layers:
 	@scripts/check-layers.sh
+
+# the OpenAPI contract: Spectral + OWASP ruleset at 0 errors (also run by make test), and a
+# session through a Prism validating proxy with 0 response violations (run by .ci/run)
+lint-api: deps
+	@scripts/lint-api.sh
+
+test-contract: deps
+	@$(MAKE) -s --no-print-directory tests
+	@BUILD=$(BUILD) scripts/contract.sh
 
 fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -10,6 +10,10 @@ missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Node.js and npm for the OpenAPI tools (make lint-api, make test-contract): Debian's packages
+# unless a node and an npm are already on the PATH (a NodeSource node bundles its own npm)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "custos: missing packages; run as root:" >&2

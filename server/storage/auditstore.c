@@ -113,7 +113,8 @@ static const struct cu_stmt q_alerts = {
                                  "   AND a.ts >= now() - make_interval(hours => $2::int + 1)"
                                  "   AND a.ts < now() - interval '1 hour' AND" REVEALED ") b"
                                  " WHERE h.hour > $4::int * (b.before::numeric / $2::int)"
-                                 " ORDER BY h.hour DESC, h.principal COLLATE \"C\""};
+                                 " ORDER BY h.hour DESC, h.principal COLLATE \"C\""
+                                 " LIMIT 1000"};
 
 static enum cu_err
 one_int(struct cu_tx *tx, const struct cu_stmt *q, const struct cu_params *p, long long *out)

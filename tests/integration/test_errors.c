@@ -184,3 +184,36 @@ Test(errors, a_401_names_the_check_that_failed)
     cr_assert_str_eq(header_of(r, "WWW-Authenticate"), "Bearer realm=\"custos\"");
     cr_assert(strstr(str(r, "detail"), "Authorization: Bearer") != NULL, "%s", r->body);
 }
+
+/* The limits api/openapi.yaml documents are the server's: a 422 lists at most 100 problems
+ * (Problem.errors maxItems), and the fields parameter of a record read is at most 4095
+ * characters (64 names and their commas). */
+Test(errors, a_422_lists_at_most_100_problems)
+{
+    struct vt t;
+    vault_setup(&t);
+    json_t *records = json_array();
+    for (int i = 0; i < 300; i++) {
+        json_array_append_new(records, json_pack("{s:s, s:{s:s}}", "subject_id", "crm-1", "fields",
+                                                 "email", "not-an-address"));
+    }
+    struct t_resp *r = api("POST", RECORDS, t.admin, dump(json_pack("{s:o}", "records", records)));
+    assert_type(r, 422, "validation-failed");
+    size_t n = json_array_size(json_object_get(r->json, "errors"));
+    cr_assert(n >= 1 && n <= 100, "%zu problems listed", n);
+    cr_assert_eq(stored_records(&t), 0);
+}
+
+Test(errors, a_fields_parameter_over_4095_characters_is_400)
+{
+    struct vt t;
+    vault_setup(&t);
+    json_t *rec = tokenize1(&t, "crm-1", std_fields("+14155550100"));
+    struct t_resp *r = api_p("GET", fmt("%s?fields=%s", rec_path(rid(rec)), repeat('a', 4096)),
+                             t.admin, "support", NULL);
+    assert_type(r, 400, "bad-request");
+    cr_assert_str_eq(str(r, "detail"), "fields must be at most 4095 characters");
+    r = api_p("GET", fmt("%s?fields=email,%s", rec_path(rid(rec)), repeat('a', 4000)), t.admin,
+              "support", NULL);
+    cr_assert_eq(r->status, 200, "%ld %s", r->status, r->body);
+}
