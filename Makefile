@@ -52,7 +52,13 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test test-unit test-integration check-layers fuzz bench clean tests format \
+# the release (VERSION file) and the commit (git, or COMMIT= where there is no .git: the image
+# build), compiled into core/version.o only; the stamp changes when either does
+CU_VERSION := $(shell tr -cd '0-9A-Za-z.+~-' <VERSION 2>/dev/null || echo unknown)
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+CU_COMMIT := $(shell printf '%s' '$(COMMIT)' | tr -cd '0-9A-Za-z.+~-')
+
+.PHONY: all deps run stop test test-container test-unit test-integration check-layers fuzz bench clean tests format \
         lint-api test-contract
 
 all: $(BIN)
@@ -66,6 +72,17 @@ $(BUILD)/obj/server/%.o: server/%.c
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $(PKG_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CU_VERSION) $(CU_COMMIT)' | cmp -s - $@ || echo '$(CU_VERSION) $(CU_COMMIT)' >$@
+
+$(BUILD)/obj/server/core/version.o: server/core/version.c $(BUILD)/gen/version.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCU_VERSION='"$(CU_VERSION)"' -DCU_COMMIT='"$(CU_COMMIT)"' -c $< -o $@
+
+.PHONY: FORCE
+FORCE:
 
 # keep test objects between builds (they are intermediate files to make)
 .SECONDARY:
@@ -110,10 +127,20 @@ run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@scripts/run.sh
 
+# stops what `make run` started: the service and the development PostgreSQL
+stop:
+	@scripts/run.sh stop
+
 test: deps
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) -s --no-print-directory tests
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/test.sh
+
+# the image built with podman and run as production runs it (scripts/container.sh); .ci/run
+test-container: deps
+	@$(MAKE) -s --no-print-directory $(BUILD)/tests/tools/mkidp $(BUILD)/tests/tools/mkjwt
+	@scripts/container.sh build
+	@scripts/container.sh test
 
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs=2; done

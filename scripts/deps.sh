@@ -6,14 +6,18 @@ set -euo pipefail
 pkgs=(build-essential pkg-config libmicrohttpd-dev libpq-dev libssl-dev libjansson-dev
       libjwt-dev libcriterion-dev libcurl4-openssl-dev postgresql openssl curl clang
       docker-compose procps iproute2 wrk postgresql-contrib python3 python3-yaml pgbouncer)
+# the container, Compose and Kubernetes checks (issue 15): podman with runc and a debootstrap-made
+# base image; node and npm for kubernetes-models and the OpenAPI tools (tools/openapi: make
+# lint-api, make test-contract); kubectl for `kubectl kustomize`
+pkgs+=(podman runc debootstrap nodejs)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-# Node.js and npm for the OpenAPI tools (make lint-api, make test-contract): Debian's packages
-# unless a node and an npm are already on the PATH (a NodeSource node bundles its own npm)
-command -v node >/dev/null || missing+=(nodejs)
+# by command, not by package: another vendor's nodejs brings npm with it, and another vendor's
+# kubectl package (with kustomize built in) stands in for Debian's kubernetes-client
 command -v npm >/dev/null || missing+=(npm)
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "custos: missing packages; run as root:" >&2

@@ -58,6 +58,8 @@ CONF
     fi
     as_owner mkdir -p "$dir/run"
     if as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then exit 0; fi
+    # the port asked for now, not the one of the first start (which may have failed on it)
+    as_owner sed -i "s/^port = .*/port = $port/" "$dir/data/postgresql.conf"
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 start >/dev/null ||
         { tail -n 20 "$dir/postgres.log" >&2; exit 1; }
     ;;

@@ -33,6 +33,7 @@ int cu_cmd_audit_verify(int argc, char **argv);
 int cu_cmd_rotate_root(int argc, char **argv);
 int cu_cmd_dev_token(int argc, char **argv);
 int cu_cmd_help(int argc, char **argv);
+int cu_cmd_version(int argc, char **argv);
 
 /* Prints "custos: what: <thread's error reason>" to stderr; returns 1 (the exit status). */
 int cu_cmd_fail(const char *what);

@@ -20,6 +20,7 @@ static const struct cu_cmd cmds[] = {
      cu_cmd_rotate_root},
     {"dev-token", "--tenant T --scope S [--sub S] [--ttl N]",
      "mint a development JWT (CUSTOS_DEV=1)", cu_cmd_dev_token},
+    {"version", "", "print the release and commit of this binary", cu_cmd_version},
     {"help", "", "this text and the configuration variables", cu_cmd_help},
 };
 
@@ -28,6 +29,9 @@ cu_cmd_find(const char *name)
 {
     if (name != NULL && strcmp(name, "--help") == 0) {
         name = "help";
+    }
+    if (name != NULL && strcmp(name, "--version") == 0) {
+        name = "version";
     }
     for (size_t i = 0; name != NULL && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(cmds[i].name, name) == 0) {

@@ -2,6 +2,8 @@
  * one method on one path, so every series carries both (two routes may share a path). */
 #include "core/metrics.h"
 
+#include "core/version.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -108,6 +110,11 @@ labels(size_t r, char *out, size_t n)
 void
 cu_metrics_render(struct cu_buf *b)
 {
+    cu_buf_printf(b,
+                  "# HELP custos_build_info The release and commit of this binary (always 1).\n"
+                  "# TYPE custos_build_info gauge\n"
+                  "custos_build_info{version=\"%s\",commit=\"%s\"} 1\n",
+                  cu_version(), cu_version_commit());
     cu_buf_append_str(b, "# HELP custos_http_requests_total HTTP requests by method, route and "
                          "status.\n"
                          "# TYPE custos_http_requests_total counter\n");

@@ -91,6 +91,29 @@ Test(ops, metrics_count_requests_by_route_template_and_status)
     t_resp_free(&r);
 }
 
+/* `custos version` and the custos_build_info metric name the same release and commit (issue 15) */
+Test(ops, version_verb_and_build_info_metric_agree)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s version", t_env("CUSTOS_TEST_BIN"));
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    char line[256] = "";
+    cr_assert_not_null(fgets(line, sizeof(line), p));
+    cr_assert_eq(pclose(p), 0, "custos version did not exit 0");
+    char version[64], commit[64];
+    cr_assert_eq(sscanf(line, "custos %63s (commit %63[^)])", version, commit), 2, "%s", line);
+    cr_assert_str_neq(version, "unknown");
+    char want[256];
+    snprintf(want, sizeof(want), "custos_build_info{version=\"%s\",commit=\"%s\"} 1\n", version,
+             commit);
+    struct t_resp r;
+    cr_assert_eq(t_request(t_shared(), "GET", "/metrics", NULL, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_not_null(strstr(r.body, want), "no %s in /metrics", want);
+    t_resp_free(&r);
+}
+
 Test(envelope, unknown_path_is_404_problem_json)
 {
     struct t_resp r;
