@@ -5,7 +5,7 @@
 FROM docker.io/library/debian:12-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config libmicrohttpd-dev \
-      libpq-dev libssl-dev libjansson-dev libjwt-dev \
+      libpq-dev libssl-dev libjansson-dev libjwt-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile VERSION ./
@@ -17,10 +17,10 @@ ARG CUSTOS_COMMIT=unknown
 RUN make -j2 COMMIT="$CUSTOS_COMMIT" build/custos && strip build/custos
 
 FROM docker.io/library/debian:12-slim
-# curl only for the HEALTHCHECK
+# curl for the HEALTHCHECK; libcurl4 and ca-certificates for the JWKS by URL
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libmicrohttpd12 libpq5 libssl3 libjansson4 libjwt0 \
-      curl \
+      curl libcurl4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin custos
 COPY --from=build /src/build/custos /usr/local/bin/custos

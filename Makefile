@@ -15,7 +15,7 @@ FORTIFY := -D_FORTIFY_SOURCE=2
 OPT := -O2 -g
 endif
 
-PKGS := libmicrohttpd libpq openssl jansson libjwt
+PKGS := libmicrohttpd libpq openssl jansson libjwt libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell pkg-config --cflags criterion libcurl 2>/dev/null)

@@ -15,8 +15,9 @@ check 'openssl/' 'crypto/' 'OpenSSL'
 check 'libpq-fe\.h|libpq/|postgres' 'storage/' 'libpq'
 check 'jwt\.h' 'auth/jwt\.c' 'libjwt'
 check 'microhttpd\.h' 'http/' 'libmicrohttpd'
-# test-only code and libraries never enter the product (tests/support, criterion, libcurl)
-check 'support/|criterion/|curl/' '$^' 'test-only code'
+check 'curl/' 'auth/idp\.c' 'libcurl (the JWKS by URL only)'
+# test-only code and libraries never enter the product (tests/support, criterion)
+check 'support/|criterion/' '$^' 'test-only code'
 # project layers: core <- config, crypto, storage <- auth, service <- http <- cmd, main.c
 layer_of() { case "$1" in core) echo 0;; config|crypto|storage) echo 1;; auth|service) echo 2;; http) echo 3;; cmd) echo 4;; *) echo 9;; esac; }
 while IFS= read -r line; do

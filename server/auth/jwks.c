@@ -1,4 +1,4 @@
-/* JWKS file -> refcounted key set. Reasons name the key by position, never by its bytes. */
+/* JWKS (a file, or bytes fetched from the IdP) -> refcounted key set. Reasons name the key by position, never by its bytes. */
 #include "auth/jwks.h"
 
 #include <errno.h>
@@ -192,32 +192,30 @@ out:
 }
 
 enum cu_err
-cu_jwks_load(const char *path, struct cu_jwks **out)
+cu_jwks_parse(const char *data, size_t len, struct cu_jwks **out)
 {
     enum cu_err rc = CU_OK;
-    char *data = NULL;
-    size_t len = 0;
     json_t *root = NULL;
     struct cu_jwks *ks = cu_xcalloc(1, sizeof(*ks));
     atomic_init(&ks->refs, 1);
 
-    CU_CHECK(path != NULL, CU_ERR_CONFIG, "no jwks file configured");
-    CU_TRY(read_file(path, &data, &len));
+    CU_CHECK(len > 0 && len <= CU_JWKS_MAX_FILE, CU_ERR_CONFIG,
+             "jwks is empty or larger than %d bytes", CU_JWKS_MAX_FILE);
     json_error_t jerr;
     root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    CU_CHECK(root != NULL, CU_ERR_CONFIG, "jwks file is not json (line %d, column %d)", jerr.line,
+    CU_CHECK(root != NULL, CU_ERR_CONFIG, "jwks is not json (line %d, column %d)", jerr.line,
              jerr.column);
     json_t *keys = json_object_get(root, "keys");
     CU_CHECK(json_is_object(root) && json_is_array(keys), CU_ERR_CONFIG,
-             "jwks file has no \"keys\" array");
+             "jwks has no \"keys\" array");
     size_t n = json_array_size(keys);
-    CU_CHECK(n <= CU_JWKS_MAX_KEYS, CU_ERR_CONFIG, "jwks file has more than %d keys",
+    CU_CHECK(n <= CU_JWKS_MAX_KEYS, CU_ERR_CONFIG, "jwks has more than %d keys",
              CU_JWKS_MAX_KEYS);
-    ks->keys = cu_xcalloc(n, sizeof(*ks->keys));
+    ks->keys = cu_xcalloc(n > 0 ? n : 1, sizeof(*ks->keys));
     for (size_t i = 0; i < n; i++) {
         json_t *jwk = json_array_get(keys, i);
         CU_CHECK(json_is_object(jwk), CU_ERR_CONFIG, "jwks key %zu is not an object", i);
-        /* a repeated kid is ambiguous whichever entry is usable: refuse the whole file */
+        /* a repeated kid is ambiguous whichever entry is usable: refuse the whole set */
         const char *kid = json_string_value(json_object_get(jwk, "kid"));
         for (size_t j = 0; kid != NULL && j < i; j++) {
             const char *other = json_string_value(json_object_get(json_array_get(keys, j), "kid"));
@@ -232,7 +230,7 @@ cu_jwks_load(const char *path, struct cu_jwks **out)
             ks->skipped++;
         }
     }
-    CU_CHECK(ks->nkeys > 0, CU_ERR_CONFIG, "jwks file has no usable signature key");
+    CU_CHECK(ks->nkeys > 0, CU_ERR_CONFIG, "jwks has no usable signature key");
     *out = ks;
     ks = NULL;
 out:
@@ -240,6 +238,17 @@ out:
         jwks_free(ks);
     }
     json_decref(root);
+    return rc;
+}
+
+enum cu_err
+cu_jwks_load(const char *path, struct cu_jwks **out)
+{
+    char *data = NULL;
+    size_t len = 0;
+    CU_ENSURE(path != NULL, CU_ERR_CONFIG, "no jwks file configured");
+    CU_GUARD(read_file(path, &data, &len));
+    enum cu_err rc = cu_jwks_parse(data, len, out);
     free(data);
     return rc;
 }

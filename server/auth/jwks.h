@@ -26,6 +26,9 @@ struct cu_jwks; /* immutable after load; shared between threads by reference cou
  * bytes) when it is not a JSON object with a "keys" array, is larger than CU_JWKS_MAX_FILE,
  * repeats a kid, has an RSA/EC key with bad parameters or kid, or leaves no usable key. */
 enum cu_err cu_jwks_load(const char *path, struct cu_jwks **out) CU_WUR;
+/* The same checks on a JWKS document in memory (len bytes, not NUL-terminated), e.g. fetched
+ * from the identity provider's jwks_uri. */
+enum cu_err cu_jwks_parse(const char *data, size_t len, struct cu_jwks **out) CU_WUR;
 
 /* The key named kid (exact, case-sensitive bytes), or NULL. Valid while the caller holds a
  * reference to ks. */

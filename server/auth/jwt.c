@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "auth/claims.h"
+#include "auth/idp.h"
 #include "auth/jose.h"
 #include "auth/jwks.h"
 #include "auth/reject.h"
@@ -57,9 +58,25 @@ struct cu_auth {
     size_t secret_len;
     int leeway;
     pthread_mutex_t keys_lock; /* guards keys; readers take a reference and let go at once */
-    struct cu_jwks *keys;      /* NULL when no JWKS file is configured */
+    struct cu_jwks *keys;      /* NULL when no JWKS is configured, or none fetched yet */
     struct cu_tokencache *cache;
+    struct cu_idp *idp; /* the keys by URL (CUSTOS_JWKS_URL / discovery), else NULL */
 };
+
+/* Swaps in a new key set (the file on SIGHUP, or a fetch by the idp thread) and empties the
+ * token cache under the same lock: a verification that took the old keys holds the old
+ * generation, so its cu_tokencache_put is dropped, and a removed key stops working at once. */
+static void
+install_keys(void *ctx, struct cu_jwks *fresh)
+{
+    struct cu_auth *a = ctx;
+    pthread_mutex_lock(&a->keys_lock);
+    struct cu_jwks *old = a->keys;
+    a->keys = fresh;
+    cu_tokencache_clear(a->cache);
+    pthread_mutex_unlock(&a->keys_lock);
+    cu_jwks_unref(old);
+}
 
 /* ---- lifecycle ---- */
 
@@ -75,8 +92,14 @@ cu_auth_new(const struct cu_auth_opts *opts, struct cu_auth **out)
     int use_secret = opts->dev && opts->hs256_secret != NULL && opts->hs256_secret_len > 0;
     CU_ENSURE(!use_secret || opts->hs256_secret_len >= MIN_HS256_SECRET, CU_ERR_CONFIG,
               "dev hs256 secret must be at least %d bytes", MIN_HS256_SECRET);
-    CU_ENSURE(opts->jwks_file != NULL || use_secret, CU_ERR_CONFIG,
-              "auth needs a jwks file (or a dev hs256 secret in dev mode)");
+    int by_url = opts->jwks_url != NULL || opts->oidc_discovery;
+    CU_ENSURE(opts->jwks_file != NULL || by_url || use_secret, CU_ERR_CONFIG,
+              "auth needs a jwks file, a jwks url or discovery (or a dev hs256 secret in dev "
+              "mode)");
+    CU_ENSURE((opts->jwks_file != NULL) + (opts->jwks_url != NULL) + (opts->oidc_discovery != 0) <=
+                  1,
+              CU_ERR_CONFIG,
+              "CUSTOS_JWKS_FILE, CUSTOS_JWKS_URL and CUSTOS_OIDC_DISCOVERY exclude each other");
     CU_ENSURE(opts->tenant_claim == NULL || opts->tenant_claim[0] != '\0', CU_ERR_CONFIG,
               "auth tenant claim name is empty");
 
@@ -97,6 +120,17 @@ cu_auth_new(const struct cu_auth_opts *opts, struct cu_auth **out)
         a->jwks_file = cu_xstrdup(opts->jwks_file);
         CU_TRY(cu_jwks_load(a->jwks_file, &a->keys));
     }
+    if (by_url) {
+        struct cu_idp_opts io = {.jwks_url = opts->jwks_url,
+                                 .issuer = opts->issuer,
+                                 .discovery = opts->oidc_discovery,
+                                 .ca_file = opts->jwks_ca_file,
+                                 .refresh_s = opts->jwks_refresh_s > 0 ? opts->jwks_refresh_s : 300,
+                                 .min_refetch_s = opts->jwks_min_refetch_s,
+                                 .timeout_ms =
+                                     opts->jwks_timeout_ms > 0 ? opts->jwks_timeout_ms : 2000};
+        CU_TRY(cu_idp_new(&io, install_keys, a, &a->idp));
+    }
     *out = a;
     a = NULL;
 out:
@@ -110,6 +144,7 @@ cu_auth_free(struct cu_auth *a)
     if (a == NULL) {
         return;
     }
+    cu_idp_free(a->idp); /* its thread installs keys: stopped first */
     cu_jwks_unref(a->keys);
     cu_tokencache_free(a->cache);
     pthread_mutex_destroy(&a->keys_lock);
@@ -125,23 +160,47 @@ cu_auth_free(struct cu_auth *a)
 enum cu_err
 cu_auth_reload(struct cu_auth *a)
 {
+    if (a->idp != NULL) {
+        cu_idp_refresh_now(a->idp);
+        return CU_OK;
+    }
     struct cu_jwks *fresh = NULL;
     if (a->jwks_file != NULL) {
         CU_GUARD(cu_jwks_load(a->jwks_file, &fresh));
+        install_keys(a, fresh);
+        return CU_OK;
     }
     pthread_mutex_lock(&a->keys_lock);
-    struct cu_jwks *old = a->keys;
-    if (fresh != NULL) {
-        a->keys = fresh;
-    }
-    /* under the same lock as the swap: a verification that took the old keys holds the old
-     * generation, so its cu_tokencache_put is dropped */
     cu_tokencache_clear(a->cache);
     pthread_mutex_unlock(&a->keys_lock);
-    if (fresh != NULL) {
-        cu_jwks_unref(old);
-    }
     return CU_OK;
+}
+
+enum cu_err
+cu_auth_start(struct cu_auth *a)
+{
+    return a->idp != NULL ? cu_idp_start(a->idp) : CU_OK;
+}
+
+int
+cu_auth_keys_ready(struct cu_auth *a)
+{
+    if (a->idp == NULL) {
+        return 1;
+    }
+    struct cu_idp_status st;
+    cu_idp_status(a->idp, &st);
+    return st.loaded;
+}
+
+int
+cu_auth_idp_status(struct cu_auth *a, struct cu_idp_status *out)
+{
+    if (a->idp == NULL) {
+        return 0;
+    }
+    cu_idp_status(a->idp, out);
+    return 1;
 }
 
 void
@@ -278,6 +337,25 @@ cu_auth_verify(struct cu_auth *a, const char *authorization, long long now, stru
     keys = cu_jwks_ref(a->keys);
     uint64_t generation = cu_tokencache_generation(a->cache);
     pthread_mutex_unlock(&a->keys_lock);
+    if (a->idp != NULL && parts.alg != CU_JWT_HS256) {
+        /* an outage of the IdP before any set came is a 503, not a bad token */
+        if (keys == NULL) {
+            cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "no jwks fetched yet");
+            rc = cu_err_public(CU_ERR_UNAVAILABLE,
+                               "the identity provider's keys are not loaded yet");
+            goto out;
+        }
+        /* a kid seen for the first time: the IdP may have rolled its keys; one refetch, rate
+         * limited, waited for at most the fetch timeout */
+        if (parts.kid != NULL && cu_jwks_find(keys, parts.kid) == NULL &&
+            cu_idp_refetch_for_kid(a->idp)) {
+            cu_jwks_unref(keys);
+            pthread_mutex_lock(&a->keys_lock);
+            keys = cu_jwks_ref(a->keys);
+            generation = cu_tokencache_generation(a->cache);
+            pthread_mutex_unlock(&a->keys_lock);
+        }
+    }
 
     const uint8_t *key = NULL;
     size_t key_len = 0;

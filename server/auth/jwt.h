@@ -24,16 +24,32 @@ struct cu_auth_opts {
     int dev;
     size_t cache_entries; /* verified-token cache capacity, e.g. 10000; 0 disables it */
     int leeway_seconds;   /* 0..300, e.g. 60 */
+    /* the keys by URL instead of jwks_file (idp.h): at most one of the three */
+    const char *jwks_url;     /* https JWKS URL */
+    int oidc_discovery;       /* 1: jwks_uri from <issuer>/.well-known/openid-configuration */
+    const char *jwks_ca_file; /* CA bundle for the IdP (NULL: the system's) */
+    int jwks_refresh_s;       /* default 300 */
+    int jwks_min_refetch_s;   /* least seconds between refetches for unknown kids */
+    int jwks_timeout_ms;      /* each HTTPS request, and a request's wait; default 2000 */
 };
+
+struct cu_idp_status;
 
 struct cu_auth; /* process-scope: keys (by kid) + cache; thread-safe */
 
 /* Copies opts (strings and secret) and loads the JWKS.
  * Errors: CU_ERR_CONFIG with a reason on bad options or a bad JWKS file. */
 enum cu_err cu_auth_new(const struct cu_auth_opts *opts, struct cu_auth **out) CU_WUR;
+/* Starts the JWKS refresher thread when the keys come by URL (after signals are blocked). */
+enum cu_err cu_auth_start(struct cu_auth *a) CU_WUR;
+/* 0 while keys by URL were never fetched (readiness); 1 otherwise. */
+int cu_auth_keys_ready(struct cu_auth *a);
+/* The refresher's counters into out: 1 when the keys come by URL, else 0 (out untouched). */
+int cu_auth_idp_status(struct cu_auth *a, struct cu_idp_status *out);
 /* Releases keys, cache and the wiped secret copy. NULL is fine. Not concurrent with verify. */
 void cu_auth_free(struct cu_auth *a);
-/* Re-reads the JWKS file (SIGHUP) into a new key set and swaps it in; verifications already
+/* With keys by URL: asks the refresher to fetch now (SIGHUP) and returns CU_OK.
+ * Re-reads the JWKS file (SIGHUP) into a new key set and swaps it in; verifications already
  * running finish with the old set. Clears the token cache so a removed key stops working at
  * once. On failure the old keys stay and the error (CU_ERR_CONFIG) is returned. Without a JWKS
  * file (dev) it only clears the cache. */

@@ -89,6 +89,12 @@ cu_cmd_auth_opts(const struct cu_config *cfg, struct cu_auth_opts *o)
     o->dev = cfg->dev;
     o->cache_entries = (size_t)cfg->jwt_cache_entries;
     o->leeway_seconds = 60;
+    o->jwks_url = cfg->jwks_url;
+    o->oidc_discovery = cfg->oidc_discovery;
+    o->jwks_ca_file = cfg->jwks_ca_file;
+    o->jwks_refresh_s = cfg->jwks_refresh_s;
+    o->jwks_min_refetch_s = cfg->jwks_min_refetch_s;
+    o->jwks_timeout_ms = cfg->jwks_timeout_ms;
 }
 
 int
@@ -99,6 +105,7 @@ cu_cmd_open_keyring(struct cu_config *cfg, struct cu_db **db, struct cu_keyring 
         return cu_cmd_fail("could not load the root key");
     }
     *kr = cu_keyring_new(root, 1000, 60);
+    cu_keyring_set_root_files(*kr, cfg->root_key_file, cfg->root_key_next_file);
     struct cu_db_opts dbo = {.url = cfg->database_url,
                              .password = cfg->database_password,
                              .pool_size = 2,

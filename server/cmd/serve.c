@@ -1,6 +1,6 @@
 /* `custos serve`: configuration, keys, auth and database in dependency order, the background
  * jobs thread (root-key check until ready, then the sweep on a timer), the HTTPS server, and
- * signals (SIGHUP reloads the JWKS, SIGTERM/SIGINT stop after in-flight requests). */
+ * signals (SIGHUP reloads the JWKS file or refetches the JWKS URL, SIGTERM/SIGINT stop after in-flight requests). */
 #include "cmd/cmd.h"
 
 #include <pthread.h>
@@ -96,7 +96,11 @@ jobs_main(void *arg)
                 return NULL;
             }
         } else if (j->interval_s > 0) {
-            run_sweep(j->svc, passes++ == 0);
+            /* a rotation by another process is noticed here too, not only by requests and
+             * /readyz (the result is logged by the keyring) */
+            if (cu_keyring_root_check(j->svc->keyring, j->svc->db) == CU_OK) {
+                run_sweep(j->svc, passes++ == 0);
+            }
             /* ready from the start: the first pass ran at once, the next after the interval
              * (wait_s stayed at the readiness retry's second, so the sweep ran every second) */
             wait_s = j->interval_s;
@@ -146,6 +150,7 @@ cu_cmd_serve(int argc, char **argv)
     }
     keyring = cu_keyring_new(root, 10000, 60);
     root = NULL;
+    cu_keyring_set_root_files(keyring, cfg.root_key_file, cfg.root_key_next_file);
     struct cu_auth_opts ao;
     cu_cmd_auth_opts(&cfg, &ao);
     if (cu_auth_new(&ao, &auth) != CU_OK) {
@@ -197,6 +202,10 @@ cu_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (cu_auth_start(auth) != CU_OK) {
+        status = cu_cmd_fail("could not start the JWKS refresher");
+        goto out;
+    }
     jobs.app = &app;
     jobs.svc = &svc;
     jobs.interval_s = cfg.sweep_interval_s;
@@ -229,7 +238,10 @@ cu_cmd_serve(int argc, char **argv)
         }
         if (sig == SIGHUP) {
             if (cu_auth_reload(auth) == CU_OK) {
-                cu_log(CU_LOG_INFO, "reloaded the JWKS", NULL);
+                cu_log(CU_LOG_INFO,
+                       cfg.jwks_file != NULL ? "reloaded the JWKS"
+                                             : "asked the identity provider for its keys",
+                       NULL);
             } else {
                 cu_log(CU_LOG_ERROR, "kept the old JWKS: the new file was refused", "reason",
                        cu_err_reason(), NULL);

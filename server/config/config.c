@@ -36,8 +36,23 @@ static const struct var vars[] = {
      "connection string of the schema owner for `custos migrate` (default: CUSTOS_DATABASE_URL)"},
     {"CUSTOS_ROOT_KEY_FILE", V_FILE, OFF(root_key_file), NULL, 0, 0, CU_NEED_ROOT_KEY,
      "file holding the 32-byte root key, base64"},
+    {"CUSTOS_ROOT_KEY_NEXT_FILE", V_STR, OFF(root_key_next_file), NULL, 0, 0, 0,
+     "where the next root key will be (may not exist yet): a running node takes it when "
+     "`custos rotate-root` has made it the database's root key"},
     {"CUSTOS_JWKS_FILE", V_FILE, OFF(jwks_file), NULL, 0, 0, 0,
      "JWKS with the identity provider's public keys (re-read on SIGHUP)"},
+    {"CUSTOS_JWKS_URL", V_STR, OFF(jwks_url), NULL, 0, 0, 0,
+     "https URL of the identity provider's JWKS, fetched and refreshed (instead of the file)"},
+    {"CUSTOS_OIDC_DISCOVERY", V_BOOL, OFF(oidc_discovery), "0", 0, 1, 0,
+     "1: the JWKS URL from <CUSTOS_JWT_ISSUER>/.well-known/openid-configuration (jwks_uri)"},
+    {"CUSTOS_JWKS_CA_FILE", V_FILE, OFF(jwks_ca_file), NULL, 0, 0, 0,
+     "PEM CA bundle trusted for the identity provider (default: the system's)"},
+    {"CUSTOS_JWKS_REFRESH", V_INT, OFF(jwks_refresh_s), "300", 1, 86400, 0,
+     "seconds between refreshes of the JWKS fetched by URL"},
+    {"CUSTOS_JWKS_MIN_REFETCH", V_INT, OFF(jwks_min_refetch_s), "30", 0, 3600, 0,
+     "least seconds between two fetches asked for by tokens with an unknown kid"},
+    {"CUSTOS_JWKS_TIMEOUT_MS", V_INT, OFF(jwks_timeout_ms), "2000", 100, 60000, 0,
+     "bound of each request to the identity provider, and of a request's wait for a refetch"},
     {"CUSTOS_JWT_ISSUER", V_STR, OFF(jwt_issuer), NULL, 0, 0, CU_NEED_AUTH, "required iss"},
     {"CUSTOS_JWT_AUDIENCE", V_STR, OFF(jwt_audience), NULL, 0, 0, CU_NEED_AUTH, "required aud"},
     {"CUSTOS_JWT_TENANT_CLAIM", V_STR, OFF(jwt_tenant_claim), "tid", 0, 0, 0,
@@ -254,8 +269,22 @@ cu_config_load(struct cu_config *cfg, unsigned need)
     problems += load_secret_file("CUSTOS_MIGRATE_DATABASE_PASSWORD_FILE",
                                  &cfg->migrate_database_password);
     problems += load_secret_file("CUSTOS_APP_DB_PASSWORD_FILE", &cfg->app_db_password);
-    if ((need & CU_NEED_AUTH) && cfg->jwks_file == NULL && cfg->hs256_secret == NULL) {
-        problems += problem("CUSTOS_JWKS_FILE", "is required (or a dev HS256 secret)");
+    int sources = (cfg->jwks_file != NULL) + (cfg->jwks_url != NULL) + (cfg->oidc_discovery != 0);
+    if ((need & CU_NEED_AUTH) && sources == 0 && cfg->hs256_secret == NULL) {
+        problems += problem("CUSTOS_JWKS_FILE",
+                            "is required (or CUSTOS_JWKS_URL, CUSTOS_OIDC_DISCOVERY=1, or a dev "
+                            "HS256 secret)");
+    }
+    if (sources > 1) {
+        problems += problem("CUSTOS_JWKS_FILE",
+                            ", CUSTOS_JWKS_URL and CUSTOS_OIDC_DISCOVERY=1: set only one");
+    }
+    if (cfg->jwks_url != NULL && strncmp(cfg->jwks_url, "https://", 8) != 0) {
+        problems += problem("CUSTOS_JWKS_URL", "must be an https:// URL");
+    }
+    if (cfg->oidc_discovery && cfg->jwt_issuer != NULL &&
+        strncmp(cfg->jwt_issuer, "https://", 8) != 0) {
+        problems += problem("CUSTOS_OIDC_DISCOVERY", "needs an https:// CUSTOS_JWT_ISSUER");
     }
     if (cfg->migrate_database_url == NULL && cfg->database_url != NULL) {
         cfg->migrate_database_url = cu_xstrdup(cfg->database_url);

@@ -19,7 +19,14 @@ struct cu_config {
     char *migrate_database_password; /* from CUSTOS_MIGRATE_DATABASE_PASSWORD_FILE, or NULL */
     char *app_db_password;      /* CUSTOS_APP_DB_PASSWORD_FILE: set on custos_app by migrate */
     char *root_key_file;
+    char *root_key_next_file; /* CUSTOS_ROOT_KEY_NEXT_FILE: taken after a rotation, or NULL */
     char *jwks_file;
+    char *jwks_url;        /* CUSTOS_JWKS_URL: the JWKS fetched over HTTPS, or NULL */
+    int oidc_discovery;    /* CUSTOS_OIDC_DISCOVERY: jwks_uri from the issuer's discovery */
+    char *jwks_ca_file;    /* CA bundle for the IdP, or NULL (system) */
+    int jwks_refresh_s;
+    int jwks_min_refetch_s;
+    int jwks_timeout_ms;
     char *jwt_issuer;
     char *jwt_audience;
     char *jwt_tenant_claim;

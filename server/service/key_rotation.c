@@ -32,9 +32,10 @@ cu_keyring_rotate(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, i
     char inc[CU_INC_LEN];
     CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 1, &current, inc));
     int next = current + 1;
+    CU_TRY(cu_keyring_root_sync(kr, tx, CU_KCV_SHARE, NULL));
     CU_TRY(cu_key_generate(32, &new_kek));
     cu_keyring_kek_aad(aad, sizeof(aad), tenant, next);
-    CU_TRY(cu_key_wrap(kr->root, aad, new_kek, &wrapped, &len));
+    CU_TRY(cu_keyring_root_wrap(kr, aad, new_kek, &wrapped, &len));
     CU_TRY(cu_store_kek_add(tx, tenant, next, wrapped, len));
     free(wrapped);
     wrapped = NULL;
@@ -152,6 +153,9 @@ cu_keyring_rotate_root(struct cu_keyring *kr, struct cu_db *db, const struct cu_
     uint8_t kcv[32];
     CU_TRY(cu_keyring_verify_root(kr, db));
     CU_TRY(cu_tx_begin(db, NULL, &tx));
+    /* first, so that a node creating a tenant or a KEK version under the old root finishes
+     * before the KEKs are read, and one that starts later sees the new check value */
+    CU_TRY(cu_keyring_root_sync(kr, tx, CU_KCV_UPDATE, NULL));
     const char *after = "";
     for (;;) {
         struct cu_db_result *list = NULL;
@@ -172,7 +176,7 @@ cu_keyring_rotate_root(struct cu_keyring *kr, struct cu_db *db, const struct cu_
                 CU_TRY(cu_res_bytea(keks, k, CU_COL_KEK_WRAPPED, arena, &w, &wl));
                 char aad[160];
                 cu_keyring_kek_aad(aad, sizeof(aad), tenant, version);
-                CU_TRY(cu_key_unwrap(kr->root, aad, w, wl, &kek));
+                CU_TRY(cu_keyring_root_unwrap(kr, aad, w, wl, &kek));
                 size_t len = 0;
                 CU_TRY(cu_key_wrap(new_root, aad, kek, &wrapped, &len));
                 CU_TRY(cu_store_kek_rewrap(tx, tenant, version, wrapped, len));

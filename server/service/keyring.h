@@ -26,6 +26,23 @@ struct cu_keyring;
 struct cu_keyring *cu_keyring_new(struct cu_secret *root, size_t cache_entries, int ttl_seconds);
 void cu_keyring_free(struct cu_keyring *kr);
 
+/* The files the root key is re-read from when the database's check value changes (a rotation
+ * by `custos rotate-root` while this process runs): CUSTOS_ROOT_KEY_FILE and the optional
+ * CUSTOS_ROOT_KEY_NEXT_FILE (NULL or "": none). Copied. Call before any other thread runs. */
+void cu_keyring_set_root_files(struct cu_keyring *kr, const char *root_file,
+                               const char *next_file);
+
+/* The public detail of the 503 while the database's root key is one this process cannot load. */
+#define CU_ROOT_ROTATED_DETAIL "not ready: root key rotated, reload"
+
+/* Compares the database's check value with this root's (one short transaction); takes the
+ * rotated key from the files when they hold it. CU_OK when the root is current;
+ * CU_ERR_UNAVAILABLE (public detail CU_ROOT_ROTATED_DETAIL) when it was rotated and no file
+ * holds the new key, or the database cannot be reached. */
+enum cu_err cu_keyring_root_check(struct cu_keyring *kr, struct cu_db *db) CU_WUR;
+/* 1 while the last check found the root rotated and the new key unavailable. */
+int cu_keyring_root_rotated(struct cu_keyring *kr);
+
 /* Compares the root key with the check value stored at first start (storing it if none is).
  * CU_ERR_CONFIG ("the root key does not match...") when it differs: nothing was written;
  * CU_ERR_UNAVAILABLE when the database cannot be reached. */
@@ -69,7 +86,9 @@ enum cu_err cu_keyring_rotate(struct cu_keyring *kr, struct cu_tx *tx, const cha
 enum cu_err cu_keyring_rewrap(struct cu_keyring *kr, struct cu_db *db, const char *tenant,
                               int limit, int *rewrapped, int *destroyed) CU_WUR;
 /* Re-wraps every KEK of every tenant under new_root in one transaction and stores the new
- * check value. The keyring keeps using its own root (the caller restarts). */
+ * check value. The keyring keeps using its own root; running nodes take the new one from their
+ * key files (cu_keyring_root_check). Locks the check value first: a tenant or KEK version being
+ * made under the old root elsewhere commits before, or waits and then sees the rotation. */
 enum cu_err cu_keyring_rotate_root(struct cu_keyring *kr, struct cu_db *db,
                                    const struct cu_secret *new_root, int *tenants) CU_WUR;
 

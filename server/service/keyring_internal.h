@@ -10,13 +10,34 @@
 #include "crypto/keycache.h"
 #include "crypto/secret.h"
 #include "storage/db.h"
+#include "storage/keystore.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct cu_keyring {
-    struct cu_secret *root;    /* owned, wiped on free */
-    struct cu_keycache *cache; /* unwrapped keys, bounded, short TTL */
+    pthread_rwlock_t root_lock; /* read for every use of root and kcv, written to swap them */
+    struct cu_secret *root;     /* owned, wiped on free */
+    uint8_t kcv[32];            /* root's check value */
+    char *root_file;            /* re-read when the stored check value is another key's */
+    char *next_file;            /* CUSTOS_ROOT_KEY_NEXT_FILE, or NULL */
+    atomic_int rotated;         /* 1: the database's root is another key, no file holds it */
+    struct cu_keycache *cache;  /* unwrapped keys, bounded, short TTL */
 };
+
+/* Wraps / unwraps with the root key under its read lock (cu_key_wrap / cu_key_unwrap). */
+enum cu_err cu_keyring_root_wrap(struct cu_keyring *kr, const char *aad,
+                                 const struct cu_secret *key, uint8_t **out,
+                                 size_t *out_len) CU_WUR;
+enum cu_err cu_keyring_root_unwrap(struct cu_keyring *kr, const char *aad, const uint8_t *in,
+                                   size_t in_len, struct cu_secret **out) CU_WUR;
+/* Compares the check value stored in the database (read in tx with lock) with this root's; when
+ * it is another key's, takes the key from CUSTOS_ROOT_KEY_FILE or CUSTOS_ROOT_KEY_NEXT_FILE
+ * that matches it. CU_ERR_UNAVAILABLE ("root key rotated") when neither does; *swapped = 1
+ * when the root was replaced (may be NULL). */
+enum cu_err cu_keyring_root_sync(struct cu_keyring *kr, struct cu_tx *tx, enum cu_kcv_lock lock,
+                                 int *swapped) CU_WUR;
 
 /* The purposes of the tenant data keys, by enum cu_tkey. */
 extern const char *const cu_tkey_names[];

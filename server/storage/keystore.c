@@ -9,6 +9,13 @@ static const struct cu_stmt q_set_tenant = {
     "set_tenant", "SELECT set_config('custos.tenant', $1, true)"};
 static const struct cu_stmt q_kcv_get = {
     "kcv_get", "SELECT root_kcv FROM service_state WHERE singleton"};
+/* the lock orders a root rotation (FOR UPDATE) against anything that wraps a key with the
+ * root (FOR SHARE): a wrap either commits before the rotation reads the KEKs, or it waits and
+ * sees the rotated check value */
+static const struct cu_stmt q_kcv_share = {
+    "kcv_share", "SELECT root_kcv FROM service_state WHERE singleton FOR SHARE"};
+static const struct cu_stmt q_kcv_update = {
+    "kcv_update", "SELECT root_kcv FROM service_state WHERE singleton FOR UPDATE"};
 static const struct cu_stmt q_kcv_put = {
     "kcv_put", "INSERT INTO service_state (root_kcv) VALUES ($1) ON CONFLICT DO NOTHING"};
 static const struct cu_stmt q_kcv_replace = {
@@ -148,8 +155,18 @@ enum cu_err
 cu_store_root_kcv(struct cu_tx *tx, struct cu_arena *arena, uint8_t **kcv, size_t *len,
                   int *found)
 {
+    return cu_store_root_kcv_locked(tx, CU_KCV_NO_LOCK, arena, kcv, len, found);
+}
+
+enum cu_err
+cu_store_root_kcv_locked(struct cu_tx *tx, enum cu_kcv_lock lock, struct cu_arena *arena,
+                         uint8_t **kcv, size_t *len, int *found)
+{
     struct cu_db_result *r = NULL;
-    CU_GUARD(cu_tx_exec(tx, &q_kcv_get, NULL, arena, &r));
+    const struct cu_stmt *q = lock == CU_KCV_SHARE    ? &q_kcv_share
+                              : lock == CU_KCV_UPDATE ? &q_kcv_update
+                                                      : &q_kcv_get;
+    CU_GUARD(cu_tx_exec(tx, q, NULL, arena, &r));
     *found = cu_res_rows(r) == 1;
     if (!*found) {
         return CU_OK;

@@ -13,6 +13,12 @@ enum cu_err cu_tx_set_tenant(struct cu_tx *tx, const char *tenant) CU_WUR;
 /* Root key check value: *found = 0 when none is stored yet. */
 enum cu_err cu_store_root_kcv(struct cu_tx *tx, struct cu_arena *arena, uint8_t **kcv,
                               size_t *len, int *found) CU_WUR;
+/* The same, locking the row: CU_KCV_SHARE for a wrap under the root, CU_KCV_UPDATE for the
+ * root rotation (one waits for the other). Column 0: root_kcv. */
+enum cu_kcv_lock { CU_KCV_NO_LOCK, CU_KCV_SHARE, CU_KCV_UPDATE };
+enum cu_err cu_store_root_kcv_locked(struct cu_tx *tx, enum cu_kcv_lock lock,
+                                     struct cu_arena *arena, uint8_t **kcv, size_t *len,
+                                     int *found) CU_WUR;
 enum cu_err cu_store_root_kcv_put(struct cu_tx *tx, const uint8_t *kcv, size_t len) CU_WUR;
 /* Replaces the stored value (root rotation); CU_ERR_CONFLICT when none was stored. */
 enum cu_err cu_store_root_kcv_replace(struct cu_tx *tx, const uint8_t *kcv, size_t len) CU_WUR;

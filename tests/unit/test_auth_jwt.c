@@ -1029,3 +1029,21 @@ Test(auth_jwt, ecdsa_canonical_refuses_wrong_sizes)
     cr_assert_eq(cu_jwt_ecdsa_canonical(CU_CURVE_NONE, sig, 64, out), -1);
     cr_assert_eq(cu_jwt_ecdsa_canonical(CU_CURVE_P256, sig, 64, out), 0);
 }
+
+/* ---- the JWKS by URL: options (the fetching itself: tests/integration/test_jwks_url.c) ---- */
+
+Test(auth_jwt, jwks_sources_exclude_each_other_and_a_url_must_be_https)
+{
+    struct cu_auth *a = NULL;
+    struct cu_auth_opts o = opts_for(jwks_path);
+    o.jwks_url = "https://127.0.0.1:9/jwks.json";
+    cr_assert_eq(cu_auth_new(&o, &a), CU_ERR_CONFIG, "a file and a URL accepted together");
+    cr_assert_null(a);
+    o.jwks_file = NULL;
+    o.jwks_url = "http://127.0.0.1:9/jwks.json";
+    cr_assert_eq(cu_auth_new(&o, &a), CU_ERR_CONFIG, "plain http accepted");
+    o.jwks_url = NULL;
+    o.oidc_discovery = 1;
+    o.issuer = "http://idp.example/";
+    cr_assert_eq(cu_auth_new(&o, &a), CU_ERR_CONFIG, "discovery from an http issuer accepted");
+}

@@ -16,7 +16,9 @@ static const char *const all_vars[] = {
     "CUSTOS_JWT_TENANT_CLAIM", "CUSTOS_DEV",               "CUSTOS_MAX_BODY_BYTES",
     "CUSTOS_THREADS",         "CUSTOS_DB_POOL",            "CUSTOS_JWT_HS256_SECRET",
     "CUSTOS_JWT_HS256_SECRET_FILE", "CUSTOS_LOG_LEVEL",    "CUSTOS_HTTP_MODE",
-    "CUSTOS_DATABASE_PASSWORD_FILE", NULL};
+    "CUSTOS_DATABASE_PASSWORD_FILE", "CUSTOS_JWKS_URL",    "CUSTOS_OIDC_DISCOVERY",
+    "CUSTOS_JWKS_CA_FILE",    "CUSTOS_JWKS_REFRESH",       "CUSTOS_JWKS_MIN_REFETCH",
+    "CUSTOS_JWKS_TIMEOUT_MS", "CUSTOS_ROOT_KEY_NEXT_FILE", NULL};
 
 static char key_file[] = "/tmp/custos-config-test-XXXXXX";
 
@@ -150,4 +152,33 @@ Test(config, the_http_mode_is_epoll_or_threads)
     setenv("CUSTOS_HTTP_MODE", "select", 1);
     cr_assert_eq(cu_config_load(&cfg, 0), CU_ERR_CONFIG);
     cu_config_cleanup(&cfg);
+}
+
+Test(config, the_jwks_comes_from_one_source_and_a_url_is_https)
+{
+    struct cu_config cfg;
+    setenv("CUSTOS_JWT_ISSUER", "https://idp.example/", 1);
+    setenv("CUSTOS_JWT_AUDIENCE", "custos", 1);
+    setenv("CUSTOS_JWKS_URL", "https://idp.example/jwks.json", 1);
+    cr_assert_eq(cu_config_load(&cfg, CU_NEED_AUTH), CU_OK);
+    cr_assert_str_eq(cfg.jwks_url, "https://idp.example/jwks.json");
+    cr_assert_eq(cfg.jwks_refresh_s, 300);
+    cr_assert_eq(cfg.jwks_min_refetch_s, 30);
+    cr_assert_eq(cfg.jwks_timeout_ms, 2000);
+    cu_config_cleanup(&cfg);
+    setenv("CUSTOS_JWKS_URL", "http://idp.example/jwks.json", 1);
+    cr_assert_eq(cu_config_load(&cfg, CU_NEED_AUTH), CU_ERR_CONFIG, "plain http accepted");
+    cu_config_cleanup(&cfg);
+    setenv("CUSTOS_JWKS_URL", "https://idp.example/jwks.json", 1);
+    setenv("CUSTOS_OIDC_DISCOVERY", "1", 1);
+    cr_assert_eq(cu_config_load(&cfg, CU_NEED_AUTH), CU_ERR_CONFIG, "two sources accepted");
+    cu_config_cleanup(&cfg);
+    unsetenv("CUSTOS_JWKS_URL");
+    cr_assert_eq(cu_config_load(&cfg, CU_NEED_AUTH), CU_OK, "discovery alone refused");
+    cu_config_cleanup(&cfg);
+    setenv("CUSTOS_JWT_ISSUER", "http://idp.example/", 1);
+    cr_assert_eq(cu_config_load(&cfg, CU_NEED_AUTH), CU_ERR_CONFIG, "discovery over http");
+    cu_config_cleanup(&cfg);
+    unsetenv("CUSTOS_JWT_ISSUER");
+    unsetenv("CUSTOS_JWT_AUDIENCE");
 }

@@ -1,9 +1,12 @@
 /* Operations endpoints: liveness, readiness and Prometheus metrics. Public, no customer data. */
 #include "http/http.h"
 
+#include "auth/idp.h"
+#include "auth/jwt.h"
 #include "core/metrics.h"
 #include "service/audit_chain.h"
 #include "service/group_commit.h"
+#include "service/keyring.h"
 
 enum cu_err
 cu_h_healthz(struct cu_req *req)
@@ -29,6 +32,19 @@ cu_h_readyz(struct cu_req *req)
     if (!req->app->ready) {
         cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "root key not verified");
         return cu_err_public(CU_ERR_UNAVAILABLE, "the root key is not verified yet");
+    }
+    if (!cu_auth_keys_ready(req->app->auth)) {
+        cu_err_set(CU_ERR_UNAVAILABLE, __FILE__, __LINE__, "no jwks fetched yet");
+        return cu_err_public(CU_ERR_UNAVAILABLE,
+                             "not ready: the identity provider's keys were never fetched");
+    }
+    /* a rotation by `custos rotate-root`: the new key is taken from the key files, or this
+     * node is not ready until they hold it */
+    if (req->app->svc != NULL && cu_keyring_root_check(req->app->svc->keyring, req->app->db) != CU_OK) {
+        if (cu_keyring_root_rotated(req->app->svc->keyring)) {
+            return cu_err_public(CU_ERR_UNAVAILABLE, CU_ROOT_ROTATED_DETAIL);
+        }
+        return cu_err_public(CU_ERR_UNAVAILABLE, "the database is not reachable");
     }
     cu_resp_json(req, 0, json_pack("{s:s, s:i}", "status", "ready", "schema", version));
     return CU_OK;
@@ -64,6 +80,19 @@ cu_h_metrics(struct cu_req *req)
                       "# TYPE custos_audit_group_commit_failures_total counter\n"
                       "custos_audit_group_commit_failures_total %llu\n",
                       gs.batches, gs.requests, gs.failures);
+    }
+    struct cu_idp_status is;
+    if (cu_auth_idp_status(req->app->auth, &is)) {
+        cu_buf_printf(&b,
+                      "# TYPE custos_jwks_fetches_total counter\ncustos_jwks_fetches_total %llu\n"
+                      "# TYPE custos_jwks_fetch_failures_total counter\n"
+                      "custos_jwks_fetch_failures_total %llu\n"
+                      "# TYPE custos_jwks_kid_refetches_total counter\n"
+                      "custos_jwks_kid_refetches_total %llu\n"
+                      "# TYPE custos_jwks_age_seconds gauge\ncustos_jwks_age_seconds %.3f\n",
+                      (unsigned long long)is.fetches, (unsigned long long)is.failures,
+                      (unsigned long long)is.kid_refetches,
+                      is.age_ms < 0 ? -1.0 : (double)is.age_ms / 1000.0);
     }
     long long unsealed = 0, lag_ms = 0;
     cu_audit_seal_lag(&unsealed, &lag_ms);
