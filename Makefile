@@ -58,7 +58,7 @@ CU_VERSION := $(shell tr -cd '0-9A-Za-z.+~-' <VERSION 2>/dev/null || echo unknow
 COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 CU_COMMIT := $(shell printf '%s' '$(COMMIT)' | tr -cd '0-9A-Za-z.+~-')
 
-.PHONY: all deps run stop test test-container test-unit test-integration check-layers fuzz bench clean tests format \
+.PHONY: all deps run stop test test-browser test-container test-unit test-integration check-layers fuzz bench clean tests format \
         lint-api test-contract
 
 all: $(BIN)
@@ -135,6 +135,13 @@ test: deps
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) -s --no-print-directory tests
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/test.sh
+
+# the secure capture page in a real browser: PostgreSQL and the server as for `make test`, no
+# suites, then tests/browser/capture.test.mjs (chromium and node from scripts/deps.sh)
+test-browser: deps
+	@cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --silent
+	@$(MAKE) -s --no-print-directory $(BIN) $(TOOL_BIN)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) ONLY='^$$' PGBOUNCER_SUITES='^$$' BROWSER=1 scripts/test.sh
 
 # the image built with podman and run as production runs it (scripts/container.sh); .ci/run
 test-container: deps

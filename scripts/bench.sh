@@ -15,7 +15,8 @@
 # Knobs: BENCH_QUICK=1 (3 s runs, 2000 records, no thread-per-connection runs: ~3 minutes),
 # BENCH_DURATION (s per 32-connection run, default 8), BENCH_C1_DURATION (s per
 # 1-connection run, default 5), BENCH_SEED (records seeded, default 5000), KEEP_BENCH_DIR=1,
-# BENCH_HOLD=SECONDS (set up, then keep everything running that long for a look, and stop).
+# BENCH_HOLD=SECONDS (set up, then keep everything running that long for a look, and stop),
+# BENCH_RATE_LIMITS=0 (the rate limits off; default on, far above the load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -157,6 +158,13 @@ export CUSTOS_LISTEN=127.0.0.1:$api_port
 export CUSTOS_THREADS=$conns
 export CUSTOS_DB_POOL=$conns
 export CUSTOS_LOG_LEVEL=warn
+# the rate limits are checked as in production (their cost is part of tokenize's numbers) but
+# set far above what a run sends, so that nothing is refused; BENCH_RATE_LIMITS=0 turns them off
+if [ "${BENCH_RATE_LIMITS:-1}" = 1 ]; then
+    export CUSTOS_RATE_TOKENIZE=100000000 CUSTOS_RATE_SEARCH=100000000 CUSTOS_RATE_VERIFY=100000000
+else
+    export CUSTOS_RATE_TOKENIZE=0 CUSTOS_RATE_SEARCH=0 CUSTOS_RATE_VERIFY=0
+fi
 unset CUSTOS_TLS_CERT_FILE CUSTOS_TLS_KEY_FILE CUSTOS_JWKS_FILE CUSTOS_JWT_HS256_SECRET \
     CUSTOS_DATABASE_PASSWORD_FILE CUSTOS_MIGRATE_DATABASE_PASSWORD_FILE CUSTOS_HTTP_MODE
 "$bin" migrate >"$results/migrate.log" 2>&1 || { cat "$results/migrate.log" >&2; die "custos migrate failed"; }

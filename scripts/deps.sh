@@ -10,6 +10,8 @@ pkgs=(build-essential pkg-config libmicrohttpd-dev libpq-dev libssl-dev libjanss
 # base image; node and npm for kubernetes-models and the OpenAPI tools (tools/openapi: make
 # lint-api, make test-contract); kubectl for `kubectl kustomize`
 pkgs+=(podman runc debootstrap nodejs)
+# the browser test of the capture page (make test-browser): Debian's chromium, driven from node
+pkgs+=(chromium)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -144,6 +144,9 @@ export CUSTOS_DEV=0
 # (CI, parallel suites, SANITIZE) once took over 2 s for an 8,000-value tokenize
 export CUSTOS_DB_TIMEOUT_MS=10000
 export CUSTOS_SWEEP_INTERVAL=2
+# tokenize limits are checked but far above what the suite sends (test_token_formats tokenizes
+# 100,000 guesses as one principal); test_ratelimit spawns servers with small limits
+export CUSTOS_RATE_TOKENIZE=100000000
 unset CUSTOS_JWT_HS256_SECRET CUSTOS_JWT_HS256_SECRET_FILE
 
 "$bin" migrate >/dev/null || die "custos migrate failed"
@@ -201,6 +204,18 @@ if [ -n "$prism_pid" ]; then
     kill "$prism_pid" 2>/dev/null; wait "$prism_pid" 2>/dev/null; prism_pid=
 fi
 
+# ---- the browser test (make test-browser sets BROWSER=1): the capture page in Debian's
+# chromium driven by playwright-core (tests/browser/, installed from its lockfile) ----
+if [ "${BROWSER:-0}" = 1 ]; then
+    echo "== browser tests/browser/capture.test.mjs"
+    if CUSTOS_TEST_MKJWT=$top/$BUILD/tests/tools/mkjwt CUSTOS_BROWSER_SHOTS=$top/build/browser \
+        node tests/browser/capture.test.mjs; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1)); echo "test.sh: the browser test failed" >&2
+    fi
+fi
+
 # the shared server must stop cleanly on SIGTERM (exit 0, no sanitizer report)
 kill -TERM "$server_pid"
 wait "$server_pid"; rc=$?
@@ -227,7 +242,7 @@ done
 # PGBOUNCER_PREPARED=1 runs it with named prepared statements instead (it must fail: 42P05 and
 # 26000 behind the pooler).
 bouncer_suites=$(ls "$BUILD"/tests/integration/test_* 2>/dev/null | grep -v '_serial$' | sort | current |
-    grep -E "${PGBOUNCER_SUITES:-/test_(tokenize|detokenize|search|records|collections|purposes)$}" | pick)
+    grep -E "${PGBOUNCER_SUITES:-/test_(tokenize|detokenize|search|records|collections|purposes|capture)$}" | pick)
 if [ -n "$bouncer_suites" ]; then
     echo "== PgBouncer (transaction mode) in front of PostgreSQL"
     bouncer_dir=$(readlink -f "$work/pg")/bouncer

@@ -18,6 +18,7 @@
 #include "http/http.h"
 #include "service/audit_chain.h"
 #include "service/group_commit.h"
+#include "service/ratelimit.h"
 #include "service/tenants.h"
 
 /* Background work in serve: verify the root key until the database answers, then run the
@@ -51,6 +52,9 @@ run_sweep(struct cu_svc *svc, int first)
     long long sealed = 0;
     if (!first && cu_audit_seal_all(svc, &sealed) != CU_OK) {
         cu_log(CU_LOG_WARN, "audit sealing failed", "reason", cu_err_reason(), NULL);
+    }
+    if (!first && cu_ratelimit_gc_all(svc) != CU_OK) {
+        cu_log(CU_LOG_WARN, "rate-limit clean-up failed", "reason", cu_err_reason(), NULL);
     }
 }
 
@@ -166,7 +170,11 @@ cu_cmd_serve(int argc, char **argv)
         status = cu_cmd_fail("could not set up the database pool");
         goto out;
     }
-    struct cu_svc svc = {.db = db, .keyring = keyring};
+    struct cu_rate_limits rate;
+    cu_ratelimit_limits(&rate, cfg.rate_tokenize, cfg.rate_tokenize_window_s, cfg.rate_search,
+                        cfg.rate_search_window_s, cfg.rate_verify, cfg.rate_verify_window_s,
+                        cfg.verify_attempts, cfg.verify_window_s);
+    struct cu_svc svc = {.db = db, .keyring = keyring, .rate = &rate};
     struct cu_app app = {.cfg = &cfg,
                          .db = db,
                          .auth = auth,

@@ -47,6 +47,11 @@ struct cu_config {
     int db_timeout_ms;
     int sweep_interval_s;
     int jwt_cache_entries;
+    /* rate limits (issue 12 items 5 and 7): a limit of 0 is none */
+    int rate_tokenize, rate_tokenize_window_s;
+    int rate_search, rate_search_window_s;
+    int rate_verify, rate_verify_window_s;
+    int verify_attempts, verify_window_s;
     char *log_level;
     char *http_mode; /* "epoll" (thread pool) or "threads" (one per connection) */
 };

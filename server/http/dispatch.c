@@ -160,7 +160,43 @@ cu_http_admit(struct cu_http_state *st, enum cu_http_body body, unsigned long lo
         !cu_http_is_json(cu_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         return cu_err_set(CU_ERR_MEDIA_TYPE, __FILE__, __LINE__, "content type not json");
     }
+    if ((route->flags & CU_ROUTE_FORM_BODY) &&
+        !cu_http_is_form(cu_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        cu_err_set(CU_ERR_MEDIA_TYPE, __FILE__, __LINE__, "content type not a form");
+        return cu_err_public(CU_ERR_MEDIA_TYPE,
+                             "The body must be application/x-www-form-urlencoded");
+    }
     return CU_OK;
+}
+
+/* The route's rate limit per principal and tenant: one event (or one per record), counted on
+ * every node alike; a refusal is audited and answered 429 with Retry-After. A database that
+ * cannot count fails the request (503): nothing passes unchecked. */
+static enum cu_err
+rate_check(struct cu_req *req, const struct cu_route *route, const struct cu_route_rate *rl)
+{
+    struct cu_svc *svc = req->app->svc;
+    const struct cu_rate_policy *pol = cu_ratelimit_policy(svc, rl->bucket);
+    if (pol == NULL || pol->limit <= 0 || req->tenant == NULL || rl->cost == CU_RATE_IN_SERVICE) {
+        return CU_OK;
+    }
+    int cost = 1;
+    json_t *records = json_object_get(req->json, "records");
+    if (rl->cost == CU_RATE_PER_RECORD && json_is_array(records) && json_array_size(records) > 1) {
+        cost = (int)json_array_size(records);
+    }
+    CU_GUARD(cu_ratelimit_hit(svc, req->tenant, rl->bucket, req->principal->sub, pol, cost,
+                              &req->rate));
+    if (req->rate.allowed) {
+        return CU_OK;
+    }
+    struct cu_actor a;
+    cu_req_actor(req, &a);
+    cu_ratelimit_audit_refusal(svc, &a, route->audit_action, cu_req_param(req, "c"));
+    req->retry_after = cu_arena_printf(req->arena, "%d", req->rate.reset_s);
+    cu_err_set(CU_ERR_RATE, __FILE__, __LINE__, "rate limit %s", rl->bucket);
+    return cu_err_public(CU_ERR_RATE, "The rate limit of this operation is reached; retry after "
+                                      "Retry-After seconds");
 }
 
 enum cu_err
@@ -177,6 +213,18 @@ cu_http_dispatch(struct cu_http_state *st)
         if (rc != CU_OK) {
             return cu_err_public(rc, detail);
         }
+    }
+    if (route->flags & CU_ROUTE_FORM_BODY) {
+        const char *detail = NULL;
+        req->form = cu_arena_alloc(req->arena, sizeof(*req->form));
+        enum cu_err rc = cu_form_parse(req->arena, st->body.data, st->body.len, req->form, &detail);
+        if (rc != CU_OK) {
+            return cu_err_public(rc, detail);
+        }
+    }
+    const struct cu_route_rate *rl = cu_route_rate_of(route);
+    if (rl != NULL) {
+        CU_GUARD(rate_check(req, route, rl));
     }
     CU_GUARD(route->handler(req));
     if (req->status == 0) {

@@ -144,14 +144,15 @@ cu_http_expects_continue(struct MHD_Connection *conn)
     return e != NULL && strcasecmp(e, "100-continue") == 0;
 }
 
-int
-cu_http_is_json(const char *ct)
+/* 1 when ct is type, optionally with charset=utf-8 (case-insensitive). */
+static int
+is_media_type(const char *ct, const char *type)
 {
     if (ct == NULL) {
         return 0;
     }
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0) {
+    size_t n = strlen(type);
+    if (strncasecmp(ct, type, n) != 0) {
         return 0;
     }
     const char *rest = ct + n;
@@ -169,4 +170,16 @@ cu_http_is_json(const char *ct)
         rest++;
     }
     return strcasecmp(rest, "charset=utf-8") == 0 || strcasecmp(rest, "charset=\"utf-8\"") == 0;
+}
+
+int
+cu_http_is_json(const char *ct)
+{
+    return is_media_type(ct, "application/json");
+}
+
+int
+cu_http_is_form(const char *ct)
+{
+    return is_media_type(ct, "application/x-www-form-urlencoded");
 }

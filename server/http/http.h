@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "service/ratelimit.h"
 #include "service/svc.h"
 #include "service/vault.h"
 #include "storage/db.h"
@@ -44,6 +45,7 @@ struct cu_req {
     const uint8_t *body;
     size_t body_len;
     json_t *json; /* parsed body for routes that take JSON (borrowed from the arena) */
+    struct cu_form *form; /* parsed body for routes that take a form (arena) */
 
     /* set by the auth step for routes that need it */
     struct cu_principal *principal;
@@ -56,6 +58,7 @@ struct cu_req {
     size_t resp_text_len;
     const char *resp_type;    /* Content-Type for resp_text */
     const char *retry_after;  /* seconds, for 429/503 */
+    struct cu_rate_result rate; /* the rate limit checked, for the RateLimit-* fields */
     const char *location;
     const char *challenge;    /* WWW-Authenticate of a 401/403 refused by the dispatcher */
 
@@ -85,12 +88,34 @@ enum { CU_JSON_MAX_DEPTH = 32 };
 enum cu_err cu_json_parse(struct cu_arena *arena, const uint8_t *data, size_t len, json_t **out,
                           const char **detail) CU_WUR;
 
+/* A form body (application/x-www-form-urlencoded) decoded by cu_form_parse (http/form.c):
+ * names and NUL-terminated values in the arena; a value may hold any byte but NUL. */
+enum { CU_FORM_MAX_FIELDS = 64, CU_FORM_MAX_NAME = 64 };
+struct cu_form_field {
+    const char *name;
+    const char *value;
+    size_t len;
+};
+struct cu_form {
+    struct cu_form_field *fields;
+    size_t n;
+};
+/* Parses data into *out (arena). Empty pairs are skipped; a pair without '=' has an empty
+ * value. CU_ERR_BAD_REQUEST with a fixed *detail (never the content) for a malformed or cut
+ * percent-escape, a NUL byte, a name outside [A-Za-z0-9_.-]{1,64}, a repeated name or more
+ * than CU_FORM_MAX_FIELDS fields. */
+enum cu_err cu_form_parse(struct cu_arena *arena, const uint8_t *data, size_t len,
+                          struct cu_form *out, const char **detail) CU_WUR;
+
 /* The route table and the server. */
 enum cu_route_flags {
     CU_ROUTE_PUBLIC = 1 << 0,    /* no bearer token needed */
     CU_ROUTE_JSON_BODY = 1 << 1, /* body must be application/json, parsed into req->json */
     CU_ROUTE_OPTIONAL_BODY = 1 << 2,
     CU_ROUTE_TENANT = 1 << 3, /* the token must name a tenant; denials go to its audit trail */
+    CU_ROUTE_FORM_BODY = 1 << 4, /* body must be application/x-www-form-urlencoded: req->form */
+    CU_ROUTE_PAGE = 1 << 5, /* a browser page: every answer carries a strict CSP, no framing and
+                               no referrer (respond.c) */
 };
 
 /* The scope value meaning "holds at least one well-formed detokenize:<c>.<f>:<level> scope";
@@ -113,6 +138,26 @@ struct cu_route {
 
 extern const struct cu_route cu_routes[];
 extern const size_t cu_routes_count;
+
+/* The rate limits per principal and tenant (service/ratelimit.h), by route (method and
+ * pattern of a cu_routes entry): checked by the dispatcher once the body is parsed, before the
+ * handler, in a round trip of its own; or, for CU_RATE_IN_SERVICE, by the service in the
+ * pipeline it runs anyway (no round trip of its own). */
+enum cu_rate_cost {
+    CU_RATE_PER_REQUEST = 0,
+    CU_RATE_PER_RECORD = 1, /* the cost is the number of the body's "records" (tokenize) */
+    CU_RATE_IN_SERVICE = 2, /* the service counts it (verify, with the token's lookup) */
+};
+struct cu_route_rate {
+    const char *method;
+    const char *pattern;
+    const char *bucket; /* "tokenize", "search", "verify" */
+    enum cu_rate_cost cost;
+};
+extern const struct cu_route_rate cu_route_rates[];
+extern const size_t cu_route_rates_count;
+/* The rate limit of a route, or NULL. */
+const struct cu_route_rate *cu_route_rate_of(const struct cu_route *route);
 
 /* Finds the route for method and path. Returns the index, or -1 with *method_mismatch set
  * when the path exists under another method (405), or -1 with it clear (404). */
@@ -161,5 +206,11 @@ enum cu_err cu_h_audit_verify(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_checkpoint(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_audit_exposure(struct cu_req *req) CU_WUR;
 enum cu_err cu_h_alerts(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_verify(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_capture_create(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_capture_get(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_capture_page(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_capture_submit(struct cu_req *req) CU_WUR;
+enum cu_err cu_h_capture_css(struct cu_req *req) CU_WUR;
 
 #endif

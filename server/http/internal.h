@@ -82,6 +82,8 @@ enum cu_http_body cu_http_body_kind(struct MHD_Connection *conn, unsigned long l
 int cu_http_expects_continue(struct MHD_Connection *conn);
 /* 1 for application/json, optionally with charset=utf-8. */
 int cu_http_is_json(const char *content_type);
+/* 1 for application/x-www-form-urlencoded, optionally with charset=utf-8. */
+int cu_http_is_form(const char *content_type);
 
 /* ---- dispatch.c: the route table's policy and the handler call ---- */
 

@@ -8,6 +8,7 @@
 #include "core/metrics.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +129,19 @@ add_headers(struct cu_http_state *st, struct MHD_Response *resp, const char *typ
     } else if (req->status == 503 || req->status == 429) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     }
+    if (req->rate.checked) {
+        /* draft-ietf-httpapi-ratelimit-headers-06: the limit, what is left, the seconds until
+         * the oldest counted event leaves the window, and the policy (limit;w=window) */
+        char v[64];
+        snprintf(v, sizeof(v), "%d", req->rate.limit);
+        MHD_add_response_header(resp, "RateLimit-Limit", v);
+        snprintf(v, sizeof(v), "%d", req->rate.remaining);
+        MHD_add_response_header(resp, "RateLimit-Remaining", v);
+        snprintf(v, sizeof(v), "%d", req->rate.reset_s);
+        MHD_add_response_header(resp, "RateLimit-Reset", v);
+        snprintf(v, sizeof(v), "%d;w=%d", req->rate.limit, req->rate.window_s);
+        MHD_add_response_header(resp, "RateLimit-Policy", v);
+    }
     if (req->location != NULL) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, req->location);
     }
@@ -135,6 +149,16 @@ add_headers(struct cu_http_state *st, struct MHD_Response *resp, const char *typ
         char allow[64];
         cu_router_allow(req->path, allow, sizeof(allow));
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    if (req->route_index >= 0 && (cu_routes[req->route_index].flags & CU_ROUTE_PAGE)) {
+        /* a page the customer types a value into: nothing but its own stylesheet loads, it
+         * posts only to itself, it cannot be framed, and its URL (the secret) is never sent
+         * on as a referrer */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'none'; style-src 'self'; form-action 'self'; "
+                                "frame-ancestors 'none'; base-uri 'none'");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     }
     if (st->close) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");

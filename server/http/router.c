@@ -90,3 +90,15 @@ cu_router_allow(const char *path, char *out, size_t n)
         used += (size_t)w;
     }
 }
+
+const struct cu_route_rate *
+cu_route_rate_of(const struct cu_route *route)
+{
+    for (size_t i = 0; i < cu_route_rates_count; i++) {
+        if (strcmp(cu_route_rates[i].method, route->method) == 0 &&
+            strcmp(cu_route_rates[i].pattern, route->pattern) == 0) {
+            return &cu_route_rates[i];
+        }
+    }
+    return NULL;
+}

@@ -3,7 +3,13 @@
  * tests/integration/test_routes.c walks this table to prove the policy is enforced. */
 #include "http/http.h"
 
-enum { J = CU_ROUTE_JSON_BODY, T = CU_ROUTE_TENANT, P = CU_ROUTE_PUBLIC };
+enum {
+    J = CU_ROUTE_JSON_BODY,
+    T = CU_ROUTE_TENANT,
+    P = CU_ROUTE_PUBLIC,
+    F = CU_ROUTE_FORM_BODY,
+    G = CU_ROUTE_PAGE,
+};
 
 const struct cu_route cu_routes[] = {
     {"GET", "/healthz", cu_h_healthz, P, NULL, NULL, 200},
@@ -37,6 +43,7 @@ const struct cu_route cu_routes[] = {
     /* no whole-request scope: API.md answers a token without any grant 200 with a 403 per
      * item (and the service audits each); the per-field decision is the service's */
     {"POST", "/v1/detokenize", cu_h_detokenize, T | J, NULL, "detokenize", 200},
+    {"POST", "/v1/verify", cu_h_verify, T | J, "records:verify", "verify", 200},
     {"GET", "/v1/audit", cu_h_audit_list, T, "audit:read", "audit.query", 200},
     {"GET", "/v1/audit/verify", cu_h_audit_verify, T, "audit:read", "audit.verify", 200},
     {"POST", "/v1/audit/verify", cu_h_audit_verify, T | J, "audit:read",
@@ -45,6 +52,23 @@ const struct cu_route cu_routes[] = {
     {"GET", "/v1/alerts", cu_h_alerts, T, "audit:read", "audit.alerts", 200},
     {"GET", "/v1/audit/checkpoint", cu_h_audit_checkpoint, T, "audit:read", "audit.checkpoint",
      200},
+    {"POST", "/v1/capture-sessions", cu_h_capture_create, T | J, "records:write",
+     "capture.create", 201},
+    {"GET", "/v1/capture-sessions/{id}", cu_h_capture_get, T, "records:write", "capture.get", 200},
+    /* the customer's page: the secret in the path is the only credential; the service audits
+     * each use in the session's tenant (capture.open, capture.submit) */
+    {"GET", "/capture/{secret}", cu_h_capture_page, P | G, NULL, NULL, 200},
+    {"POST", "/capture/{secret}", cu_h_capture_submit, P | G | F, NULL, NULL, 200},
+    {"GET", "/capture.css", cu_h_capture_css, P | G, NULL, NULL, 200},
 };
 
 const size_t cu_routes_count = sizeof(cu_routes) / sizeof(cu_routes[0]);
+
+/* Rate limits (issue 12 item 7): the oracle routes, limited per principal and tenant. */
+const struct cu_route_rate cu_route_rates[] = {
+    {"POST", "/v1/collections/{c}/records", "tokenize", CU_RATE_PER_RECORD},
+    {"POST", "/v1/collections/{c}/search", "search", CU_RATE_PER_REQUEST},
+    {"POST", "/v1/verify", "verify", CU_RATE_IN_SERVICE},
+};
+
+const size_t cu_route_rates_count = sizeof(cu_route_rates) / sizeof(cu_route_rates[0]);

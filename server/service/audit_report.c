@@ -86,6 +86,27 @@ alert_rows(const struct cu_db_result *r)
     return list;
 }
 
+/* Appends the rate-limit alerts to list. */
+static void
+rate_alert_rows(const struct cu_db_result *r, json_t *list)
+{
+    for (int i = 0; i < cu_res_rows(r); i++) {
+        json_t *actions = json_array();
+        char *all = strdup(cu_res_text(r, i, CU_COL_RATE_ALERT_ACTIONS));
+        char *save = NULL;
+        for (char *t = strtok_r(all, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+            json_array_append_new(actions, json_string(t));
+        }
+        free(all);
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:I, s:o, s:s, s:s}", "type", "rate_limited", "principal",
+                            cu_res_text(r, i, CU_COL_RATE_ALERT_PRINCIPAL), "refusals",
+                            (json_int_t)cu_res_int(r, i, CU_COL_RATE_ALERT_REFUSALS), "actions",
+                            actions, "from", cu_res_text(r, i, CU_COL_RATE_ALERT_FROM), "to",
+                            cu_res_text(r, i, CU_COL_RATE_ALERT_TO)));
+    }
+}
+
 enum cu_err
 cu_audit_alerts(struct cu_svc *s, const struct cu_actor *a, json_t **out)
 {
@@ -97,13 +118,21 @@ cu_audit_alerts(struct cu_svc *s, const struct cu_actor *a, json_t **out)
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_audit_alerts(tx, a->tenant, CU_ALERT_BASELINE_HOURS, CU_ALERT_MIN_REVEALS,
                                  CU_ALERT_FACTOR, arena, &r));
+    struct cu_db_result *rl = NULL;
+    CU_TRY(cu_store_audit_rate_alerts(tx, a->tenant, CU_ALERT_MIN_RATE_LIMITED, arena, &rl));
     CU_TRY(cu_audit_one(tx, a, a->tenant, "audit.alerts"));
     CU_TRY(cu_tx_commit(&tx));
-    *out = json_pack("{s:o, s:{s:s, s:i, s:i, s:i}}", "alerts", alert_rows(r), "rule", "rule",
+    json_t *alerts = alert_rows(r);
+    rate_alert_rows(rl, alerts);
+    *out = json_pack("{s:o, s:{s:s, s:i, s:i, s:i}, s:{s:s, s:i}}", "alerts", alerts, "rule",
+                     "rule",
                      "reveals in the last hour >= min_reveals and > factor x the principal's mean"
                      " reveals per hour over the baseline_hours before it",
                      "baseline_hours", CU_ALERT_BASELINE_HOURS, "min_reveals", CU_ALERT_MIN_REVEALS,
-                     "factor", CU_ALERT_FACTOR);
+                     "factor", CU_ALERT_FACTOR, "rate_limit_rule", "rule",
+                     "requests of the principal refused by a rate limit (tokenize, search, verify,"
+                     " verify attempts per token) in the last hour >= min_refusals",
+                     "min_refusals", CU_ALERT_MIN_RATE_LIMITED);
 out:
     cu_tx_abort(&tx);
     cu_arena_free(arena);
@@ -153,7 +182,22 @@ cu_audit_alerts_scan(struct cu_svc *s, const char *tenant)
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_audit_alerts(tx, tenant, CU_ALERT_BASELINE_HOURS, CU_ALERT_MIN_REVEALS,
                                  CU_ALERT_FACTOR, arena, &r));
+    struct cu_db_result *rl = NULL;
+    CU_TRY(cu_store_audit_rate_alerts(tx, tenant, CU_ALERT_MIN_RATE_LIMITED, arena, &rl));
     cu_tx_abort(&tx); /* read only: no COMMIT for a pass that changes nothing */
+    for (int i = 0; i < cu_res_rows(rl); i++) {
+        const char *principal = cu_res_text(rl, i, CU_COL_RATE_ALERT_PRINCIPAL);
+        /* a key of its own, so that a principal can have both alerts in one hour */
+        char key[96];
+        snprintf(key, sizeof(key), "rate:%s", tenant);
+        if (!first_in_hour(key, principal)) {
+            continue;
+        }
+        cu_metrics_count("audit_alerts_raised", 1);
+        cu_log(CU_LOG_WARN, "principal refused by rate limits", "tenant", tenant, "principal",
+               principal, "refusals_last_hour", cu_res_text(rl, i, CU_COL_RATE_ALERT_REFUSALS),
+               "actions", cu_res_text(rl, i, CU_COL_RATE_ALERT_ACTIONS), NULL);
+    }
     for (int i = 0; i < cu_res_rows(r); i++) {
         const char *principal = cu_res_text(r, i, CU_COL_ALERT_PRINCIPAL);
         if (!first_in_hour(tenant, principal)) {

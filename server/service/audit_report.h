@@ -18,6 +18,9 @@ enum {
     CU_ALERT_MIN_REVEALS = 20,
     CU_ALERT_FACTOR = 5,
     CU_EXPOSURE_MAX_ROWS = 100000,
+    /* rate-limit rule: a principal refused by a rate limit this often in the last hour (limits
+     * sit above honest use, so one refusal is worth a look) */
+    CU_ALERT_MIN_RATE_LIMITED = 1,
 };
 
 /* {"principal","from","to","plain":[row],"masked":[row],"truncated":bool} with row =
@@ -28,8 +31,10 @@ enum cu_err cu_audit_exposure(struct cu_svc *s, const struct cu_actor *a, const 
                               const char *from, const char *to, struct cu_problems *problems,
                               json_t **out) CU_WUR;
 
-/* {"alerts":[{"type":"reveal_rate","principal","reveals","baseline_per_hour","from","to"}],
- * "rule":{...}} for the actor's tenant, evaluated now. Audited (audit.alerts). */
+/* {"alerts":[{"type":"reveal_rate","principal","reveals","baseline_per_hour","from","to"},
+ * {"type":"rate_limited","principal","refusals","actions":[...],"from","to"}],
+ * "rule":{...},"rate_limit_rule":{...}} for the actor's tenant, evaluated now. Audited
+ * (audit.alerts). */
 enum cu_err cu_audit_alerts(struct cu_svc *s, const struct cu_actor *a, json_t **out) CU_WUR;
 
 /* The background check of one tenant (the sweep): logs each alert (principal and counts, never

@@ -7,6 +7,7 @@
 #include "service/keyring.h"
 #include "service/seal.h"
 #include "service/spec.h"
+#include "service/vault.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -63,5 +64,20 @@ enum cu_err cu_intake_exec(struct cu_tx *tx, const char *tenant, json_t *batch,
 enum cu_err cu_intake_reserve(struct cu_tx *tx, const char *tenant, const char *collection,
                               const struct cu_tenant_keys *keys, struct cu_in_record *recs,
                               size_t n, struct cu_arena *arena) CU_WUR;
+
+/* Tokenize (cu_records_create) with a hook: fn runs in the records' transaction after they are
+ * written and before COMMIT, with the id of the first stored record; its error rolls everything
+ * back and is returned. For a caller whose own state change must commit with the records (a
+ * capture session, service/capture.c). */
+struct cu_records_hook {
+    enum cu_err (*fn)(struct cu_tx *tx, void *ctx, const char *record_id);
+    void *ctx;
+};
+enum cu_err cu_records_create_hooked(struct cu_svc *s, const struct cu_actor *a,
+                                     const char *collection, json_t *body,
+                                     const struct cu_idem *idem,
+                                     const struct cu_records_hook *hook,
+                                     struct cu_problems *problems, enum cu_outcome *outcome,
+                                     json_t **out) CU_WUR;
 
 #endif

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 struct cu_group_commit;
+struct cu_rate_limits;
 
 struct cu_svc {
     struct cu_db *db;
@@ -19,6 +20,8 @@ struct cu_svc {
     /* the group-commit writer of reveals' audit entries (service/group_commit.h); NULL: each
      * request writes its entries in a transaction of its own */
     struct cu_group_commit *audit_writer;
+    /* the rate limits of tokenize, search and verify (service/ratelimit.h); NULL: none */
+    const struct cu_rate_limits *rate;
 };
 
 /* What a use case did; the HTTP layer maps it to a status (services never pick one). The values

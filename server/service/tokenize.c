@@ -20,6 +20,15 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
                   const struct cu_idem *idem, struct cu_problems *problems,
                   enum cu_outcome *outcome, json_t **out)
 {
+    return cu_records_create_hooked(s, a, collection, body, idem, NULL, problems, outcome, out);
+}
+
+enum cu_err
+cu_records_create_hooked(struct cu_svc *s, const struct cu_actor *a, const char *collection,
+                         json_t *body, const struct cu_idem *idem,
+                         const struct cu_records_hook *hook, struct cu_problems *problems,
+                         enum cu_outcome *outcome, json_t **out)
+{
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
     struct cu_tenant_keys keys = {0};
@@ -153,7 +162,7 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         char *aj = json_dumps(audit, JSON_COMPACT);
         /* without an Idempotency-Key to remember, the writes end the transaction: one round
          * trip for them and COMMIT (the call ends tx either way) */
-        int last = idem == NULL || idem->key == NULL;
+        int last = (idem == NULL || idem->key == NULL) && hook == NULL;
         rc = !(rj && vj && tj && aj) ? CU_ERR_INTERNAL
              : last                  ? cu_store_write_batch_commit(&tx, a->tenant, rj, vj, tj, aj)
                                      : cu_store_write_batch(tx, a->tenant, rj, vj, tj, aj);
@@ -172,6 +181,15 @@ cu_records_create(struct cu_svc *s, const struct cu_actor *a, const char *collec
         if (rc != CU_OK) {
             /* fail closed: nothing is stored without its audit entries */
             goto out;
+        }
+    }
+    if (hook != NULL) {
+        /* the hook's statements join the records' transaction: both commit or neither */
+        for (size_t i = 0; i < n; i++) {
+            if (recs[i].ok) {
+                CU_TRY(hook->fn(tx, hook->ctx, recs[i].id));
+                break;
+            }
         }
     }
     *outcome = good == n ? CU_OUTCOME_CREATED : CU_OUTCOME_PARTIAL;

@@ -116,6 +116,16 @@ static const struct cu_stmt q_alerts = {
                                  " ORDER BY h.hour DESC, h.principal COLLATE \"C\""
                                  " LIMIT 1000"};
 
+/* the columns of enum cu_col_rate_alert; bounded by now() like q_alerts (the time index) */
+static const struct cu_stmt q_rate_alerts = {
+    "audit_rate_alerts",
+    "SELECT a.principal, count(*), string_agg(DISTINCT a.action, ',' ORDER BY a.action), "
+    TSUS("(now() - interval '1 hour')") ", " TSUS("now()")
+    " FROM audit_log a WHERE a.tenant_id = $1 AND a.ts >= now() - interval '1 hour'"
+    " AND a.outcome = 'rate_limited'"
+    " GROUP BY a.principal HAVING count(*) >= $2::int"
+    " ORDER BY count(*) DESC, a.principal COLLATE \"C\" LIMIT 100"};
+
 static enum cu_err
 one_int(struct cu_tx *tx, const struct cu_stmt *q, const struct cu_params *p, long long *out)
 {
@@ -264,4 +274,15 @@ cu_store_audit_alerts(struct cu_tx *tx, const char *tenant, int baseline_hours, 
     cu_params_int(&p, arena, min_reveals);
     cu_params_int(&p, arena, factor);
     return cu_tx_exec(tx, &q_alerts, &p, arena, out);
+}
+
+enum cu_err
+cu_store_audit_rate_alerts(struct cu_tx *tx, const char *tenant, int min_refusals,
+                           struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_params p;
+    cu_params_init(&p);
+    cu_params_text(&p, tenant);
+    cu_params_int(&p, arena, min_refusals);
+    return cu_tx_exec(tx, &q_rate_alerts, &p, arena, out);
 }

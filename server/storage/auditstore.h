@@ -107,4 +107,17 @@ enum cu_err cu_store_audit_alerts(struct cu_tx *tx, const char *tenant, int base
                                   int min_reveals, int factor, struct cu_arena *arena,
                                   struct cu_db_result **out) CU_WUR;
 
+/* Principals that rate limits refused (outcome "rate_limited") at least min_refusals times in
+ * the hour before now. Columns: principal, refusals, the actions refused (comma-separated,
+ * sorted), the window's start and end. At most 100 rows, most refused first. */
+enum cu_col_rate_alert {
+    CU_COL_RATE_ALERT_PRINCIPAL,
+    CU_COL_RATE_ALERT_REFUSALS,
+    CU_COL_RATE_ALERT_ACTIONS,
+    CU_COL_RATE_ALERT_FROM,
+    CU_COL_RATE_ALERT_TO,
+};
+enum cu_err cu_store_audit_rate_alerts(struct cu_tx *tx, const char *tenant, int min_refusals,
+                                       struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+
 #endif

@@ -107,6 +107,9 @@ enum cu_err cu_tx_exec_steps(struct cu_tx *tx, const struct cu_step *steps, int 
 /* The same as the transaction's last statements, with COMMIT in the same round trip; ends the
  * transaction like cu_tx_exec_commit. */
 enum cu_err cu_tx_exec_steps_commit(struct cu_tx **tx, const struct cu_step *steps, int n) CU_WUR;
+/* The same, with the steps' results (their out) kept in arena: a write that answers. */
+enum cu_err cu_tx_exec_steps_commit_in(struct cu_tx **tx, const struct cu_step *steps, int n,
+                                       struct cu_arena *arena) CU_WUR;
 /* Runs the transaction's last statement and COMMIT in one round trip; like cu_tx_commit it
  * always ends the transaction (rolled back on failure), returns the connection and sets *tx to
  * NULL. */

@@ -344,6 +344,16 @@ cu_tx_exec_commit(struct cu_tx **txp, const struct cu_stmt *stmt, const struct c
 enum cu_err
 cu_tx_exec_steps_commit(struct cu_tx **txp, const struct cu_step *steps, int n)
 {
+    struct cu_arena *arena = cu_arena_new();
+    enum cu_err rc = cu_tx_exec_steps_commit_in(txp, steps, n, arena);
+    cu_arena_free(arena);
+    return rc;
+}
+
+enum cu_err
+cu_tx_exec_steps_commit_in(struct cu_tx **txp, const struct cu_step *steps, int n,
+                           struct cu_arena *arena)
+{
     struct cu_tx *tx = *txp;
     *txp = NULL;
     enum cu_err rc = CU_ERR_UNAVAILABLE;
@@ -351,9 +361,7 @@ cu_tx_exec_steps_commit(struct cu_tx **txp, const struct cu_step *steps, int n)
         cu_err_set(rc, __FILE__, __LINE__, "%s: connection lost",
                    n > 0 ? steps[0].stmt->name : "pipeline");
     } else {
-        struct cu_arena *arena = cu_arena_new();
         rc = exec_pipelined(tx, !tx->begun, steps, n, 1, arena);
-        cu_arena_free(arena);
     }
     if (rc != CU_OK && !tx->implicit && tx->conn->pg != NULL) {
         /* a statement or COMMIT failed: the transaction is still open, in error */

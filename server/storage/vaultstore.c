@@ -606,3 +606,13 @@ cu_tx_allow_platform_idem(struct cu_tx *tx)
     cu_arena_free(tmp);
     return rc;
 }
+
+void
+cu_store_detokenize_step(const char *tenant, const char *tokens_json, struct cu_params *p,
+                         struct cu_db_result **out, struct cu_step *step)
+{
+    cu_params_init(p);
+    cu_params_text(p, tenant);
+    cu_params_text(p, tokens_json);
+    *step = (struct cu_step){.stmt = &q_detokenize, .p = p, .out = out};
+}

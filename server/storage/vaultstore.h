@@ -103,6 +103,10 @@ enum cu_col_detokenize {
 };
 enum cu_err cu_store_detokenize(struct cu_tx *tx, const char *tenant, const char *tokens_json,
                                 struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+/* The same lookup as one step of the caller's pipeline (verify: with its attempt count, in one
+ * round trip): fills p (the caller's storage, alive until the steps have run) and step. */
+void cu_store_detokenize_step(const char *tenant, const char *tokens_json, struct cu_params *p,
+                              struct cu_db_result **out, struct cu_step *step);
 /* What a reveal needs, in one round trip (one snapshot in a read, cu_tx_begin_read): the
  * purpose (columns cu_col_purpose, no row when undeclared) and the tokens' rows (columns
  * cu_col_detokenize). The policy facts still to come (consent, restriction, interaction,

@@ -3,6 +3,7 @@
 
 #include "auth/jwt.h"
 #include "service/vault.h"
+#include "service/verify.h"
 
 #include <string.h>
 
@@ -211,6 +212,24 @@ cu_h_detokenize(struct cu_req *req)
     enum cu_err rc =
         cu_detokenize(req->app->svc, &a, cu_req_header(req, "X-Purpose"), req->json, &p, &out);
     CU_GUARD(not_found_detail(cu_req_problems(req, rc, &p)));
+    cu_resp_json(req, 0, out);
+    return CU_OK;
+}
+
+enum cu_err
+cu_h_verify(struct cu_req *req)
+{
+    struct cu_actor a;
+    cu_req_actor(req, &a);
+    struct cu_problems p = {0};
+    json_t *out = NULL;
+    struct cu_rate_result rate;
+    enum cu_err rc = cu_verify(req->app->svc, &a, req->json, &p, &rate, &out);
+    req->rate = rate;
+    if (rc == CU_ERR_RATE) {
+        req->retry_after = cu_arena_printf(req->arena, "%d", rate.reset_s);
+    }
+    CU_GUARD(cu_req_problems(req, rc, &p));
     cu_resp_json(req, 0, out);
     return CU_OK;
 }
