@@ -58,7 +58,8 @@ CU_VERSION := $(shell tr -cd '0-9A-Za-z.+~-' <VERSION 2>/dev/null || echo unknow
 COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 CU_COMMIT := $(shell printf '%s' '$(COMMIT)' | tr -cd '0-9A-Za-z.+~-')
 
-.PHONY: all deps run stop test test-browser test-container test-unit test-integration check-layers fuzz bench clean tests format
+.PHONY: all deps run stop test test-browser test-container test-unit test-integration check-layers fuzz bench clean tests format \
+        lint-api test-contract
 
 all: $(BIN)
 
@@ -153,6 +154,15 @@ test-unit: $(UNIT_BIN)
 
 check-layers:
 	@scripts/check-layers.sh
+
+# the OpenAPI contract: Spectral + OWASP ruleset at 0 errors (also run by make test), and a
+# session through a Prism validating proxy with 0 response violations (run by .ci/run)
+lint-api: deps
+	@scripts/lint-api.sh
+
+test-contract: deps
+	@$(MAKE) -s --no-print-directory tests
+	@BUILD=$(BUILD) scripts/contract.sh
 
 fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -7,7 +7,8 @@ pkgs=(build-essential pkg-config libmicrohttpd-dev libpq-dev libssl-dev libjanss
       libjwt-dev libcriterion-dev libcurl4-openssl-dev postgresql openssl curl clang
       docker-compose procps iproute2 wrk postgresql-contrib python3 python3-yaml pgbouncer)
 # the container, Compose and Kubernetes checks (issue 15): podman with runc and a debootstrap-made
-# base image; node and npm for kubernetes-models; kubectl for `kubectl kustomize`
+# base image; node and npm for kubernetes-models and the OpenAPI tools (tools/openapi: make
+# lint-api, make test-contract); kubectl for `kubectl kustomize`
 pkgs+=(podman runc debootstrap nodejs)
 # the browser test of the capture page (make test-browser): Debian's chromium, driven from node
 pkgs+=(chromium)

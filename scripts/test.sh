@@ -11,6 +11,7 @@ server_pid=
 passed=0; failed=0
 
 cleanup() {
+    [ -n "${prism_pid:-}" ] && kill "$prism_pid" 2>/dev/null
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
     if [ "${KEEP_TEST_DIR:-0}" = 1 ]; then scripts/pg.sh stop "$work/pg"; else scripts/pg.sh destroy "$work/pg"; fi >/dev/null 2>&1
     [ "${KEEP_TEST_DIR:-0}" = 1 ] || rm -rf "$work"
@@ -90,6 +91,13 @@ offline "kustomize build deploy/k8s" sh -c 'kubectl kustomize deploy/k8s >"$1"' 
 offline "kubernetes manifests (tests/deploy/validate.js)" node tests/deploy/validate.js "$work/k8s.yaml"
 offline "kubernetes checks refuse broken manifests" node tests/deploy/selftest.js "$work/k8s.yaml"
 
+echo "== OpenAPI lint (Spectral + OWASP ruleset)"
+if scripts/lint-api.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); echo "test.sh: api/openapi.yaml fails the lint (make lint-api)" >&2
+fi
+
 echo "== deploy manifests parse"
 if python3 -c 'import glob, sys, yaml
 files = glob.glob("deploy/**/*.yaml", recursive=True) + ["api/openapi.yaml"]
@@ -166,11 +174,36 @@ for attempt in 1 2 3; do
     [ "$attempt" = 3 ] && { cat "$CUSTOS_TEST_SERVER_LOG" >&2; die "the server did not start"; }
 done
 
+# make test-contract (scripts/contract.sh): the suites talk to the server through a Prism
+# validating proxy (plain HTTP on loopback to Prism, HTTPS from Prism to the server), which
+# logs every request and response that breaks api/openapi.yaml; contract.sh counts them
+prism_pid=
+if [ -n "${CUSTOS_TEST_PRISM_LOG:-}" ]; then
+    prism_port=$(free_port)
+    NODE_EXTRA_CA_CERTS=$CUSTOS_TEST_CA tools/openapi/node_modules/.bin/prism proxy \
+        api/openapi.yaml "$CUSTOS_TEST_URL" --host 127.0.0.1 --port "$prism_port" --cors=false \
+        --validate-request=false \
+        --errors=false >"$CUSTOS_TEST_PRISM_LOG" 2>&1 &
+    prism_pid=$!
+    for _ in $(seq 1 300); do
+        curl -fsS "http://127.0.0.1:$prism_port/healthz" >/dev/null 2>&1 && break
+        kill -0 "$prism_pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    curl -fsS "http://127.0.0.1:$prism_port/healthz" >/dev/null 2>&1 ||
+        { cat "$CUSTOS_TEST_PRISM_LOG" >&2; die "the Prism proxy did not start"; }
+    export CUSTOS_TEST_URL=http://127.0.0.1:$prism_port
+fi
+
 jobs=2
 [ "${SANITIZE:-0}" = 1 ] && jobs=1
 for t in $(ls "$BUILD"/tests/integration/test_* 2>/dev/null | grep -v '_serial$' | sort | current | pick); do
     run_suite "integration $(basename "$t")" "$t" --jobs=$jobs
 done
+
+if [ -n "$prism_pid" ]; then
+    kill "$prism_pid" 2>/dev/null; wait "$prism_pid" 2>/dev/null; prism_pid=
+fi
 
 # ---- the browser test (make test-browser sets BROWSER=1): the capture page in Debian's
 # chromium driven by playwright-core (tests/browser/, installed from its lockfile) ----

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/reject.h"
 #include "crypto/encode.h"
 
 /* The allow-list: a token's alg must be spelled exactly as here. */
@@ -56,7 +57,7 @@ decode_part(struct cu_arena *arena, const char *src, size_t len, const char *wha
 {
     uint8_t *buf = cu_arena_alloc(arena, len * 3 / 4 + 1);
     if (cu_base64url_decode_to(src, len, buf, out_len) != CU_OK) {
-        CU_BAIL(CU_ERR_UNAUTHORIZED, "token %s is not strict base64url", what);
+        CU_BAIL(cu_auth_reject(CU_AUTH_MALFORMED), "token %s is not strict base64url", what);
     }
     *out = buf;
     return CU_OK;
@@ -77,12 +78,12 @@ parse_object(struct cu_arena *arena, const uint8_t *text, size_t len, const char
     json_t *j = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL) {
         /* position only: jansson's text can quote the input */
-        CU_BAIL(CU_ERR_UNAUTHORIZED, "token %s is not json without duplicates (column %d)", what,
-                jerr.column);
+        CU_BAIL(cu_auth_reject(CU_AUTH_MALFORMED),
+                "token %s is not json without duplicates (column %d)", what, jerr.column);
     }
     cu_arena_defer(arena, defer_json_decref, j);
     if (!json_is_object(j)) {
-        CU_BAIL(CU_ERR_UNAUTHORIZED, "token %s is not a json object", what);
+        CU_BAIL(cu_auth_reject(CU_AUTH_MALFORMED), "token %s is not a json object", what);
     }
     *out = j;
     return CU_OK;
@@ -103,28 +104,28 @@ static enum cu_err
 check_header(json_t *header, struct cu_jwt_parts *out)
 {
     json_t *alg = json_object_get(header, "alg");
-    CU_ENSURE(json_is_string(alg), CU_ERR_UNAUTHORIZED, "header alg missing or not a string");
+    CU_AUTH_ENSURE(json_is_string(alg), CU_AUTH_MALFORMED, "header alg missing or not a string");
     const char *name = json_string_value(alg);
-    CU_ENSURE(strcasecmp(name, "none") != 0, CU_ERR_UNAUTHORIZED, "alg none refused");
+    CU_AUTH_ENSURE(strcasecmp(name, "none") != 0, CU_AUTH_ALG, "alg none refused");
     const struct cu_jwt_alg_def *d = cu_jwt_alg_by_name(name);
-    CU_ENSURE(d != NULL, CU_ERR_UNAUTHORIZED, "alg not in the allow-list");
+    CU_AUTH_ENSURE(d != NULL, CU_AUTH_ALG, "alg not in the allow-list");
     out->alg = d->alg;
     for (size_t i = 0; i < sizeof(refused_headers) / sizeof(refused_headers[0]); i++) {
-        CU_ENSURE(json_object_get(header, refused_headers[i]) == NULL, CU_ERR_UNAUTHORIZED,
-                  "header member %s refused", refused_headers[i]);
+        CU_AUTH_ENSURE(json_object_get(header, refused_headers[i]) == NULL, CU_AUTH_HEADER,
+                       "header member %s refused", refused_headers[i]);
     }
     /* libjwt 1.10.2 refuses any typ but JWT inside jwt_decode; refusing here says why */
     json_t *typ = json_object_get(header, "typ");
-    CU_ENSURE(typ == NULL ||
-                  (json_is_string(typ) && strcasecmp(json_string_value(typ), "JWT") == 0),
-              CU_ERR_UNAUTHORIZED, "header typ is not JWT");
+    CU_AUTH_ENSURE(typ == NULL ||
+                       (json_is_string(typ) && strcasecmp(json_string_value(typ), "JWT") == 0),
+                   CU_AUTH_HEADER, "header typ is not JWT");
     json_t *kid = json_object_get(header, "kid");
     if (kid != NULL) {
-        CU_ENSURE(json_is_string(kid), CU_ERR_UNAUTHORIZED, "header kid is not a string");
+        CU_AUTH_ENSURE(json_is_string(kid), CU_AUTH_MALFORMED, "header kid is not a string");
         size_t len = json_string_length(kid);
-        CU_ENSURE(len > 0 && len <= CU_JWT_MAX_KID && cu_jwt_printable(json_string_value(kid), len),
-                  CU_ERR_UNAUTHORIZED, "header kid empty, over %d bytes or not printable",
-                  CU_JWT_MAX_KID);
+        CU_AUTH_ENSURE(
+            len > 0 && len <= CU_JWT_MAX_KID && cu_jwt_printable(json_string_value(kid), len),
+            CU_AUTH_MALFORMED, "header kid empty, over %d bytes or not printable", CU_JWT_MAX_KID);
         out->kid = json_string_value(kid);
     }
     return CU_OK;
@@ -137,20 +138,20 @@ cu_jwt_preparse_header(const char *token, size_t len, struct cu_arena *arena,
                        struct cu_jwt_parts *out)
 {
     memset(out, 0, sizeof(*out));
-    CU_ENSURE(len > 0 && len <= CU_JWT_MAX_TOKEN, CU_ERR_UNAUTHORIZED,
-              "token empty or over %d bytes", CU_JWT_MAX_TOKEN);
+    CU_AUTH_ENSURE(len > 0 && len <= CU_JWT_MAX_TOKEN, CU_AUTH_MALFORMED,
+                   "token empty or over %d bytes", CU_JWT_MAX_TOKEN);
     const char *d1 = memchr(token, '.', len);
-    CU_ENSURE(d1 != NULL, CU_ERR_UNAUTHORIZED, "token is not three parts");
+    CU_AUTH_ENSURE(d1 != NULL, CU_AUTH_MALFORMED, "token is not three parts");
     const char *d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token));
-    CU_ENSURE(d2 != NULL, CU_ERR_UNAUTHORIZED, "token is not three parts");
+    CU_AUTH_ENSURE(d2 != NULL, CU_AUTH_MALFORMED, "token is not three parts");
     const char *end = token + len;
-    CU_ENSURE(memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) == NULL, CU_ERR_UNAUTHORIZED,
-              "token is not three parts");
+    CU_AUTH_ENSURE(memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) == NULL, CU_AUTH_MALFORMED,
+                   "token is not three parts");
     size_t h_len = (size_t)(d1 - token);
     size_t p_len = (size_t)(d2 - d1 - 1);
     size_t s_len = (size_t)(end - d2 - 1);
-    CU_ENSURE(h_len > 0 && p_len > 0, CU_ERR_UNAUTHORIZED, "token header or payload empty");
-    CU_ENSURE(s_len > 0, CU_ERR_UNAUTHORIZED, "token signature empty");
+    CU_AUTH_ENSURE(h_len > 0 && p_len > 0, CU_AUTH_MALFORMED, "token header or payload empty");
+    CU_AUTH_ENSURE(s_len > 0, CU_AUTH_MALFORMED, "token signature empty");
     out->token = token;
     out->token_len = len;
     out->signing_input_len = (size_t)(d2 - token);
@@ -161,7 +162,7 @@ cu_jwt_preparse_header(const char *token, size_t len, struct cu_arena *arena,
     CU_GUARD(
         decode_part(arena, d1 + 1, p_len, "payload", &out->payload_json, &out->payload_json_len));
     CU_GUARD(decode_part(arena, d2 + 1, s_len, "signature", &out->sig, &out->sig_len));
-    CU_ENSURE(out->sig_len > 0, CU_ERR_UNAUTHORIZED, "token signature empty");
+    CU_AUTH_ENSURE(out->sig_len > 0, CU_AUTH_MALFORMED, "token signature empty");
     CU_GUARD(parse_object(arena, header_json, header_json_len, "header", &out->header));
     return check_header(out->header, out);
 }

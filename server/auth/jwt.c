@@ -16,6 +16,7 @@
 #include "auth/idp.h"
 #include "auth/jose.h"
 #include "auth/jwks.h"
+#include "auth/reject.h"
 #include "auth/tokencache.h"
 #include "crypto/hmac.h"
 #include "crypto/jwk.h"
@@ -283,30 +284,30 @@ select_key(const struct cu_auth *a, const struct cu_jwks *keys, const struct cu_
 {
     const struct cu_jwt_alg_def *d = cu_jwt_alg_def(parts->alg);
     if (parts->alg == CU_JWT_HS256) {
-        CU_ENSURE(a->secret != NULL, CU_ERR_UNAUTHORIZED, "alg hs256 refused outside dev mode");
+        CU_AUTH_ENSURE(a->secret != NULL, CU_AUTH_ALG, "alg hs256 refused outside dev mode");
         *key = a->secret;
         *key_len = a->secret_len;
         return CU_OK;
     }
-    CU_ENSURE(keys != NULL, CU_ERR_UNAUTHORIZED, "no jwks loaded for an asymmetric alg");
-    CU_ENSURE(parts->kid != NULL, CU_ERR_UNAUTHORIZED, "header kid missing");
+    CU_AUTH_ENSURE(keys != NULL, CU_AUTH_UNKNOWN_KEY, "no jwks loaded for an asymmetric alg");
+    CU_AUTH_ENSURE(parts->kid != NULL, CU_AUTH_UNKNOWN_KEY, "header kid missing");
     const struct cu_jwks_key *k = cu_jwks_find(keys, parts->kid);
-    CU_ENSURE(k != NULL, CU_ERR_UNAUTHORIZED, "header kid names no loaded key");
-    CU_ENSURE(k->info.kind == d->kind, CU_ERR_UNAUTHORIZED, "alg %s does not fit the key type",
-              d->name);
+    CU_AUTH_ENSURE(k != NULL, CU_AUTH_UNKNOWN_KEY, "header kid names no loaded key");
+    CU_AUTH_ENSURE(k->info.kind == d->kind, CU_AUTH_ALG, "alg %s does not fit the key type",
+                   d->name);
     if (d->kind == CU_JWK_RSA) {
-        CU_ENSURE(k->info.bits >= 2048, CU_ERR_UNAUTHORIZED, "rsa key under 2048 bits");
-        CU_ENSURE(parts->sig_len == ((size_t)k->info.bits + 7) / 8, CU_ERR_UNAUTHORIZED,
-                  "rsa signature is not the modulus size");
+        CU_AUTH_ENSURE(k->info.bits >= 2048, CU_AUTH_UNKNOWN_KEY, "rsa key under 2048 bits");
+        CU_AUTH_ENSURE(parts->sig_len == ((size_t)k->info.bits + 7) / 8, CU_AUTH_SIGNATURE,
+                       "rsa signature is not the modulus size");
     } else {
-        CU_ENSURE(k->info.curve == d->curve, CU_ERR_UNAUTHORIZED,
-                  "alg %s does not fit the key's curve", d->name);
+        CU_AUTH_ENSURE(k->info.curve == d->curve, CU_AUTH_ALG,
+                       "alg %s does not fit the key's curve", d->name);
         /* JWS wants raw R||S; a DER signature has another length */
-        CU_ENSURE(parts->sig_len == 2 * cu_jwk_curve_size(d->curve), CU_ERR_UNAUTHORIZED,
-                  "ecdsa signature is not raw r||s of the curve size");
+        CU_AUTH_ENSURE(parts->sig_len == 2 * cu_jwk_curve_size(d->curve), CU_AUTH_SIGNATURE,
+                       "ecdsa signature is not raw r||s of the curve size");
     }
-    CU_ENSURE(k->jwk_alg == NULL || strcmp(k->jwk_alg, d->name) == 0, CU_ERR_UNAUTHORIZED,
-              "alg %s differs from the key's alg", d->name);
+    CU_AUTH_ENSURE(k->jwk_alg == NULL || strcmp(k->jwk_alg, d->name) == 0, CU_AUTH_ALG,
+                   "alg %s differs from the key's alg", d->name);
     *key = (const uint8_t *)k->pem;
     *key_len = k->pem_len;
     return CU_OK;
@@ -321,14 +322,14 @@ cu_auth_verify(struct cu_auth *a, const char *authorization, long long now, stru
     jwt_t *jwt = NULL;
     memset(out, 0, sizeof(*out));
 
-    CU_ENSURE(authorization != NULL, CU_ERR_UNAUTHORIZED, "no authorization header");
-    CU_ENSURE(strncasecmp(authorization, "Bearer ", 7) == 0, CU_ERR_UNAUTHORIZED,
-              "authorization is not a bearer token");
+    CU_AUTH_ENSURE(authorization != NULL, CU_AUTH_MISSING, "no authorization header");
+    CU_AUTH_ENSURE(strncasecmp(authorization, "Bearer ", 7) == 0, CU_AUTH_NOT_BEARER,
+                   "authorization is not a bearer token");
     const char *token = authorization + 7;
     /* cap before any decoding: libjwt allocas strlen(token) */
     size_t len = strnlen(token, CU_JWT_MAX_TOKEN + 1);
-    CU_ENSURE(len <= CU_JWT_MAX_TOKEN, CU_ERR_UNAUTHORIZED, "token over %d bytes",
-              CU_JWT_MAX_TOKEN);
+    CU_AUTH_ENSURE(len <= CU_JWT_MAX_TOKEN, CU_AUTH_MALFORMED, "token over %d bytes",
+                   CU_JWT_MAX_TOKEN);
     struct cu_jwt_parts parts;
     CU_GUARD(cu_jwt_preparse_header(token, len, arena, &parts));
 
@@ -367,9 +368,9 @@ cu_auth_verify(struct cu_auth *a, const char *authorization, long long now, stru
         size_t in_len = parts.signing_input_len;
         uint8_t *canon = cu_arena_alloc(arena, in_len + parts.sig_len);
         memcpy(canon, token, in_len);
-        CU_CHECK(cu_jwt_ecdsa_canonical(cu_jwt_alg_def(parts.alg)->curve, parts.sig, parts.sig_len,
-                                        canon + in_len) >= 0,
-                 CU_ERR_UNAUTHORIZED, "ecdsa signature is not raw r||s of the curve size");
+        CU_AUTH_CHECK(cu_jwt_ecdsa_canonical(cu_jwt_alg_def(parts.alg)->curve, parts.sig,
+                                             parts.sig_len, canon + in_len) >= 0,
+                      CU_AUTH_SIGNATURE, "ecdsa signature is not raw r||s of the curve size");
         CU_TRY(cu_sha256(canon, in_len + parts.sig_len, digest));
     } else {
         CU_TRY(cu_sha256((const uint8_t *)token, len, digest));
@@ -380,8 +381,8 @@ cu_auth_verify(struct cu_auth *a, const char *authorization, long long now, stru
     }
 
     /* never a NULL or empty key: libjwt would then skip verification altogether */
-    CU_CHECK(key != NULL && key_len > 0 && key_len <= INT_MAX, CU_ERR_UNAUTHORIZED,
-             "no key to verify with");
+    CU_AUTH_CHECK(key != NULL && key_len > 0 && key_len <= INT_MAX, CU_AUTH_UNKNOWN_KEY,
+                  "no key to verify with");
     if (parts.alg == CU_JWT_HS256) {
         /* libjwt 1.10 compares HMACs with strcmp: check in constant time first, so that its
          * comparison only ever sees signatures that are right */
@@ -389,14 +390,16 @@ cu_auth_verify(struct cu_auth *a, const char *authorization, long long now, stru
         CU_TRY(cu_hmac_sha256(key, key_len, (const uint8_t *)token, parts.signing_input_len, mac));
         int same = parts.sig_len == sizeof(mac) && cu_ct_equal(mac, parts.sig, sizeof(mac));
         cu_wipe(mac, sizeof(mac));
-        CU_CHECK(same, CU_ERR_UNAUTHORIZED, "hs256 signature does not match");
+        CU_AUTH_CHECK(same, CU_AUTH_SIGNATURE, "hs256 signature does not match");
     }
-    int jrc = jwt_decode(&jwt, token, key, (int)key_len);
-    CU_CHECK(jrc == 0 && jwt != NULL, CU_ERR_UNAUTHORIZED, "signature rejected by libjwt (%d)",
-             jrc);
-    CU_CHECK(jwt_get_alg(jwt) == lib_alg(parts.alg), CU_ERR_UNAUTHORIZED,
-             "libjwt verified another alg than the header's");
+    /* the payload must be a JSON object before libjwt sees it: its own parse failure would
+     * read as a bad signature */
     CU_TRY(cu_jwt_preparse_payload(arena, &parts));
+    int jrc = jwt_decode(&jwt, token, key, (int)key_len);
+    CU_AUTH_CHECK(jrc == 0 && jwt != NULL, CU_AUTH_SIGNATURE, "signature rejected by libjwt (%d)",
+                  jrc);
+    CU_AUTH_CHECK(jwt_get_alg(jwt) == lib_alg(parts.alg), CU_AUTH_SIGNATURE,
+                  "libjwt verified another alg than the header's");
     CU_TRY(cu_claims_check(&a->rules, parts.payload, now, arena, out, &times));
     cu_tokencache_put(a->cache, generation, digest, out, &times);
 out:

@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+const char cu_scope_field_missing[] =
+    "The token lacks a detokenize:<collection>.<field>:<level> scope for this field";
+
 static const char *const simple_scopes[] = {
     "vault:admin", "tenant:admin",  "records:write", "records:delete", "records:search",
     "dsr:manage",  "consent:write", "audit:read",    "records:verify", "interactions:write",

@@ -22,6 +22,9 @@ int cu_scope_has(const char *const *scopes, size_t n, const char *scope);
 enum cu_level cu_scope_level(const char *const *scopes, size_t n, const char *collection,
                              const char *field);
 
+/* The public detail of a field the scopes do not grant (a per-item 403). */
+extern const char cu_scope_field_missing[];
+
 /* "plain" | "masked" | "redacted" -> level. Errors: CU_ERR_INVALID for anything else
  * (including "none" and NULL). */
 enum cu_err cu_level_parse(const char *s, enum cu_level *out) CU_WUR;

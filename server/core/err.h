@@ -13,6 +13,8 @@
     X(CU_ERR_BAD_FRAMING, 400, "bad-framing", "The request framing is ambiguous")                 \
     X(CU_ERR_UNAUTHORIZED, 401, "unauthorized", "Missing or invalid bearer token")                \
     X(CU_ERR_FORBIDDEN, 403, "forbidden", "The token does not grant this operation")              \
+    X(CU_ERR_PURPOSE, 403, "purpose-not-declared", "The purpose is not declared")                 \
+    X(CU_ERR_CONSENT, 403, "consent-missing", "The subject has not consented to this purpose")    \
     X(CU_ERR_NOT_FOUND, 404, "not-found", "No such resource")                                     \
     X(CU_ERR_METHOD, 405, "method-not-allowed", "Method not allowed on this resource")            \
     X(CU_ERR_CONFLICT, 409, "conflict", "The request conflicts with the current state")           \

@@ -4,6 +4,7 @@
 #include "http/internal.h"
 
 #include "auth/jwt.h"
+#include "auth/reject.h"
 #include "auth/scope.h"
 #include "service/vault.h"
 #include "service/ident.h"
@@ -24,24 +25,44 @@ count_authorization(void *cls, enum MHD_ValueKind kind, const char *key, const c
     return MHD_YES;
 }
 
+/* The RFC 6750 challenge of a refused token: which check failed, as a phrase of the fixed
+ * vocabulary of auth/reject.h (never a token or claim byte); a request that sent no bearer
+ * token at all gets the bare challenge (§3.1). */
+static const char *
+challenge_401(struct cu_arena *arena)
+{
+    int why = cu_auth_reject_of(cu_err_public_detail());
+    if (why < 0) {
+        /* a refusal that named no class (a check added without one): no guess */
+        return "Bearer realm=\"custos\", error=\"invalid_token\"";
+    }
+    if (why == CU_AUTH_MISSING || why == CU_AUTH_NOT_BEARER) {
+        return "Bearer realm=\"custos\"";
+    }
+    return cu_arena_printf(arena, "Bearer realm=\"custos\", error=\"%s\", error_description=\"%s\"",
+                           why == CU_AUTH_SEVERAL ? "invalid_request" : "invalid_token",
+                           cu_auth_reject_phrase(why));
+}
+
 static enum cu_err
 authenticate(struct cu_req *req)
 {
+    enum cu_err rc = CU_OK;
     const char *authz = cu_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (authz == NULL) {
-        return cu_err_set(CU_ERR_UNAUTHORIZED, __FILE__, __LINE__, "no authorization header");
-    }
+    CU_AUTH_CHECK(authz != NULL, CU_AUTH_MISSING, "no authorization header");
     /* MHD's look-up returns the first of several: which one counts must not be a guess */
     int n = 0;
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_authorization, &n);
-    if (n != 1) {
-        return cu_err_set(CU_ERR_UNAUTHORIZED, __FILE__, __LINE__, "several authorization headers");
-    }
+    CU_AUTH_CHECK(n == 1, CU_AUTH_SEVERAL, "several authorization headers");
     struct cu_principal *p = cu_arena_alloc(req->arena, sizeof(*p));
-    CU_GUARD(cu_auth_verify(req->app->auth, authz, (long long)time(NULL), req->arena, p));
+    CU_TRY(cu_auth_verify(req->app->auth, authz, (long long)time(NULL), req->arena, p));
     req->principal = p;
     req->tenant = p->tenant;
-    return CU_OK;
+out:
+    if (rc == CU_ERR_UNAUTHORIZED) {
+        req->challenge = challenge_401(req->arena);
+    }
+    return rc;
 }
 
 /* 1 when one of the scopes is a well-formed detokenize:<c>.<f>:<level> grant. */
@@ -113,8 +134,16 @@ authorize(struct cu_req *req, const struct cu_route *route)
         cu_audit_denial(req->app->svc, &a, route->audit_action,
                         c != NULL && cu_ident_ok(c) ? c : NULL);
     }
+    /* RFC 6750 §3.1: name the scope the route needs; the detail is the same text, built from
+     * the route table only (never from the token) */
+    const char *scope = strcmp(route->scope, CU_SCOPE_ANY_DETOKENIZE) == 0
+                            ? "detokenize:<collection>.<field>:<level>"
+                            : route->scope;
+    req->challenge = cu_arena_printf(
+        req->arena, "Bearer realm=\"custos\", error=\"insufficient_scope\", scope=\"%s\"", scope);
     cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "missing scope %s", route->scope);
-    return cu_err_public(CU_ERR_FORBIDDEN, "The token does not grant this operation");
+    return cu_err_public(CU_ERR_FORBIDDEN,
+                         cu_arena_printf(req->arena, "The token lacks the scope %s", scope));
 }
 
 enum cu_err

@@ -60,6 +60,7 @@ struct cu_req {
     const char *retry_after;  /* seconds, for 429/503 */
     struct cu_rate_result rate; /* the rate limit checked, for the RateLimit-* fields */
     const char *location;
+    const char *challenge;    /* WWW-Authenticate of a 401/403 refused by the dispatcher */
 
     /* validation problems for an error return; the public detail travels with the error
      * code itself (cu_err_public, core/err.h) */

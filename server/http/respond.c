@@ -119,9 +119,10 @@ add_headers(struct cu_http_state *st, struct MHD_Response *resp, const char *typ
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    if (req->status == 401) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                "Bearer error=\"invalid_token\"");
+    if (req->challenge != NULL && (req->status == 401 || req->status == 403)) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->challenge);
+    } else if (req->status == 401) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"custos\"");
     }
     char hint[24];
     if (req->retry_after == NULL && cu_err_retry_hint() > 0) {

@@ -146,14 +146,14 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         CU_TRY(rc);
         rc = cu_purpose_decide(pr, &basis);
     }
-    if (rc == CU_ERR_FORBIDDEN) {
+    if (rc == CU_ERR_PURPOSE) {
         cu_tx_abort(&tx);
         json_t *refused = json_array();
         json_array_append_new(refused, cu_audit_entry(a, "detokenize", NULL, NULL, NULL, NULL, NULL,
                                                       NULL, "denied_purpose"));
         enum cu_err ignored = cu_audit_durable(s, a->tenant, refused);
         (void)ignored;
-        CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
+        CU_FAIL(CU_ERR_PURPOSE, "undeclared purpose");
     }
     CU_TRY(rc);
     CU_TRY(cu_controls_load(&ctl, a, fr, arena));
@@ -192,8 +192,8 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         json_t *fields = json_pack("[s]", field);
         enum cu_level granted = cu_controls_granted(&ctl, collection, field);
         if (granted == CU_LEVEL_NONE) {
-            json_array_append_new(
-                results, item_err(token, CU_ERR_FORBIDDEN, "The token does not grant this field"));
+            json_array_append_new(results,
+                                  item_err(token, CU_ERR_FORBIDDEN, cu_scope_field_missing));
             json_array_append_new(audit, cu_audit_entry(a, "detokenize", collection, fields, record,
                                                         subject, purpose, NULL, "denied"));
             continue;

@@ -227,8 +227,9 @@ cu_gate_decide(const char *basis, int restricted, int consented, const char **ou
     }
     if (!consented && strcmp(basis, "consent") == 0) {
         *outcome = "denied_consent";
-        *detail = "The subject has not consented to this purpose";
-        return CU_ERR_FORBIDDEN;
+        *detail = "The subject has not consented to this purpose: record the subject's consent "
+                  "for it, or read under a purpose whose lawful basis is not consent";
+        return CU_ERR_CONSENT;
     }
     *outcome = "allowed";
     *detail = NULL;

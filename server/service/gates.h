@@ -63,7 +63,7 @@ enum cu_err cu_consent_subject_json(struct cu_tx *tx, const char *tenant, const 
 
 /* The decision for a read of subject's data for purpose of lawful basis `basis` given the facts
  * (restricted, consented): CU_OK, CU_ERR_LOCKED (restricted, basis not legal_obligation) or
- * CU_ERR_FORBIDDEN (consent basis without a grant). *outcome: the audit outcome ("allowed",
+ * CU_ERR_CONSENT (consent basis without a grant: 403, problem type consent-missing). *outcome: the audit outcome ("allowed",
  * "denied_restricted", "denied_consent"); *detail: the public detail (static). */
 enum cu_err cu_gate_decide(const char *basis, int restricted, int consented, const char **outcome,
                            const char **detail);

@@ -18,10 +18,13 @@ cu_in_problem(struct cu_in_record *r, struct cu_arena *arena, size_t i, const ch
     if (r->errors == NULL) {
         r->errors = json_array();
     }
+    r->ok = 0;
+    if (json_array_size(r->errors) >= CU_MAX_PROBLEMS) {
+        return;
+    }
     json_array_append_new(r->errors, json_pack("{s:s, s:s}", "pointer",
                                                cu_arena_printf(arena, "/records/%zu%s", i, sub),
                                                "detail", detail));
-    r->ok = 0;
 }
 
 /* Validates and normalizes the fields object of a record against the spec; computes tokens and

@@ -124,7 +124,9 @@ out:
 
 /* ---- the X-Purpose check (the consent and restriction rules: service/gates.c) ---- */
 
-static const char undeclared[] = "The X-Purpose is not a declared purpose of this tenant";
+static const char undeclared[] = "The X-Purpose is not a declared purpose of this tenant: "
+                                 "declare it with PUT /v1/purposes/{name}, or send one of "
+                                 "GET /v1/purposes";
 
 enum cu_err
 cu_purpose_name_check(const char *purpose)
@@ -132,11 +134,12 @@ cu_purpose_name_check(const char *purpose)
     if (purpose == NULL || purpose[0] == '\0') {
         cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "no X-Purpose");
         return cu_err_public(CU_ERR_BAD_REQUEST,
-                             "The X-Purpose header is required to read personal data");
+                             "The X-Purpose header is missing: reading personal data needs one "
+                             "of the tenant's declared purposes");
     }
     if (!cu_purpose_name_ok(purpose)) {
-        cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "malformed purpose");
-        return cu_err_public(CU_ERR_FORBIDDEN, undeclared);
+        cu_err_set(CU_ERR_PURPOSE, __FILE__, __LINE__, "malformed purpose");
+        return cu_err_public(CU_ERR_PURPOSE, undeclared);
     }
     return CU_OK;
 }
@@ -145,8 +148,8 @@ enum cu_err
 cu_purpose_decide(const struct cu_db_result *r, const char **basis)
 {
     if (cu_res_rows(r) != 1) {
-        cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "purpose not declared");
-        return cu_err_public(CU_ERR_FORBIDDEN, undeclared);
+        cu_err_set(CU_ERR_PURPOSE, __FILE__, __LINE__, "purpose not declared");
+        return cu_err_public(CU_ERR_PURPOSE, undeclared);
     }
     *basis = cu_res_text(r, 0, CU_COL_PURPOSE_LAWFUL_BASIS);
     return CU_OK;

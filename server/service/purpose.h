@@ -6,7 +6,7 @@
 #include "core/mem.h"
 #include "storage/db.h"
 
-/* X-Purpose in tx: CU_ERR_BAD_REQUEST when missing, CU_ERR_FORBIDDEN when not a declared purpose
+/* X-Purpose in tx: CU_ERR_BAD_REQUEST when missing, CU_ERR_PURPOSE when not a declared purpose
  * of tenant (both with a public detail). *basis: its lawful basis (arena). */
 enum cu_err cu_purpose_check(struct cu_tx *tx, const char *tenant, const char *purpose,
                              struct cu_arena *arena, const char **basis) CU_WUR;

@@ -87,9 +87,9 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     struct cu_controls ctl = {0};
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
     rc = cu_purpose_check(tx, a->tenant, purpose, arena, &basis);
-    if (rc == CU_ERR_FORBIDDEN) {
+    if (rc == CU_ERR_PURPOSE) {
         cu_audit_purpose_refused(&tx, a, "record.read", collection, id);
-        CU_FAIL(CU_ERR_FORBIDDEN, "undeclared purpose");
+        CU_FAIL(CU_ERR_PURPOSE, "undeclared purpose");
     }
     CU_TRY(rc);
     struct cu_coll_spec spec;
@@ -165,6 +165,8 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
                                              id, subject, purpose, NULL, "denied"));
         CU_TRY(cu_audit_write(tx, a->tenant, audit));
         CU_TRY(cu_tx_commit(&tx));
+        cu_err_public(CU_ERR_FORBIDDEN, "The token lacks a detokenize:<collection>.<field>:<level> "
+                                        "scope for any field of this record");
         CU_FAIL(CU_ERR_FORBIDDEN, "no field of the record is granted");
     }
     if (cu_controls_take(&ctl, top) != CU_OK) {

@@ -17,6 +17,9 @@ cu_problem_add(struct cu_problems *p, const char *pointer, const char *detail)
     if (p->errors == NULL) {
         p->errors = json_array();
     }
+    if (json_array_size(p->errors) >= CU_MAX_PROBLEMS) {
+        return;
+    }
     json_array_append_new(p->errors, json_pack("{s:s, s:s}", "pointer", pointer, "detail", detail));
 }
 

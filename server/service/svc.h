@@ -39,6 +39,10 @@ struct cu_problems {
     json_t *errors; /* array of {"pointer","detail"}; NULL when none */
 };
 
+/* A problem lists at most this many errors (api/openapi.yaml: Problem.errors maxItems); the
+ * ones after it are dropped (the answer is the same 422). */
+enum { CU_MAX_PROBLEMS = 100 };
+
 void cu_problem_add(struct cu_problems *p, const char *pointer, const char *detail);
 
 /* ^[a-z0-9][a-z0-9-]{1,62}$ */

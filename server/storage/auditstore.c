@@ -113,7 +113,8 @@ static const struct cu_stmt q_alerts = {
                                  "   AND a.ts >= now() - make_interval(hours => $2::int + 1)"
                                  "   AND a.ts < now() - interval '1 hour' AND" REVEALED ") b"
                                  " WHERE h.hour > $4::int * (b.before::numeric / $2::int)"
-                                 " ORDER BY h.hour DESC, h.principal COLLATE \"C\""};
+                                 " ORDER BY h.hour DESC, h.principal COLLATE \"C\""
+                                 " LIMIT 1000"};
 
 /* the columns of enum cu_col_rate_alert; bounded by now() like q_alerts (the time index) */
 static const struct cu_stmt q_rate_alerts = {

@@ -89,7 +89,9 @@ static const struct cu_stmt q_kek_status = {
     " (SELECT count(*) FROM subject_keys s WHERE s.tenant_id = $1 AND s.kek_version = k.version),"
     " (SELECT count(*) FROM tenant_data_keys d WHERE d.tenant_id = $1"
     "  AND d.kek_version = k.version)"
-    " FROM tenant_keys k WHERE k.tenant_id = $1 ORDER BY k.version"};
+    /* the 1000 newest versions (api/openapi.yaml: KeyStatus.versions maxItems) */
+    " FROM (SELECT * FROM tenant_keys WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1000) k"
+    " ORDER BY k.version"};
 static const struct cu_stmt q_tdk_get = {
     "tdk_get",
     "SELECT kek_version, wrapped FROM tenant_data_keys WHERE tenant_id = $1 AND purpose = $2"};

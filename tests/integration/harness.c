@@ -97,7 +97,7 @@ request(const struct t_server *s, const char *method, const char *path, const ch
     if (c == NULL) {
         return -1;
     }
-    char url[2048];
+    char url[16384]; /* paths up to the server's request-line limit tests use */
     snprintf(url, sizeof(url), "%s%s", s->base, path);
     struct curl_slist *hl = NULL;
     char auth[16384];

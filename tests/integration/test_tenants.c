@@ -658,7 +658,8 @@ Test(tenants, problems_say_what_went_wrong_in_fixed_words)
                  0);
     cr_assert_eq(r.status, 400);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "detail")),
-                     "The X-Purpose header is required to read personal data");
+                     "The X-Purpose header is missing: reading personal data needs one of the "
+                     "tenant's declared purposes");
     t_resp_free(&r);
     const char *undeclared[] = {"Content-Type: application/json", "X-Purpose: marketing", NULL};
     cr_assert_eq(t_request(t_shared(), "POST", "/v1/detokenize", tok, "{\"tokens\":[\"tok_x\"]}",
@@ -666,7 +667,8 @@ Test(tenants, problems_say_what_went_wrong_in_fixed_words)
                  0);
     cr_assert_eq(r.status, 403);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "detail")),
-                     "The X-Purpose is not a declared purpose of this tenant");
+                     "The X-Purpose is not a declared purpose of this tenant: declare it with PUT "
+                     "/v1/purposes/{name}, or send one of GET /v1/purposes");
     t_resp_free(&r);
     char body[96];
     snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);

@@ -149,10 +149,16 @@ cu_h_record_get(struct cu_req *req)
     cu_req_actor(req, &a);
     enum cu_level level;
     CU_GUARD(level_param(req, &level));
+    /* 64 names of 63 bytes and their commas (api/openapi.yaml: the fields parameter) */
+    const char *fields = cu_req_query(req, "fields");
+    if (fields != NULL && strlen(fields) > 4095) {
+        cu_err_set(CU_ERR_BAD_REQUEST, __FILE__, __LINE__, "fields parameter too long");
+        return cu_err_public(CU_ERR_BAD_REQUEST, "fields must be at most 4095 characters");
+    }
     json_t *out = NULL;
     enum cu_err rc = cu_record_read(req->app->svc, &a, cu_req_param(req, "c"),
                                     cu_req_param(req, "id"), cu_req_header(req, "X-Purpose"),
-                                    level, cu_req_query(req, "fields"), &out);
+                                    level, fields, &out);
     CU_GUARD(not_found_detail(rc));
     cu_resp_json(req, 0, out);
     return CU_OK;
