@@ -18,6 +18,14 @@
 # BENCH_HOLD=SECONDS (set up, then keep everything running that long for a look, and stop),
 # BENCH_RATE_LIMITS=0 (the rate limits off; default on, far above the load), BENCH_WRK_TIMEOUT
 # (s before wrk gives up on an answer, default 10).
+# Issue 14 item 4, slow-header clients (tests/bench/trickle.py): BENCH_TRICKLE_N connections
+# (default 126) from one address (BENCH_TRICKLE_ADDR, default 127.0.0.2) send a request line and
+# then a header line every 5 s, BENCH_TRICKLE_BODIES (default 2) send an authenticated body at
+# 10 bytes/s, each one reopened when the server cuts it, while wrk probes /healthz (c=2) and
+# detokenize 1 (c=1) from 127.0.0.1 for BENCH_TRICKLE_DURATION s (default 15, 12 with
+# BENCH_QUICK=1); prints the probes' p99 against 1000 ms and how many trickling connections the
+# server closed within CUSTOS_HEADER_TIMEOUT + BENCH_TRICKLE_MARGIN (default 3) s.
+# BENCH_ONLY=trickle runs only that scenario (after the setup; tests/bench/results/ untouched).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -38,9 +46,15 @@ else
 fi
 conns=32
 batch=100
+only=${BENCH_ONLY:-}
+case "$only" in
+"" | trickle) ;;
+*) printf 'bench.sh: BENCH_ONLY=%s: the only selection is trickle\n' "$only" >&2; exit 2 ;;
+esac
 
 server_pid=
 trivial_pid=
+trickle_pid=
 pg_started=0
 
 say() { printf '%s\n' "$*" >&2; }
@@ -82,6 +96,10 @@ stop_trivial() {
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [ -n "$trickle_pid" ]; then
+        kill -TERM "$trickle_pid" 2>/dev/null || true
+        wait "$trickle_pid" 2>/dev/null || true
+    fi
     stop_server
     stop_trivial
     if [ "${KEEP_BENCH_DIR:-0}" = 1 ]; then
@@ -101,6 +119,8 @@ command -v wrk >/dev/null || die "wrk is not installed (scripts/deps.sh installs
 command -v pgbench >/dev/null || die "pgbench is not installed (package postgresql-contrib / postgresql)"
 command -v psql >/dev/null || die "psql is not installed"
 command -v curl >/dev/null || die "curl is not installed"
+command -v python3 >/dev/null || die "python3 is not installed (tests/bench/trickle.py)"
+[ -f tests/bench/trickle.py ] || die "missing tests/bench/trickle.py"
 [ -x "$bin" ] || die "$bin is missing (make $BUILD/custos)"
 [ -x "$trivial" ] || die "$trivial is missing (make $BUILD/bench/mhd_trivial)"
 [ -x "$mkidp" ] && [ -x "$mkjwt" ] || die "$mkidp or $mkjwt is missing (make tests)"
@@ -219,6 +239,7 @@ grep -q '"value":"Seed Person 0"' "$work/probe.json" || { cat "$work/probe.json"
 
 
 # ---- helper tables for the pgbench ceilings (superuser; read-only for custos_app) ----
+if [ "$only" != trickle ]; then # BENCH_ONLY=trickle uses none of them
 awk '{printf "%d\t%s\n", NR, $0}' "$work/tokens.txt" >"$work/tokens.tsv"
 nbatches=200
 psql_admin -d custos_bench >/dev/null <<SQL || die "could not create the pgbench helper tables"
@@ -304,6 +325,7 @@ GRANT SELECT, INSERT ON bench_bare TO custos_app;
 SQL
 n_bt=$(psql_admin -d custos_bench -tAc "SELECT count(*) FROM bench_tokens")
 [ "$n_bt" -eq "$seed_n" ] || die "bench_tokens has $n_bt rows, expected $seed_n"
+fi
 
 # Every database run starts from the same state: the seeded records only, vacuumed, fresh
 # statistics (as autovacuum would leave them). Runs add up to ~100k records each; without the
@@ -317,7 +339,7 @@ reset_tables() {
         -c "VACUUM ANALYZE subject_keys, records, record_values, tokens, token_names, bench_bare" >/dev/null ||
         die "could not reset the tables"
 }
-reset_tables
+[ "$only" = trickle ] || reset_tables
 
 # Plan check at the seeded size: the plans a service connection settles on (after the first
 # executions of a prepared statement) for the key-use UPDATE of tokenize and for detokenize.
@@ -348,7 +370,8 @@ SQL
          /Execution Time:/ {t[name] = $3}
          END {for (n in t) printf "%s: %s ms%s\n", n, t[n], (seq[n] != "" ? ", Seq Scan on" seq[n] : ", index scans only")}' "$out" | sort
 }
-plan_note=$(plan_check)
+plan_note=
+[ "$only" = trickle ] || plan_note=$(plan_check)
 
 if [ -n "${BENCH_HOLD:-}" ]; then # development: keep the environment up for a look, then clean up
     echo "$jwt" >"$work/jwt"
@@ -392,7 +415,12 @@ wrk_run() {
     say "  wrk $name: -t$t -c$c -d${d}s ${script:+-s $script.lua} $url"
     cpu_begin "$pid"
     wrk "${args[@]}" "$url" >"$out" 2>&1 || { cat "$out" >&2; die "wrk $name failed"; }
-    local rps p50 p99 non2xx sockerr total
+    wrk_parse "$name" "$out"
+    cpu_end "$name"
+}
+# wrk_parse NAME FILE: RPS, P50, P99 (ms), NREQ and ERRS (non-2xx + socket errors) of a wrk output
+wrk_parse() {
+    local name=$1 out=$2 rps p50 p99 non2xx sockerr total
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
     total=$(awk '/requests in/ {print $1}' "$out")
     p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
@@ -402,7 +430,6 @@ wrk_run() {
     [ -n "$rps" ] && [ -n "$total" ] || { cat "$out" >&2; die "could not read the output of wrk $name"; }
     RPS[$name]=$rps; P50[$name]=$p50; P99[$name]=$p99; NREQ[$name]=$total
     ERRS[$name]=$(( ${non2xx:-0} + ${sockerr:-0} ))
-    cpu_end "$name"
 }
 
 # pgb_run NAME SCRIPT CONNS DURATION
@@ -434,6 +461,126 @@ pgb_run() {
     cpu_end "$name"
     rm -rf "$logdir"
 }
+
+# ---- slow-header clients (issue 14 item 4) ----
+# A fresh server; wrk probes from 127.0.0.1 alone, then while tests/bench/trickle.py holds
+# BENCH_TRICKLE_N header tricklers and BENCH_TRICKLE_BODIES body tricklers open from one other
+# address (reopening each one the server cuts), then the tricklers stop reopening and every
+# connection must have been cut within the header deadline + the margin. Writes the section to
+# $results/trickle.txt.
+run_trickle() {
+    local n=${BENCH_TRICKLE_N:-126} nb=${BENCH_TRICKLE_BODIES:-2} src=${BENCH_TRICKLE_ADDR:-127.0.0.2}
+    local pdur=${BENCH_TRICKLE_DURATION:-$([ "$quick" = 1 ] && echo 12 || echo 15)}
+    local bdur=$([ "$quick" = 1 ] && echo 3 || echo 5)
+    local margin=${BENCH_TRICKLE_MARGIN:-3} deadline=${CUSTOS_HEADER_TIMEOUT:-10}
+    local kv=$results/trickle-clients.txt out=$results/trickle.txt
+    stop_server
+    start_server epoll
+    curl -fsS --interface "$src" "$api/healthz" >/dev/null 2>&1 ||
+        die "the service does not answer a client at $src (BENCH_TRICKLE_ADDR)"
+    echo "$jwt" >"$work/jwt-trickle"
+    # probe TAG SECONDS: GET /healthz at c=2 and detokenize 1 at c=1 side by side
+    trickle_probe() {
+        local tag=$1 d=$2 a=(--latency --timeout "${BENCH_WRK_TIMEOUT:-10}s") p1 p2
+        say "  wrk trickle_${tag}: -t1 -c2 -d${d}s $api/healthz and -t1 -c1 -d${d}s -s detokenize.lua"
+        wrk -t1 -c2 -d"${d}s" "${a[@]}" "$api/healthz" >"$results/wrk-trickle_${tag}_healthz.txt" 2>&1 &
+        p1=$!
+        wrk -t1 -c1 -d"${d}s" "${a[@]}" -s "$lua/detokenize.lua" "$api/v1/detokenize" \
+            >"$results/wrk-trickle_${tag}_detok.txt" 2>&1 &
+        p2=$!
+        wait "$p1" || { kill "$p2" 2>/dev/null; cat "$results/wrk-trickle_${tag}_healthz.txt" >&2; die "wrk trickle_${tag}_healthz failed"; }
+        wait "$p2" || { cat "$results/wrk-trickle_${tag}_detok.txt" >&2; die "wrk trickle_${tag}_detok failed"; }
+        wrk_parse "trickle_${tag}_healthz" "$results/wrk-trickle_${tag}_healthz.txt"
+        wrk_parse "trickle_${tag}_detok" "$results/wrk-trickle_${tag}_detok.txt"
+    }
+    trickle_probe alone "$bdur"
+    say "bench.sh: slow-header clients: $n header and $nb body tricklers from $src"
+    rm -f "$work/trickle.ready"
+    python3 tests/bench/trickle.py --host 127.0.0.1 --port "$api_port" --source "$src" \
+        --headers "$n" --bodies "$nb" --interval 5 --body-rate 10 --deadline "$deadline" \
+        --margin "$margin" --auth-file "$work/jwt-trickle" --ready "$work/trickle.ready" \
+        --max-seconds $((pdur + 120)) >"$kv" 2>"$results/trickle-clients.err" &
+    trickle_pid=$!
+    for _ in $(seq 1 300); do
+        [ -s "$work/trickle.ready" ] && break
+        kill -0 "$trickle_pid" 2>/dev/null || { cat "$results/trickle-clients.err" >&2; die "trickle.py exited early"; }
+        sleep 0.1
+    done
+    [ -s "$work/trickle.ready" ] || die "trickle.py did not open its connections in 30 s"
+    local t_ready
+    t_ready=$(date +%s.%N)
+    sleep 1
+    trickle_probe load "$pdur"
+    local t_probe_end
+    t_probe_end=$(date +%s.%N)
+    kill -USR1 "$trickle_pid"
+    say "bench.sh: the tricklers stop reopening; waiting for the server to cut the last ones"
+    wait "$trickle_pid" || { cat "$results/trickle-clients.err" >&2; trickle_pid=; die "trickle.py failed"; }
+    trickle_pid=
+    declare -A T
+    local k v
+    while IFS='=' read -r k v; do T[$k]=$v; done <"$kv"
+    [ -n "${T[opened]:-}" ] || { cat "$kv" "$results/trickle-clients.err" >&2; die "no summary from trickle.py"; }
+    # the server still answers, the probe's address and the trickling one alike
+    local code_local code_src
+    code_local=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "$api/healthz" 2>/dev/null) || true
+    code_src=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --interface "$src" "$api/healthz" 2>/dev/null) || true
+    curl -fsS "$api/metrics" >"$results/metrics-trickle.txt" 2>/dev/null || true
+    local cut_h cut_b
+    cut_h=$(awk '$1 == "custos_http_slow_headers_cut_total" {print $2}' "$results/metrics-trickle.txt")
+    cut_b=$(awk '$1 == "custos_http_slow_body_cut_total" {print $2}' "$results/metrics-trickle.txt")
+    stop_server
+    local verdict_h verdict_d verdict_c verdict_a
+    trickle_verdict() { # p99 errors
+        awk -v p="$1" -v e="$2" 'BEGIN {exit !(p < 1000 && e == 0)}' && echo met || echo "NOT met"
+    }
+    verdict_h=$(trickle_verdict "${P99[trickle_load_healthz]}" "${ERRS[trickle_load_healthz]}")
+    verdict_d=$(trickle_verdict "${P99[trickle_load_detok]}" "${ERRS[trickle_load_detok]}")
+    verdict_c="NOT met"
+    [ "${T[still_open]}" = 0 ] && [ "${T[late]}" = 0 ] && [ "${T[connect_failed]}" = 0 ] &&
+        [ "${T[cut]}" -gt 0 ] && verdict_c=met
+    verdict_a="NOT met"
+    [ "$code_local" = 200 ] && [ "$code_src" = 200 ] && verdict_a=met
+    {
+        echo "Slow-header clients (issue 14 item 4; tests/bench/trickle.py), $(date -u +%Y-%m-%dT%H:%M:%SZ):"
+        echo "  tricklers from $src: $n send a request line, then a header line every 5 s; $nb send an authenticated"
+        echo "  POST with Content-Length 100000, then 10 body bytes/s; each connection the server cuts is reopened"
+        echo "  while the probes run. Service: epoll, CUSTOS_HEADER_TIMEOUT=${deadline} s, CUSTOS_BODY_MIN_RATE=${CUSTOS_BODY_MIN_RATE:-1024} B/s,"
+        echo "  CUSTOS_PER_IP_CONNECTIONS=${CUSTOS_PER_IP_CONNECTIONS:-128}. Probes from 127.0.0.1: wrk -t1 -c2 GET /healthz and wrk -t1 -c1"
+        echo "  detokenize 1 (HS256 JWT), side by side, ${bdur} s alone, then ${pdur} s with the tricklers."
+        printf '  %-34s %9s %9s %9s %9s %7s\n' "probe" "req/s" "p50 ms" "p99 ms" "max ms" "errors"
+        local tag what
+        for tag in alone load; do
+            for what in healthz detok; do
+                local key=trickle_${tag}_${what} label mx
+                label="$([ "$what" = healthz ] && echo "GET /healthz c=2" || echo "detokenize 1 c=1"), $([ "$tag" = alone ] && echo "alone" || echo "tricklers")"
+                mx=$(to_ms "$(awk '$1 == "Latency" {print $4; exit}' "$results/wrk-$key.txt")")
+                printf '  %-34s %9.0f %9.3f %9.3f %9.3f %7s\n' "$label" "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" "$mx" "${ERRS[$key]}"
+            done
+        done
+        printf 'probe p99 under trickling clients: %.1f ms < 1000 ms %s\n' "${P99[trickle_load_healthz]}" "$verdict_h"
+        printf 'authenticated read (detokenize 1) p99 under trickling clients: %.1f ms < 1000 ms %s\n' "${P99[trickle_load_detok]}" "$verdict_d"
+        [ "${ERRS[trickle_load_healthz]}${ERRS[trickle_load_detok]}" = 00 ] ||
+            echo "  (failed probe requests count as NOT met: ${ERRS[trickle_load_healthz]} /healthz, ${ERRS[trickle_load_detok]} detokenize)"
+        printf 'trickling connections closed by the server within %s + %s s: %s of %s %s\n' \
+            "$deadline" "$margin" "$(( T[cut] - T[late] ))" "$(( T[cut] + T[early] + T[still_open] ))" "$verdict_c"
+        echo "  opened ${T[opened]} (${T[opened_headers]} trickling headers, ${T[opened_bodies]} a body; $n + $nb at the start, the rest reopened);"
+        echo "  cut at the deadline ${T[cut]} (lifetime min ${T[life_min]} s, median ${T[life_p50]} s, max ${T[life_max]} s), of them past ${T[bound]} s: ${T[late]};"
+        echo "  closed before the deadline (refused, e.g. at the per-address limit): ${T[early]}; connect failures: ${T[connect_failed]};"
+        echo "  still open at the end: ${T[still_open]}; answered before the close: ${T[answers]}"
+        echo "  server counters: custos_http_slow_headers_cut_total ${cut_h:-0}, custos_http_slow_body_cut_total ${cut_b:-0}"
+        echo "server still answers after the tricklers: /healthz from 127.0.0.1 ${code_local:-none}, from $src ${code_src:-none} $verdict_a"
+        echo "  (tricklers ran $(awk -v s="${T[seconds]}" 'BEGIN {printf "%.0f", s}') s in all: $(awk -v a="$t_ready" -v b="$t_probe_end" 'BEGIN {printf "%.0f", b - a}') s under probe, the rest draining)"
+    } >"$out"
+}
+
+if [ "$only" = trickle ]; then
+    run_trickle
+    echo
+    echo "== slow-header clients"
+    cat "$results/trickle.txt"
+    exit 0
+fi
 
 say "bench.sh: measuring (${dur}s per 32-connection run, ${dur1}s per 1-connection run)"
 hello=http://127.0.0.1:$trivial_port/hello
@@ -526,6 +673,9 @@ reset_tables; BENCH_JWT_FILE=$work/jwt-cold.txt wrk_run svc_tls_detokenize_cold_
 tls_rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0)
 stop_server
 api=$api_plain
+
+# ---- slow-header clients against a fresh server (plain HTTP) ----
+run_trickle
 
 psql_admin -d custos_bench -tAc "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE relname IN ('records', 'record_values', 'tokens', 'audit_log', 'subject_keys') ORDER BY 1" \
     >"$results/table-rows.txt" 2>/dev/null || true
@@ -672,6 +822,10 @@ mkdir -p tests/bench/results
     cat "$results/summary.txt"
     echo '```'
 } >tests/bench/results/latest.md
+
+echo
+echo "== slow-header clients"
+tee -a tests/bench/results/latest.md <"$results/trickle.txt"
 
 # the audit trail at scale (issue 10): sealing, verification and query latency over a million
 # entries of one tenant (100,000 with BENCH_QUICK=1), on its own throwaway cluster
