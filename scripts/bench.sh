@@ -563,10 +563,10 @@ run_trickle() {
         [ "${ERRS[trickle_load_healthz]}${ERRS[trickle_load_detok]}" = 00 ] ||
             echo "  (failed probe requests count as NOT met: ${ERRS[trickle_load_healthz]} /healthz, ${ERRS[trickle_load_detok]} detokenize)"
         printf 'trickling connections closed by the server within %s + %s s: %s of %s %s\n' \
-            "$deadline" "$margin" "$(( T[cut] - T[late] ))" "$(( T[cut] + T[early] + T[still_open] ))" "$verdict_c"
+            "$deadline" "$margin" "$(( T[cut] - T[late] + T[early] ))" "${T[opened]}" "$verdict_c"
         echo "  opened ${T[opened]} (${T[opened_headers]} trickling headers, ${T[opened_bodies]} a body; $n + $nb at the start, the rest reopened);"
         echo "  cut at the deadline ${T[cut]} (lifetime min ${T[life_min]} s, median ${T[life_p50]} s, max ${T[life_max]} s), of them past ${T[bound]} s: ${T[late]};"
-        echo "  closed before the deadline (refused, e.g. at the per-address limit): ${T[early]}; connect failures: ${T[connect_failed]};"
+        echo "  closed at once, before the deadline (refused, e.g. at the per-address limit): ${T[early]}; connect failures: ${T[connect_failed]};"
         echo "  still open at the end: ${T[still_open]}; answered before the close: ${T[answers]}"
         echo "  server counters: custos_http_slow_headers_cut_total ${cut_h:-0}, custos_http_slow_body_cut_total ${cut_b:-0}"
         echo "server still answers after the tricklers: /healthz from 127.0.0.1 ${code_local:-none}, from $src ${code_src:-none} $verdict_a"
