@@ -131,10 +131,14 @@ run: deps
 stop:
 	@scripts/run.sh stop
 
+# the whole run also builds the image and runs it as production does (test-container; not under
+# SANITIZE=1, which tests the code and not the image, nor for an ONLY= selection)
 test: deps
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) -s --no-print-directory tests
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/test.sh
+	@if [ "$(SANITIZE)" != 1 ] && [ -z "$(ONLY)" ]; then \
+	    $(MAKE) -s --no-print-directory test-container; fi
 
 # the secure capture page in a real browser: PostgreSQL and the server as for `make test`, no
 # suites, then tests/browser/capture.test.mjs (chromium and node from scripts/deps.sh)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/crash.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "crypto/keys.h"
@@ -222,6 +223,7 @@ cu_cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    cu_crash_report_install();
 
     if (cu_auth_start(auth) != CU_OK) {
         status = cu_cmd_fail("could not start the JWKS refresher");

@@ -342,6 +342,34 @@ t_spawn_unready(const char *const *env, int tls, struct t_server *out)
     return spawn(env, tls, 0, out);
 }
 
+/* The last lines of a server's log on stderr: test.sh removes the log with its directory, and a
+ * crash at shutdown (once a SIGABRT in test_tenants, log gone) must leave its reason in CI's
+ * output. */
+static void
+log_tail(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return;
+    }
+    char *lines[30] = {0};
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        free(lines[n % 30]);
+        lines[n % 30] = strdup(line);
+        n++;
+    }
+    fclose(f);
+    fprintf(stderr, "t_stop: the log's last lines:\n");
+    for (int i = n > 30 ? n - 30 : 0; i < n; i++) {
+        fprintf(stderr, "  | %s", lines[i % 30] != NULL ? lines[i % 30] : "\n");
+    }
+    for (int i = 0; i < 30; i++) {
+        free(lines[i]);
+    }
+}
+
 int
 t_stop(struct t_server *s)
 {
@@ -358,9 +386,11 @@ t_stop(struct t_server *s)
             if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
                 fprintf(stderr, "t_stop: the server exited %d (log %s)\n", WEXITSTATUS(status),
                         s->log_path);
+                log_tail(s->log_path);
             } else if (WIFSIGNALED(status)) {
                 fprintf(stderr, "t_stop: the server died of signal %d (log %s)\n",
                         WTERMSIG(status), s->log_path);
+                log_tail(s->log_path);
             }
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         }
@@ -368,6 +398,7 @@ t_stop(struct t_server *s)
     }
     fprintf(stderr, "t_stop: the server did not stop within 30 s of SIGTERM (log %s)\n",
             s->log_path);
+    log_tail(s->log_path);
     kill(s->pid, SIGKILL);
     waitpid(s->pid, &status, 0);
     s->pid = 0;
