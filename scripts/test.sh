@@ -182,7 +182,6 @@ if [ -n "${CUSTOS_TEST_PRISM_LOG:-}" ]; then
     prism_port=$(free_port)
     NODE_EXTRA_CA_CERTS=$CUSTOS_TEST_CA tools/openapi/node_modules/.bin/prism proxy \
         api/openapi.yaml "$CUSTOS_TEST_URL" --host 127.0.0.1 --port "$prism_port" --cors=false \
-        --validate-request=false \
         --errors=false >"$CUSTOS_TEST_PRISM_LOG" 2>&1 &
     prism_pid=$!
     for _ in $(seq 1 300); do

@@ -215,6 +215,12 @@ out:
 
 /* ---- the decision ---- */
 
+int
+cu_gate_refused(enum cu_err rc)
+{
+    return rc == CU_ERR_LOCKED || rc == CU_ERR_CONSENT;
+}
+
 enum cu_err
 cu_gate_decide(const char *basis, int restricted, int consented, const char **outcome,
                const char **detail)

@@ -67,6 +67,9 @@ enum cu_err cu_consent_subject_json(struct cu_tx *tx, const char *tenant, const 
  * "denied_restricted", "denied_consent"); *detail: the public detail (static). */
 enum cu_err cu_gate_decide(const char *basis, int restricted, int consented, const char **outcome,
                            const char **detail);
+/* 1 when rc is one of cu_gate_decide's refusals (audited as its outcome), 0 for CU_OK and for
+ * failures of the reading itself. */
+int cu_gate_refused(enum cu_err rc);
 /* The same, reading the facts of one subject in tx. */
 enum cu_err cu_gate_subject(struct cu_tx *tx, const char *tenant, const char *subject,
                             const char *purpose, const char *basis, const char **outcome,

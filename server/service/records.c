@@ -97,7 +97,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     CU_TRY(load_record(tx, a->tenant, collection, id, 0, arena, &subject));
     const char *gate_outcome = NULL, *gate_detail = NULL;
     rc = cu_gate_subject(tx, a->tenant, subject, purpose, basis, &gate_outcome, &gate_detail);
-    if (rc == CU_ERR_LOCKED || rc == CU_ERR_FORBIDDEN) {
+    if (cu_gate_refused(rc)) {
         enum cu_err gate = rc;
         json_t *denied = json_array();
         json_array_append_new(denied, cu_audit_entry(a, "record.read", collection, NULL, id,

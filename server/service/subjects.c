@@ -168,7 +168,7 @@ may_read(struct cu_tx **tx, const struct cu_actor *a, const char *action, const 
     } else {
         rc = cu_gate_subject(*tx, a->tenant, subject, purpose, basis, &outcome, &detail);
     }
-    if (rc == CU_ERR_LOCKED || rc == CU_ERR_FORBIDDEN) {
+    if (cu_gate_refused(rc)) {
         audit_refusal(tx, a, action, subject, purpose, outcome);
         cu_err_public(rc, detail);
         CU_BAIL(rc, "%s", outcome);

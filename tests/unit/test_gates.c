@@ -31,7 +31,8 @@ Test(gates, only_a_consent_purpose_needs_a_grant)
         const char *outcome = NULL, *detail = NULL;
         enum cu_err rc = cu_gate_decide(bases[i], 0, 0, &outcome, &detail);
         if (strcmp(bases[i], "consent") == 0) {
-            cr_assert_eq(rc, CU_ERR_FORBIDDEN);
+            cr_assert_eq(rc, CU_ERR_CONSENT);
+            cr_assert(cu_gate_refused(rc));
             cr_assert_str_eq(outcome, "denied_consent");
         } else {
             cr_assert_eq(rc, CU_OK, "%s", bases[i]);
