@@ -169,7 +169,7 @@ test-contract: deps
 	@BUILD=$(BUILD) scripts/contract.sh
 
 fuzz:
-	@scripts/fuzz.sh $(FUZZ_SECONDS)
+	@PKGS="$(PKGS)" scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN) $(TOOL_BIN)

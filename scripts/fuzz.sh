@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 out=build/fuzz
 mkdir -p "$out"
-pkgs="libmicrohttpd libpq openssl jansson libjwt"
+# the Makefile's PKGS: one list, so a new library (libcurl for auth/idp.c) reaches the fuzzers too
+pkgs=${PKGS:?run me through make fuzz}
 srcs=$(find server -name '*.c' ! -name main.c | sort)
 [ -f build/gen/migrations.c ] || { mkdir -p build/gen; scripts/embed-migrations.sh build/gen/migrations.c; }
 status=0
