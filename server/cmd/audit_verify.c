@@ -31,16 +31,11 @@ cu_cmd_audit_verify(int argc, char **argv)
     }
     json_t *cp = NULL;
     if (cp_file != NULL) {
-        json_error_t jerr;
-        json_t *doc = json_load_file(cp_file, JSON_REJECT_DUPLICATES, &jerr);
-        if (doc == NULL) {
-            fprintf(stderr, "custos audit-verify: %s is not JSON\n", cp_file);
+        /* the answer of GET /v1/audit/checkpoint, or its inner object */
+        cp = cu_cmd_load_answer("audit-verify", cp_file, "checkpoint");
+        if (cp == NULL) {
             return 2;
         }
-        /* the answer of GET /v1/audit/checkpoint, or its inner object */
-        cp = json_incref(
-            json_object_get(doc, "checkpoint") != NULL ? json_object_get(doc, "checkpoint") : doc);
-        json_decref(doc);
     }
     struct cu_config cfg;
     if (cu_config_load(&cfg, CU_NEED_DB | CU_NEED_ROOT_KEY) != CU_OK) {
@@ -59,10 +54,7 @@ cu_cmd_audit_verify(int argc, char **argv)
         json_t *out = NULL;
         enum cu_err rc = cu_audit_verify(&svc, &a, cp, &p, &out);
         if (rc == CU_ERR_INVALID) {
-            json_t *e = json_array_get(p.errors, 0);
-            fprintf(stderr, "custos: the checkpoint is not valid: %s %s\n",
-                    json_string_value(json_object_get(e, "pointer")),
-                    json_string_value(json_object_get(e, "detail")));
+            cu_cmd_print_problem("the checkpoint is not valid", &p);
             status = 1;
         } else if (rc == CU_ERR_NOT_FOUND) {
             fprintf(stderr, "custos: no tenant %s\n", tenant);

@@ -9,7 +9,10 @@
 #include "auth/jwt.h"
 #include "config/config.h"
 #include "service/keyring.h"
+#include "service/svc.h"
 #include "storage/db.h"
+
+#include <jansson.h>
 
 typedef int (*cu_cmd_fn)(int argc, char **argv);
 
@@ -46,5 +49,11 @@ void cu_cmd_auth_opts(const struct cu_config *cfg, struct cu_auth_opts *o);
  * pool and verifies the root against the database. *db and *kr are the caller's to free (also
  * after a failure, when they may be set or NULL). Returns 0, or 1 after cu_cmd_fail. */
 int cu_cmd_open_keyring(struct cu_config *cfg, struct cu_db **db, struct cu_keyring **kr);
+/* The JSON document in file, as an API answer gave it: its member `member` when it has one,
+ * else the whole document (a new reference). NULL after "custos <verb>: F is not JSON". */
+json_t *cu_cmd_load_answer(const char *verb, const char *file, const char *member);
+/* Prints "custos: what: <pointer> <detail>" for the first problem of p (a document handed in
+ * that the service refused). */
+void cu_cmd_print_problem(const char *what, const struct cu_problems *p);
 
 #endif

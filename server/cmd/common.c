@@ -121,3 +121,27 @@ cu_cmd_open_keyring(struct cu_config *cfg, struct cu_db **db, struct cu_keyring 
     }
     return 0;
 }
+
+json_t *
+cu_cmd_load_answer(const char *verb, const char *file, const char *member)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        fprintf(stderr, "custos %s: %s is not JSON\n", verb, file);
+        return NULL;
+    }
+    json_t *inner = json_object_get(doc, member);
+    json_t *out = json_incref(inner != NULL ? inner : doc);
+    json_decref(doc);
+    return out;
+}
+
+void
+cu_cmd_print_problem(const char *what, const struct cu_problems *p)
+{
+    json_t *e = json_array_get(p->errors, 0);
+    fprintf(stderr, "custos: %s: %s %s\n", what,
+            json_string_value(json_object_get(e, "pointer")),
+            json_string_value(json_object_get(e, "detail")));
+}

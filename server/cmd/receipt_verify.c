@@ -27,24 +27,21 @@ cu_cmd_receipt_verify(int argc, char **argv)
         fprintf(stderr, "custos receipt-verify: --file F (an erasure receipt, JSON) is required\n");
         return 2;
     }
-    json_error_t jerr;
-    json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
-    if (doc == NULL) {
-        fprintf(stderr, "custos receipt-verify: %s is not JSON\n", file);
+    /* the answer of DELETE /v1/subjects/{sid}, or its inner object */
+    json_t *receipt = cu_cmd_load_answer("receipt-verify", file, "receipt");
+    if (receipt == NULL) {
         return 2;
     }
-    json_t *receipt =
-        json_object_get(doc, "receipt") != NULL ? json_object_get(doc, "receipt") : doc;
     const char *tenant = json_string_value(json_object_get(receipt, "tenant"));
     if (tenant == NULL || !cu_tenant_id_ok(tenant)) {
         fprintf(stderr, "custos receipt-verify: the receipt names no valid tenant\n");
-        json_decref(doc);
+        json_decref(receipt);
         return 2;
     }
     struct cu_config cfg;
     if (cu_config_load(&cfg, CU_NEED_DB | CU_NEED_ROOT_KEY) != CU_OK) {
         cu_config_cleanup(&cfg);
-        json_decref(doc);
+        json_decref(receipt);
         return 1;
     }
     cu_cmd_apply_log_level(&cfg);
@@ -58,10 +55,7 @@ cu_cmd_receipt_verify(int argc, char **argv)
         int valid = 0;
         enum cu_err rc = cu_receipt_verify(&svc, &a, receipt, &p, &valid);
         if (rc == CU_ERR_INVALID) {
-            json_t *e = json_array_get(p.errors, 0);
-            fprintf(stderr, "custos: not an erasure receipt: %s %s\n",
-                    json_string_value(json_object_get(e, "pointer")),
-                    json_string_value(json_object_get(e, "detail")));
+            cu_cmd_print_problem("not an erasure receipt", &p);
             status = 2;
         } else if (rc == CU_ERR_NOT_FOUND) {
             fprintf(stderr, "custos: no tenant %s\n", tenant);
@@ -77,7 +71,7 @@ cu_cmd_receipt_verify(int argc, char **argv)
         }
         json_decref(p.errors);
     }
-    json_decref(doc);
+    json_decref(receipt);
     cu_db_free(db);
     cu_keyring_free(kr);
     cu_config_cleanup(&cfg);
