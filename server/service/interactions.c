@@ -66,6 +66,10 @@ cu_interaction_open(struct cu_svc *s, const struct cu_actor *a, json_t *body,
     const char *subject = json_string_value(json_object_get(body, "subject_id"));
     if (subject == NULL || !cu_subject_id_ok(subject)) {
         cu_problem_add(problems, "/subject_id", "must be 1 to 128 of [A-Za-z0-9._:@+-]");
+    } else if (cu_subject_id_pii_like(subject)) {
+        /* like every other path that takes a subject id: it is audited in clear */
+        cu_problem_add(problems, "/subject_id",
+                       "must be a pseudonymous id, not an email address or a phone number");
     }
     const char *channel = json_string_value(json_object_get(body, "channel"));
     int channel_ok = 0;

@@ -298,6 +298,8 @@ Test(roles, interactions_refuse_bad_input_and_need_their_scope)
         "{\"principal\":\"\",\"subject_id\":\"crm-1\",\"channel\":\"voice\"}",
         "{\"principal\":\"a\\u0001b\",\"subject_id\":\"crm-1\",\"channel\":\"voice\"}",
         "{\"principal\":\"agent-7\",\"subject_id\":\"a b\",\"channel\":\"voice\"}",
+        "{\"principal\":\"agent-7\",\"subject_id\":\"ada@example.com\",\"channel\":\"voice\"}",
+        "{\"principal\":\"agent-7\",\"subject_id\":\"+447700900123\",\"channel\":\"voice\"}",
         "{\"principal\":\"agent-7\",\"channel\":\"voice\"}",
         "{\"principal\":\"agent-7\",\"subject_id\":\"crm-1\",\"channel\":\"voice\",\"x\":1}",
         "[]",
