@@ -5,6 +5,8 @@
 
 const char cu_scope_field_missing[] =
     "The token lacks a detokenize:<collection>.<field>:<level> scope for this field";
+const char cu_scope_detokenize_missing[] =
+    "The token lacks the scope detokenize:<collection>.<field>:<level>";
 
 static const char *const simple_scopes[] = {
     "vault:admin", "tenant:admin",  "records:write", "records:delete", "records:search",
@@ -83,8 +85,8 @@ level_of(const char *s, size_t len)
     return CU_LEVEL_NONE;
 }
 
-/* The level one scope grants to collection.field; NONE when it is not a well-formed
- * detokenize scope or does not match. */
+/* The level one scope grants to collection.field (collection NULL: to any name); NONE when it
+ * is not a well-formed detokenize scope or does not match. */
 static enum cu_level
 scope_grant(const char *scope, const char *collection, const char *field)
 {
@@ -109,6 +111,9 @@ scope_grant(const char *scope, const char *collection, const char *field)
     /* the whole scope must be well-formed before any part of it grants anything */
     if (level == CU_LEVEL_NONE || !pattern_ok(c, c_len) || !pattern_ok(f, f_len)) {
         return CU_LEVEL_NONE;
+    }
+    if (collection == NULL) {
+        return level; /* any name: the scope is a well-formed grant */
     }
     if (!pattern_matches(c, c_len, collection) || !pattern_matches(f, f_len, field)) {
         return CU_LEVEL_NONE;
@@ -160,4 +165,15 @@ enum cu_level
 cu_level_min(enum cu_level a, enum cu_level b)
 {
     return a < b ? a : b;
+}
+
+int
+cu_scope_any_detokenize(const char *const *scopes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (scopes[i] != NULL && scope_grant(scopes[i], NULL, NULL) != CU_LEVEL_NONE) {
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -24,6 +24,11 @@ enum cu_level cu_scope_level(const char *const *scopes, size_t n, const char *co
 
 /* The public detail of a field the scopes do not grant (a per-item 403). */
 extern const char cu_scope_field_missing[];
+/* 1 when one of scopes[0..n) is a well-formed detokenize grant (of any collection and field):
+ * what a record read needs before anything else is decided. */
+int cu_scope_any_detokenize(const char *const *scopes, size_t n);
+/* The public detail of a token without any such grant (a whole-request 403). */
+extern const char cu_scope_detokenize_missing[];
 
 /* "plain" | "masked" | "redacted" -> level. Errors: CU_ERR_INVALID for anything else
  * (including "none" and NULL). */

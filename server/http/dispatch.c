@@ -65,39 +65,10 @@ out:
     return rc;
 }
 
-/* 1 when one of the scopes is a well-formed detokenize:<c>.<f>:<level> grant. */
-static int
-holds_detokenize(struct cu_arena *arena, const struct cu_principal *p)
-{
-    static const char prefix[] = "detokenize:";
-    for (size_t i = 0; i < p->nscopes; i++) {
-        const char *s = p->scopes[i];
-        if (s == NULL || strncmp(s, prefix, sizeof(prefix) - 1) != 0) {
-            continue;
-        }
-        const char *c = s + sizeof(prefix) - 1;
-        const char *dot = strchr(c, '.');
-        const char *colon = dot != NULL ? strchr(dot + 1, ':') : NULL;
-        if (colon == NULL) {
-            continue;
-        }
-        /* the grant matches its own names ('*' matches itself) exactly when it is well formed */
-        const char *coll = cu_arena_strndup(arena, c, (size_t)(dot - c));
-        const char *field = cu_arena_strndup(arena, dot + 1, (size_t)(colon - dot - 1));
-        if (cu_scope_level(&p->scopes[i], 1, coll, field) != CU_LEVEL_NONE) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int
 holds_scope(struct cu_req *req, const char *scope)
 {
     const struct cu_principal *p = req->principal;
-    if (strcmp(scope, CU_SCOPE_ANY_DETOKENIZE) == 0) {
-        return holds_detokenize(req->arena, p);
-    }
     return cu_scope_has(p->scopes, p->nscopes, scope);
 }
 
@@ -112,8 +83,9 @@ authorize(struct cu_req *req, const struct cu_route *route)
     if (route->scope == NULL) {
         return CU_OK;
     }
-    /* a token's roles add their scopes, read now when the token's own do not suffice (a reveal,
-     * whose route names no scope, reads them in its own round trip) */
+    /* a token's roles add their scopes, read now when the token's own do not suffice (the
+     * reveals, detokenize and the record read, name no scope: they read them in their own round
+     * trip) */
     struct cu_principal *p = req->principal;
     if (p->nroles > 0 && req->tenant != NULL && !holds_scope(req, route->scope)) {
         const char **all = NULL;
@@ -136,9 +108,7 @@ authorize(struct cu_req *req, const struct cu_route *route)
     }
     /* RFC 6750 §3.1: name the scope the route needs; the detail is the same text, built from
      * the route table only (never from the token) */
-    const char *scope = strcmp(route->scope, CU_SCOPE_ANY_DETOKENIZE) == 0
-                            ? "detokenize:<collection>.<field>:<level>"
-                            : route->scope;
+    const char *scope = route->scope;
     req->challenge = cu_arena_printf(
         req->arena, "Bearer realm=\"custos\", error=\"insufficient_scope\", scope=\"%s\"", scope);
     cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "missing scope %s", route->scope);

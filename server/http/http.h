@@ -118,10 +118,6 @@ enum cu_route_flags {
                                no referrer (respond.c) */
 };
 
-/* The scope value meaning "holds at least one well-formed detokenize:<c>.<f>:<level> scope";
- * which fields it reveals is the service's per-field decision. */
-#define CU_SCOPE_ANY_DETOKENIZE "detokenize:*"
-
 /* One endpoint and its policy, enforced by the dispatcher (http/dispatch.c) before the body is
  * read: a protected route needs a valid bearer token, scope (NULL: none), a tenant when
  * CU_ROUTE_TENANT; a refused tenant route is audited as audit_action. A handler that answers

@@ -1,14 +1,17 @@
-/* One record: read its fields at the lower of asked and granted level for a declared purpose,
- * rectify its values, delete it. Each is one transaction with its audit entry. */
+/* One record: read its fields at the lower of asked and granted level for a declared purpose
+ * (one read round trip and its share of a group commit), rectify its values, delete it (each one
+ * transaction with its audit entry). */
 #include "service/vault.h"
 
 #include "service/audit.h"
 #include "service/gates.h"
+#include "service/group_commit.h"
 #include "service/ident.h"
 #include "service/intake.h"
 #include "service/mask.h"
 #include "service/purpose.h"
 #include "service/controls.h"
+#include "service/spec.h"
 #include "storage/rolestore.h"
 #include "storage/vaultstore.h"
 
@@ -17,42 +20,49 @@
 
 /* Reads the record row: CU_ERR_NOT_FOUND or CU_ERR_GONE (deleted). */
 static enum cu_err
-load_record(struct cu_tx *tx, const char *tenant, const char *collection, const char *id,
-            int for_update, struct cu_arena *arena, const char **subject)
+record_row(const struct cu_db_result *r, const char *id, const char **subject)
 {
     CU_ENSURE(cu_record_id_ok(id), CU_ERR_NOT_FOUND, "malformed record id");
-    struct cu_db_result *r = NULL;
-    CU_GUARD(cu_store_record_get(tx, tenant, collection, id, for_update, arena, &r));
     CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such record");
     CU_ENSURE(cu_res_text(r, 0, CU_COL_RECORD_DELETED)[0] != 't', CU_ERR_GONE, "record deleted");
     *subject = cu_res_text(r, 0, CU_COL_RECORD_SUBJECT_ID);
     return CU_OK;
 }
 
-/* The principal's facts for a token that names roles (one more statement of the read's
- * transaction), and the interaction rule on the whole record: CU_ERR_FORBIDDEN, audited and
- * committed, when the role is bound and the subject has no live interaction of the principal. */
 static enum cu_err
-record_controls(struct cu_tx **tx, const struct cu_actor *a, const char *collection,
-                const char *id, const char *subject, const char *purpose, struct cu_arena *arena,
-                struct cu_controls *ctl)
+load_record(struct cu_tx *tx, const char *tenant, const char *collection, const char *id,
+            int for_update, struct cu_arena *arena, const char **subject)
 {
-    const char *roles = cu_controls_roles_json(a, arena);
-    struct cu_db_result *fr = NULL;
-    if (roles != NULL) {
-        CU_GUARD(cu_store_principal_facts(*tx, a->tenant, a->principal, roles, arena, &fr));
-    }
-    CU_GUARD(cu_controls_load(ctl, a, fr, arena));
-    enum cu_err denied = cu_controls_subject(ctl, subject);
-    if (denied == CU_OK) {
-        return CU_OK;
-    }
-    json_t *audit = json_pack("[o]", cu_audit_entry(a, "record.read", collection, NULL, id,
-                                                    subject, purpose, NULL, "denied_interaction"));
-    CU_GUARD(cu_audit_write(*tx, a->tenant, audit));
-    CU_GUARD(cu_tx_commit(tx));
-    cu_err_set(denied, __FILE__, __LINE__, "no live interaction of the principal");
-    return cu_err_public(denied, cu_controls_detail(denied));
+    CU_ENSURE(cu_record_id_ok(id), CU_ERR_NOT_FOUND, "malformed record id");
+    struct cu_db_result *r = NULL;
+    CU_GUARD(cu_store_record_get(tx, tenant, collection, id, for_update, arena, &r));
+    return record_row(r, id, subject);
+}
+
+/* The entry of a record read (allowed or refused): the read's connection goes back (the writer
+ * needs one), then the entry is made durable through the group commit; CU_OK once it is, or why
+ * it is not. */
+static enum cu_err
+audit_read(struct cu_svc *s, struct cu_tx **tx, const struct cu_actor *a, json_t *entry)
+{
+    cu_tx_abort(tx);
+    return cu_audit_durable(s, a->tenant, json_pack("[o]", entry));
+}
+
+/* A token without any detokenize grant, its roles' included: 403 as any route refuses a token
+ * without its scope (the HTTP layer adds the insufficient_scope challenge), audited like the
+ * dispatcher's denials (the collection only when it is a valid name; best effort). */
+static enum cu_err
+refuse_no_scope(struct cu_svc *s, struct cu_tx **tx, const struct cu_actor *a,
+                const char *collection)
+{
+    enum cu_err ignored =
+        audit_read(s, tx, a,
+               cu_audit_entry(a, "record.read", cu_ident_ok(collection) ? collection : NULL, NULL,
+                              NULL, NULL, NULL, NULL, "denied"));
+    (void)ignored;
+    cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "no detokenize scope");
+    return cu_err_public(CU_ERR_FORBIDDEN, cu_scope_detokenize_missing);
 }
 
 static int
@@ -72,6 +82,11 @@ in_filter(const char *filter, const char *name)
     return 0;
 }
 
+/* One round trip reads what the decision needs (cu_store_record_read: the purpose, the
+ * collection, the record, its subject's gates and values, and the principal's facts for a token
+ * naming roles; one snapshot, an implicit read-only transaction); a key missing from the
+ * keyring's cache costs one more read. The entry goes to the group commit and the answer leaves
+ * once it is durable (fail closed), as for detokenize. */
 enum cu_err
 cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collection, const char *id,
                const char *purpose, enum cu_level asked, const char *filter, json_t **out)
@@ -85,32 +100,73 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     const char *basis = NULL;
     const char *subject = NULL;
     struct cu_controls ctl = {0};
-    CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    rc = cu_purpose_check(tx, a->tenant, purpose, arena, &basis);
+    struct cu_record_read_out rr = {0};
+    struct cu_db_result *fr = NULL; /* the principal's facts (service/controls.h) */
+    const char *roles = cu_controls_roles_json(a, arena);
+    if (roles == NULL && !cu_scope_any_detokenize(a->scopes, a->nscopes)) {
+        /* decided on the token alone, before anything is read */
+        CU_TRY(refuse_no_scope(s, &tx, a, collection));
+    }
+    enum cu_err named = cu_purpose_name_check(purpose);
+    if (named == CU_OK || roles != NULL) {
+        CU_TRY(cu_tx_begin_read(s->db, a->tenant, &tx));
+        struct cu_step step;
+        struct cu_params sp;
+        if (roles != NULL) {
+            cu_store_principal_step(&step, &sp, a->tenant, a->principal, roles, &fr);
+        }
+        if (named == CU_OK) {
+            /* malformed names are never sent: they match nothing */
+            CU_TRY(cu_store_record_read(tx, a->tenant, purpose,
+                                        cu_ident_ok(collection) ? collection : "",
+                                        cu_record_id_ok(id) ? id : "", arena, &rr,
+                                        roles != NULL ? &step : NULL));
+        } else {
+            /* a malformed X-Purpose: only the roles' scopes are still to be known */
+            CU_TRY(cu_tx_exec_steps(tx, &step, 1, arena));
+        }
+    }
+    CU_TRY(cu_controls_load(&ctl, a, fr, arena));
+    if (!cu_scope_any_detokenize(ctl.scopes, ctl.nscopes)) {
+        CU_TRY(refuse_no_scope(s, &tx, a, collection));
+    }
+    rc = named == CU_OK ? cu_purpose_decide(rr.purpose, &basis) : cu_purpose_name_check(purpose);
     if (rc == CU_ERR_PURPOSE) {
-        cu_audit_purpose_refused(&tx, a, "record.read", collection, id);
+        /* best effort: the request is refused either way; raw segments only when well formed */
+        enum cu_err ignored = audit_read(
+            s, &tx, a,
+            cu_audit_entry(a, "record.read", cu_ident_ok(collection) ? collection : NULL, NULL,
+                           cu_record_id_ok(id) ? id : NULL, NULL, NULL, NULL, "denied_purpose"));
+        (void)ignored;
         CU_FAIL(CU_ERR_PURPOSE, "undeclared purpose");
     }
     CU_TRY(rc);
     struct cu_coll_spec spec;
-    CU_TRY(cu_spec_load(tx, a->tenant, collection, CU_SPEC_READ, arena, &spec));
-    CU_TRY(load_record(tx, a->tenant, collection, id, 0, arena, &subject));
+    CU_TRY(cu_spec_decode(rr.collection, collection, arena, &spec));
+    CU_TRY(record_row(rr.record, id, &subject));
     const char *gate_outcome = NULL, *gate_detail = NULL;
-    rc = cu_gate_subject(tx, a->tenant, subject, purpose, basis, &gate_outcome, &gate_detail);
+    CU_CHECK(cu_res_rows(rr.gates) == 1, CU_ERR_INTERNAL, "record gates: %d rows",
+             cu_res_rows(rr.gates));
+    rc = cu_gate_reveal(rr.gates, subject, basis, &gate_outcome, &gate_detail);
     if (cu_gate_refused(rc)) {
         enum cu_err gate = rc;
-        json_t *denied = json_array();
-        json_array_append_new(denied, cu_audit_entry(a, "record.read", collection, NULL, id,
-                                                     subject, purpose, NULL, gate_outcome));
-        CU_TRY(cu_audit_write(tx, a->tenant, denied));
-        CU_TRY(cu_tx_commit(&tx));
+        CU_TRY(audit_read(s, &tx, a,
+                      cu_audit_entry(a, "record.read", collection, NULL, id, subject, purpose,
+                                     NULL, gate_outcome)));
         cu_err_public(gate, gate_detail);
         CU_FAIL(gate, "%s", gate_outcome);
     }
     CU_TRY(rc);
-    struct cu_db_result *r = NULL;
-    CU_TRY(cu_store_record_values(tx, a->tenant, id, arena, &r));
-    CU_TRY(record_controls(&tx, a, collection, id, subject, purpose, arena, &ctl));
+    /* the interaction rule is on the whole record */
+    enum cu_err denied = cu_controls_subject(&ctl, subject);
+    if (denied != CU_OK) {
+        CU_TRY(audit_read(s, &tx, a,
+                      cu_audit_entry(a, "record.read", collection, NULL, id, subject, purpose,
+                                     NULL, "denied_interaction")));
+        cu_err_public(denied, cu_controls_detail(denied));
+        CU_FAIL(denied, "no live interaction of the principal");
+    }
+    struct cu_db_result *r = rr.values;
     enum cu_level top = CU_LEVEL_NONE;
     for (int i = 0; i < cu_res_rows(r); i++) {
         const char *field = cu_res_text(r, i, CU_COL_VALUE_FIELD);
@@ -158,23 +214,20 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
             json_object_set_new(values, field, json_stringn(pt, len));
         }
     }
-    json_t *audit = json_array();
+    cu_secret_free(key);
+    key = NULL;
     if (top == CU_LEVEL_NONE) {
-        json_array_append_new(audit,
-                              cu_audit_entry(a, "record.read", collection, json_incref(withheld),
-                                             id, subject, purpose, NULL, "denied"));
-        CU_TRY(cu_audit_write(tx, a->tenant, audit));
-        CU_TRY(cu_tx_commit(&tx));
+        CU_TRY(audit_read(s, &tx, a,
+                      cu_audit_entry(a, "record.read", collection, json_incref(withheld), id,
+                                     subject, purpose, NULL, "denied")));
         cu_err_public(CU_ERR_FORBIDDEN, "The token lacks a detokenize:<collection>.<field>:<level> "
                                         "scope for any field of this record");
         CU_FAIL(CU_ERR_FORBIDDEN, "no field of the record is granted");
     }
     if (cu_controls_take(&ctl, top) != CU_OK) {
-        json_array_append_new(audit, cu_audit_entry(a, "record.read", collection,
-                                                    json_incref(revealed), id, subject, purpose,
-                                                    NULL, "denied_budget"));
-        CU_TRY(cu_audit_write(tx, a->tenant, audit));
-        CU_TRY(cu_tx_commit(&tx));
+        CU_TRY(audit_read(s, &tx, a,
+                      cu_audit_entry(a, "record.read", collection, json_incref(revealed), id,
+                                     subject, purpose, NULL, "denied_budget")));
         cu_controls_answered(&ctl);
         cu_err_public(CU_ERR_RATE, cu_controls_detail(CU_ERR_RATE));
         CU_FAIL(CU_ERR_RATE, "plain reveal budget spent");
@@ -182,9 +235,8 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     json_t *entry = cu_audit_entry(a, "record.read", collection, json_incref(revealed), id,
                                    subject, purpose, cu_level_name(top), "allowed");
     cu_controls_count(&ctl, top, entry);
-    json_array_append_new(audit, entry);
-    CU_TRY(cu_audit_write(tx, a->tenant, audit));
-    CU_TRY(cu_tx_commit(&tx));
+    /* fail closed: nothing is answered before the entry is durable */
+    CU_TRY(audit_read(s, &tx, a, entry));
     *out =
         json_pack("{s:s, s:s, s:s, s:O, s:O, s:O}", "id", id, "collection", collection,
                   "subject_id", subject, "fields", values, "redaction", levels, "tokens", tokens);

@@ -148,6 +148,15 @@ cu_spec_load(struct cu_tx *tx, const char *tenant, const char *name, enum cu_spe
     CU_ENSURE(cu_ident_ok(name), CU_ERR_NOT_FOUND, "malformed collection name");
     struct cu_db_result *r = NULL;
     CU_GUARD(cu_store_collection_get(tx, tenant, name, (int)lock, arena, &r));
+    return cu_spec_decode(r, name, arena, out);
+}
+
+enum cu_err
+cu_spec_decode(const struct cu_db_result *r, const char *name, struct cu_arena *arena,
+               struct cu_coll_spec *out)
+{
+    memset(out, 0, sizeof(*out));
+    CU_ENSURE(cu_ident_ok(name), CU_ERR_NOT_FOUND, "malformed collection name");
     CU_ENSURE(cu_res_rows(r) == 1, CU_ERR_NOT_FOUND, "no such collection");
     json_t *fields = json_loads(cu_res_text(r, 0, CU_COL_COLL_FIELDS), 0, NULL);
     CU_ENSURE(fields != NULL, CU_ERR_INTERNAL, "stored collection is not JSON");

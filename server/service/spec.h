@@ -54,6 +54,10 @@ enum cu_spec_lock { CU_SPEC_READ = 0, CU_SPEC_WRITE = -1, CU_SPEC_CHANGE = 1 };
 enum cu_err cu_spec_load(struct cu_tx *tx, const char *tenant, const char *name,
                          enum cu_spec_lock lock, struct cu_arena *arena,
                          struct cu_coll_spec *out) CU_WUR;
+/* The same from a collection row read by the caller (cu_store_collection_get's columns; no
+ * row: CU_ERR_NOT_FOUND), e.g. as one step of its own pipeline. */
+enum cu_err cu_spec_decode(const struct cu_db_result *r, const char *name, struct cu_arena *arena,
+                           struct cu_coll_spec *out) CU_WUR;
 /* The field called name (borrowed from spec), or NULL. */
 const struct cu_field_spec *cu_spec_field(const struct cu_coll_spec *spec, const char *name);
 /* The API's JSON of a spec (new reference). */

@@ -68,6 +68,10 @@ const struct cu_stmt cu_q_reveal_gates = {
     " OR EXISTS (SELECT 1 FROM purposes p WHERE p.tenant_id = $1 AND p.name = $2"
     "            AND p.lawful_basis = 'consent')"
     " ORDER BY s.subject_id COLLATE \"C\""};
+const struct cu_stmt cu_q_record_gates = {
+    "record_gates",
+    "SELECT r.subject_id," GATE_FACTS("r.subject_id")
+    " FROM records r WHERE r.tenant_id = $1 AND r.collection = $3 AND r.id = $4"};
 static const struct cu_stmt q_subject_gates = {
     "subject_gates", "SELECT $3::text," GATE_FACTS("$3")};
 

@@ -67,6 +67,10 @@ enum cu_col_gate {
  * no restriction and the purpose does not rest on consent (nothing to decide). Parameters:
  * tenant, purpose, tokens_json. */
 extern const struct cu_stmt cu_q_reveal_gates;
+/* The record read's step (cu_store_record_read): the facts of one record's subject, one row,
+ * none when the tenant has no such record in the collection. Parameters: tenant, purpose,
+ * collection, record id. */
+extern const struct cu_stmt cu_q_record_gates;
 /* One subject: exactly one row. */
 enum cu_err cu_store_subject_gates(struct cu_tx *tx, const char *tenant, const char *subject,
                                    const char *purpose, struct cu_arena *arena,

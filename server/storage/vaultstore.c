@@ -536,6 +536,44 @@ cu_store_record_values(struct cu_tx *tx, const char *tenant, const char *id,
 }
 
 enum cu_err
+cu_store_record_read(struct cu_tx *tx, const char *tenant, const char *purpose,
+                     const char *collection, const char *id, struct cu_arena *arena,
+                     struct cu_record_read_out *out, const struct cu_step *principal)
+{
+    struct cu_params pp, cp, rp, gp, vp;
+    cu_params_init(&pp);
+    cu_params_text(&pp, tenant);
+    cu_params_text(&pp, purpose);
+    cu_params_init(&cp);
+    cu_params_text(&cp, tenant);
+    cu_params_text(&cp, collection);
+    cu_params_init(&rp);
+    cu_params_text(&rp, tenant);
+    cu_params_text(&rp, collection);
+    cu_params_text(&rp, id);
+    cu_params_init(&gp);
+    cu_params_text(&gp, tenant);
+    cu_params_text(&gp, purpose);
+    cu_params_text(&gp, collection);
+    cu_params_text(&gp, id);
+    cu_params_init(&vp);
+    cu_params_text(&vp, tenant);
+    cu_params_text(&vp, id);
+    struct cu_step steps[6] = {
+        {.stmt = &q_purpose_get, .p = &pp, .out = &out->purpose},
+        {.stmt = &q_coll_get, .p = &cp, .out = &out->collection},
+        {.stmt = &q_record_get, .p = &rp, .out = &out->record},
+        {.stmt = &cu_q_record_gates, .p = &gp, .out = &out->gates},
+    };
+    int n = 4;
+    if (principal != NULL) {
+        steps[n++] = *principal;
+    }
+    steps[n++] = (struct cu_step){.stmt = &q_record_values, .p = &vp, .out = &out->values};
+    return cu_tx_exec_steps(tx, steps, n, arena);
+}
+
+enum cu_err
 cu_store_record_delete(struct cu_tx *tx, const char *tenant, const char *collection,
                        const char *id, int *deleted)
 {

@@ -153,6 +153,19 @@ enum cu_col_value {
 };
 enum cu_err cu_store_record_values(struct cu_tx *tx, const char *tenant, const char *id,
                                    struct cu_arena *arena, struct cu_db_result **out) CU_WUR;
+/* What a read of one record needs, in one round trip (one snapshot in a read,
+ * cu_tx_begin_read): the purpose (columns cu_col_purpose; no row: undeclared), the collection
+ * (cu_col_collection; no row: unknown), the record (cu_col_record), its subject's restriction and
+ * consent to the purpose (cu_col_gate of storage/gatestore.h; no row without the record) and its
+ * values (cu_col_value), each reached by an index probe. The principal's facts (storage/
+ * rolestore.h, cu_store_principal_step) join as one more step for a token naming roles. */
+struct cu_record_read_out {
+    struct cu_db_result *purpose, *collection, *record, *gates, *values;
+};
+enum cu_err cu_store_record_read(struct cu_tx *tx, const char *tenant, const char *purpose,
+                                 const char *collection, const char *id, struct cu_arena *arena,
+                                 struct cu_record_read_out *out,
+                                 const struct cu_step *principal /* or NULL */) CU_WUR;
 /* Marks deleted and drops its ciphertexts; *deleted = 0 when unknown or already deleted. */
 enum cu_err cu_store_record_delete(struct cu_tx *tx, const char *tenant, const char *collection,
                                    const char *id, int *deleted) CU_WUR;

@@ -165,6 +165,41 @@ Test(roles, a_tokens_roles_add_their_scopes_and_unknown_roles_grant_nothing)
     cr_assert_eq(item_status(detok1(obearer, tok(orec, "email"), NULL)), 403);
 }
 
+/* The record read takes the token's roles from its own facts (the dispatcher no longer reads
+ * them for it): a token whose roles grant no detokenize scope at all is refused as before, 403
+ * with the insufficient_scope challenge, audited; before the X-Purpose is even looked at. */
+Test(roles, a_record_read_whose_roles_grant_no_detokenize_scope_is_refused_and_audited)
+{
+    struct vt t;
+    vault_setup(&t);
+    json_t *rec = tokenize1(&t, "crm-1", std_fields("+14155550100"));
+    put_role(&t, "writer", "{\"scopes\":[\"records:write\"]}");
+    char *bearer = role_token(&t, "records:search", "agent-403", "[\"writer\",\"ghost\"]", NULL);
+    const char *purposes[] = {"support", NULL, "undeclared"};
+    for (size_t i = 0; i < 3; i++) {
+        struct t_resp *r = api_p("GET", rec_path(rid(rec)), bearer, purposes[i], NULL);
+        assert_problem(r, 403, NULL);
+        cr_assert_str_eq(json_string_value(json_object_get(r->json, "detail")),
+                         "The token lacks the scope detokenize:<collection>.<field>:<level>");
+        char v[256];
+        cr_assert(t_header(r, "WWW-Authenticate", v, sizeof(v)));
+        cr_assert_str_eq(v, "Bearer realm=\"custos\", error=\"insufficient_scope\","
+                            " scope=\"detokenize:<collection>.<field>:<level>\"");
+    }
+    PGconn *c = db_open("CUSTOS_TEST_ADMIN_DB_URL");
+    cr_assert_eq(db_count2(c,
+                           "SELECT count(*) FROM audit_log WHERE tenant_id = $1"
+                           " AND principal = $2 AND action = 'record.read' AND outcome = 'denied'"
+                           " AND collection = 'customers' AND record_id IS NULL",
+                           t.id, "agent-403"),
+                 3);
+    cr_assert_eq(audit_count(&t, "agent-403", "allowed"), 0);
+    /* once a role grants a field, the same token reads it */
+    put_role(&t, "writer", "{\"scopes\":[\"detokenize:customers.name:plain\"]}");
+    struct t_resp *r = api_p("GET", rec_path(rid(rec)), bearer, "support", NULL);
+    cr_assert_eq(r->status, 200, "%ld %s", r->status, r->body);
+}
+
 Test(roles, a_role_change_holds_on_the_next_request_on_another_node, .timeout = 90)
 {
     struct vt t;

@@ -131,15 +131,35 @@ Test(routes, every_route_with_a_scope_answers_403_without_it_and_audits_the_deni
     cr_assert_gt(walked, 10);
 }
 
-/* The one protected route without a whole-request scope: detokenize decides per item
- * (API.md: a token without any grant gets 200 with a 403 per item; test_vault covers it). */
-Test(routes, only_detokenize_leaves_its_scope_to_the_service)
+/* The protected routes without a whole-request scope are the reveals, which read the token's
+ * roles with their facts: detokenize decides per item (API.md: a token without any grant gets
+ * 200 with a 403 per item; test_vault covers it), the record read refuses a token without any
+ * detokenize grant 403 like the routes above (test_records covers it). */
+Test(routes, only_the_reveals_leave_their_scope_to_the_service)
 {
     for (size_t i = 0; i < cu_routes_count; i++) {
         const struct cu_route *r = &cu_routes[i];
         if (!(r->flags & CU_ROUTE_PUBLIC) && r->scope == NULL) {
-            cr_expect_str_eq(r->pattern, "/v1/detokenize");
+            cr_expect(strcmp(r->pattern, "/v1/detokenize") == 0 ||
+                          strcmp(r->pattern, "/v1/collections/{c}/records/{id}") == 0,
+                      "%s %s has no scope", r->method, r->pattern);
         }
+    }
+}
+
+/* The record read without any detokenize grant: 403 and audited, as the dispatcher refuses. */
+Test(routes, the_record_read_answers_403_without_a_detokenize_grant_and_audits_it)
+{
+    const char *tenant = new_tenant();
+    const char *unscoped = t_token(tenant, "records:write detokenize:bad");
+    for (size_t i = 0; i < cu_routes_count; i++) {
+        const struct cu_route *r = &cu_routes[i];
+        if (strcmp(r->pattern, "/v1/collections/{c}/records/{id}") != 0 ||
+            strcmp(r->method, "GET") != 0) {
+            continue;
+        }
+        cr_expect_eq(call(r, unscoped), 403);
+        cr_expect_eq(denials(tenant, "record.read"), 1);
     }
 }
 

@@ -159,6 +159,12 @@ cu_h_record_get(struct cu_req *req)
     enum cu_err rc = cu_record_read(req->app->svc, &a, cu_req_param(req, "c"),
                                     cu_req_param(req, "id"), cu_req_header(req, "X-Purpose"),
                                     level, fields, &out);
+    if (rc == CU_ERR_FORBIDDEN && cu_err_public_detail() == cu_scope_detokenize_missing) {
+        /* no detokenize grant at all, the roles' included: refused as a route refuses a token
+         * without its scope (RFC 6750 §3.1) */
+        req->challenge = "Bearer realm=\"custos\", error=\"insufficient_scope\","
+                         " scope=\"detokenize:<collection>.<field>:<level>\"";
+    }
     CU_GUARD(not_found_detail(rc));
     cu_resp_json(req, 0, out);
     return CU_OK;
