@@ -316,7 +316,7 @@ out:
     return rc;
 }
 
-/* Fills page->types from the collection's spec and writes one audit entry, in tx. */
+/* Fills page->types from the collection's spec, in tx. */
 static enum cu_err
 spec_types(struct cu_tx *tx, struct cu_capture_page *page, struct cu_arena *arena)
 {
@@ -327,6 +327,18 @@ spec_types(struct cu_tx *tx, struct cu_capture_page *page, struct cu_arena *aren
         page->types[i] = f != NULL ? cu_ftype_name(f->type) : "string";
     }
     return CU_OK;
+}
+
+/* The field types of a page re-rendered with its problems (a read of its own: a submit that
+ * passes never needs them; tokenize reads the spec it writes with). */
+static enum cu_err
+read_types(struct cu_svc *s, struct cu_capture_page *page, struct cu_arena *arena)
+{
+    struct cu_tx *tx = NULL;
+    CU_GUARD(cu_tx_begin_read(s->db, page->tenant, &tx));
+    enum cu_err rc = spec_types(tx, page, arena);
+    cu_tx_abort(&tx);
+    return rc;
 }
 
 static void
@@ -445,20 +457,14 @@ cu_capture_submit(struct cu_svc *s, const char *secret, const char *request_id,
     enum cu_err rc = CU_OK;
     json_t *body = NULL, *out = NULL;
     struct cu_problems inner = {0};
-    {
-        /* the page is re-rendered on a problem: it needs the field types */
-        struct cu_tx *tx = NULL;
-        CU_GUARD(cu_tx_begin_read(s->db, page->tenant, &tx));
-        rc = spec_types(tx, page, arena);
-        cu_tx_abort(&tx);
-        CU_GUARD(rc);
-    }
+    /* the session's state first: a used or expired one reads nothing more */
     if (strcmp(status, "pending") != 0) {
         audit_refusal(s, &a, "capture.submit", page->collection, page->subject_id, status);
         CU_BAIL(CU_ERR_GONE, "capture session used or expired");
     }
     check_inputs(page, in, n, arena, problems);
     if (problems->errors != NULL) {
+        CU_GUARD(read_types(s, page, arena));
         audit_refusal(s, &a, "capture.submit", page->collection, page->subject_id, "invalid");
         CU_BAIL(CU_ERR_INVALID, "capture form incomplete");
     }
@@ -490,7 +496,9 @@ cu_capture_submit(struct cu_svc *s, const char *secret, const char *request_id,
         if (problems->errors == NULL) {
             cu_problem_add(problems, "/", "the value breaks the collection's schema");
         }
+        enum cu_err typed = read_types(s, page, arena);
         audit_refusal(s, &a, "capture.submit", page->collection, page->subject_id, "invalid");
+        rc = typed != CU_OK ? typed : rc;
     } else if (rc == CU_ERR_GONE) {
         audit_refusal(s, &a, "capture.submit", page->collection, page->subject_id, "completed");
     }
