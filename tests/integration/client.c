@@ -221,3 +221,16 @@ db_count(PGconn *c, const char *sql, const char *p1)
 {
     return db_count2(c, sql, p1, NULL);
 }
+
+unsigned long long
+t_metric(const struct t_server *s, const char *name)
+{
+    struct t_resp r;
+    cr_assert_eq(t_request(s, "GET", "/metrics", NULL, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    const char *at = strstr(r.body, fmt("\n%s ", name));
+    cr_assert_not_null(at, "no %s in /metrics", name);
+    unsigned long long v = strtoull(at + strlen(name) + 2, NULL, 10);
+    t_resp_free(&r);
+    return v;
+}

@@ -54,6 +54,10 @@ void assert_problem(const struct t_resp *r, long status, const char *pointer);
 /* The answer carries `Cache-Control: no-store`. */
 void assert_no_store(const struct t_resp *r);
 
+/* A counter of server s's /metrics (custos_db_round_trips_total, ...): what a request costs,
+ * counted by the server, never timed. */
+unsigned long long t_metric(const struct t_server *s, const char *name);
+
 /* ---- the database, as the superuser: what is stored ---- */
 
 /* A connection to the URL in environment variable env, owned. */

@@ -505,20 +505,6 @@ Test(capture, an_outage_is_a_503_page_never_the_unknown_link_page, .timeout = 12
     cr_assert_str_eq(status_of(&t, id_of(s)), "pending");
 }
 
-/* A counter of s's /metrics. */
-static unsigned long long
-metric(const struct t_server *s, const char *name)
-{
-    struct t_resp r;
-    cr_assert_eq(t_request(s, "GET", "/metrics", NULL, NULL, NULL, &r), 0);
-    cr_assert_eq(r.status, 200);
-    const char *at = strstr(r.body, fmt("\n%s ", name));
-    cr_assert_not_null(at, "no %s in /metrics", name);
-    unsigned long long v = strtoull(at + strlen(name) + 2, NULL, 10);
-    t_resp_free(&r);
-    return v;
-}
-
 /* A submission checks the session's state first: a used session costs the read of the session
  * and the refusal's audit write, and no read of the collection (before, the field types were
  * read in a transaction of their own, and the state checked after). Counted by the server. */
@@ -534,12 +520,12 @@ Test(capture, a_submission_to_a_used_session_reads_only_the_session, .timeout = 
     const char *hdr[] = {"Content-Type: " FORM, NULL};
     unsigned long long best = ~0ULL;
     for (int attempt = 0; attempt < 10 && best != 2; attempt++) {
-        unsigned long long t0 = metric(&srv, "custos_db_round_trips_total");
+        unsigned long long t0 = t_metric(&srv, "custos_db_round_trips_total");
         struct t_resp r;
         cr_assert_eq(t_request(&srv, "POST", url_of(s), NULL, "card=" CARD_PLAIN, hdr, &r), 0);
         cr_assert_eq(r.status, 410, "%ld %s", r.status, r.body);
         t_resp_free(&r);
-        unsigned long long dt = metric(&srv, "custos_db_round_trips_total") - t0;
+        unsigned long long dt = t_metric(&srv, "custos_db_round_trips_total") - t0;
         best = dt < best ? dt : best;
         if (best != 2) {
             usleep(300 * 1000);

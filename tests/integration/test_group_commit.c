@@ -229,22 +229,6 @@ Test(group_commit, sigkill_mid_batch_loses_no_acknowledged_reveal, .timeout = 90
     cr_assert_geq(audit_count(t.id, "allowed"), acks);
 }
 
-/* A counter of the server's /metrics. */
-static unsigned long long
-metric(const struct t_server *s, const char *name)
-{
-    struct t_resp r;
-    cr_assert_eq(t_request(s, "GET", "/metrics", NULL, NULL, NULL, &r), 0);
-    cr_assert_eq(r.status, 200);
-    char key[128];
-    snprintf(key, sizeof(key), "\n%s ", name);
-    const char *at = strstr(r.body, key);
-    cr_assert_not_null(at, "no %s in /metrics", name);
-    unsigned long long v = strtoull(at + strlen(key), NULL, 10);
-    t_resp_free(&r);
-    return v;
-}
-
 /* What a reveal costs the database, counted by the server (no timing): one round trip reads
  * the purpose and the token (an implicit read-only transaction, no COMMIT), one is its share of
  * a group commit. Before issue 9 it was three round trips and a COMMIT of its own. */
@@ -268,14 +252,14 @@ Test(group_commit, a_reveal_is_one_read_round_trip_and_a_group_commit, .timeout 
      * costs at most, and a reveal that cost more could never show fewer */
     unsigned long long best_trips = ~0ULL, best_commits = ~0ULL, best_batches = ~0ULL;
     for (int attempt = 0; attempt < 10 && best_trips != 2; attempt++) {
-        unsigned long long trips = metric(&s, "custos_db_round_trips_total");
-        unsigned long long commits = metric(&s, "custos_db_commits_total");
-        unsigned long long batches = metric(&s, "custos_audit_group_commits_total");
+        unsigned long long trips = t_metric(&s, "custos_db_round_trips_total");
+        unsigned long long commits = t_metric(&s, "custos_db_commits_total");
+        unsigned long long batches = t_metric(&s, "custos_audit_group_commits_total");
         reveal_loop(&r);
         cr_assert_eq(r.ok, attempt + 2);
-        unsigned long long dt = metric(&s, "custos_db_round_trips_total") - trips;
-        unsigned long long dc = metric(&s, "custos_db_commits_total") - commits;
-        unsigned long long db = metric(&s, "custos_audit_group_commits_total") - batches;
+        unsigned long long dt = t_metric(&s, "custos_db_round_trips_total") - trips;
+        unsigned long long dc = t_metric(&s, "custos_db_commits_total") - commits;
+        unsigned long long db = t_metric(&s, "custos_audit_group_commits_total") - batches;
         if (dt < best_trips) {
             best_trips = dt;
             best_commits = dc;
@@ -300,14 +284,14 @@ read_cost(const struct t_server *s, const char *path, const char *bearer, unsign
     const char *headers[] = {"X-Purpose: support", NULL};
     *trips = *commits = ~0ULL;
     for (int attempt = 0; attempt < 10 && *trips != 2; attempt++) {
-        unsigned long long t0 = metric(s, "custos_db_round_trips_total");
-        unsigned long long c0 = metric(s, "custos_db_commits_total");
+        unsigned long long t0 = t_metric(s, "custos_db_round_trips_total");
+        unsigned long long c0 = t_metric(s, "custos_db_commits_total");
         struct t_resp r;
         cr_assert_eq(t_request(s, "GET", path, bearer, NULL, headers, &r), 0);
         cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
         t_resp_free(&r);
-        unsigned long long dt = metric(s, "custos_db_round_trips_total") - t0;
-        unsigned long long dc = metric(s, "custos_db_commits_total") - c0;
+        unsigned long long dt = t_metric(s, "custos_db_round_trips_total") - t0;
+        unsigned long long dc = t_metric(s, "custos_db_commits_total") - c0;
         if (dt < *trips) {
             *trips = dt;
             *commits = dc;

@@ -511,20 +511,6 @@ Test(roles, a_budget_holds_across_two_nodes, .timeout = 120)
     cr_assert_eq(t_stop(&b), 0);
 }
 
-/* A counter of a server's /metrics. */
-static unsigned long long
-metric(const struct t_server *s, const char *name)
-{
-    struct t_resp r;
-    cr_assert_eq(t_request(s, "GET", "/metrics", NULL, NULL, NULL, &r), 0);
-    cr_assert_eq(r.status, 200);
-    const char *at = strstr(r.body, fmt("\n%s ", name));
-    cr_assert_not_null(at, "no %s in /metrics", name);
-    unsigned long long v = strtoull(at + strlen(name) + 2, NULL, 10);
-    t_resp_free(&r);
-    return v;
-}
-
 /* The principal's facts (roles, live interactions, budget use) join the reveal's one read round
  * trip: a reveal by an interaction-bound, budgeted role costs what any reveal costs, one read and
  * its share of a group commit (counted by the server, no timing; the fewest over a few tries, as
@@ -547,15 +533,15 @@ Test(roles, a_guarded_reveal_is_still_one_read_round_trip_and_a_group_commit, .t
     json_decref(res);
     unsigned long long best = ~0ULL, best_commits = ~0ULL;
     for (int attempt = 0; attempt < 10 && best != 2; attempt++) {
-        unsigned long long trips = metric(&s, "custos_db_round_trips_total");
-        unsigned long long commits = metric(&s, "custos_db_commits_total");
+        unsigned long long trips = t_metric(&s, "custos_db_round_trips_total");
+        unsigned long long commits = t_metric(&s, "custos_db_commits_total");
         res = detok_on(&s, agent, NULL, json_pack("[s]", tok(rec, "name")));
         cr_assert_str_eq(value_of(json_array_get(res, 0)), "Jonathan Smith");
         json_decref(res);
-        unsigned long long dt = metric(&s, "custos_db_round_trips_total") - trips;
+        unsigned long long dt = t_metric(&s, "custos_db_round_trips_total") - trips;
         if (dt < best) {
             best = dt;
-            best_commits = metric(&s, "custos_db_commits_total") - commits;
+            best_commits = t_metric(&s, "custos_db_commits_total") - commits;
         }
         if (best != 2) {
             usleep(300 * 1000);
