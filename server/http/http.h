@@ -170,6 +170,10 @@ void cu_server_stop(struct cu_server *s, int grace_ms);
 void cu_req_actor(const struct cu_req *req, struct cu_actor *a);
 /* Validation problems from a service become the problem's "errors". */
 enum cu_err cu_req_problems(struct cu_req *req, enum cu_err rc, struct cu_problems *p) CU_WUR;
+/* The end of a thin handler (decode → service → encode): the service's rc with its problems
+ * (p may be NULL), then out as the route's success answer; on failure rc, and out is dropped. */
+enum cu_err cu_req_reply(struct cu_req *req, enum cu_err rc, struct cu_problems *p,
+                         json_t *out) CU_WUR;
 /* The Idempotency-Key header (out->key NULL when absent); 400 when malformed. */
 enum cu_err cu_req_idem(struct cu_req *req, struct cu_idem *out) CU_WUR;
 /* limit (default 100, 1..1000) and cursor query parameters; 400 when malformed. */

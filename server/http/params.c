@@ -1,5 +1,6 @@
-/* Request helpers shared by the handlers: the acting principal, validation problems, paging
- * and the Idempotency-Key. Authorization is not here: the dispatcher enforces the route table. */
+/* Request helpers shared by the handlers: the acting principal, validation problems and a thin
+ * handler's reply, paging and the Idempotency-Key. Authorization is not here: the dispatcher
+ * enforces the route table. */
 #include "http/http.h"
 
 #include "auth/jwt.h"
@@ -20,6 +21,20 @@ cu_req_problems(struct cu_req *req, enum cu_err rc, struct cu_problems *p)
         p->errors = NULL;
     }
     return rc;
+}
+
+enum cu_err
+cu_req_reply(struct cu_req *req, enum cu_err rc, struct cu_problems *p, json_t *out)
+{
+    if (p != NULL) {
+        rc = cu_req_problems(req, rc, p);
+    }
+    if (rc != CU_OK) {
+        json_decref(out);
+        return rc;
+    }
+    cu_resp_json(req, 0, out);
+    return CU_OK;
 }
 
 enum cu_err

@@ -24,9 +24,7 @@ cu_h_restriction_post(struct cu_req *req)
     enum cu_outcome outcome = CU_OUTCOME_DONE;
     enum cu_err rc = cu_gates_restrict_api(req->app->svc, &a, cu_req_param(req, "sid"), req->json,
                                            &p, &out, &outcome);
-    CU_GUARD(subject_detail(cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, subject_detail(rc), &p, out);
 }
 
 enum cu_err
@@ -47,9 +45,7 @@ cu_h_consent_put(struct cu_req *req)
     json_t *out = NULL;
     enum cu_err rc = cu_gates_consent_put_api(req->app->svc, &a, cu_req_param(req, "sid"),
                                               cu_req_param(req, "purpose"), req->json, &p, &out);
-    CU_GUARD(subject_detail(cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, subject_detail(rc), &p, out);
 }
 
 enum cu_err
@@ -58,10 +54,8 @@ cu_h_consents_get(struct cu_req *req)
     struct cu_actor a;
     cu_req_actor(req, &a);
     json_t *out = NULL;
-    CU_GUARD(
-        subject_detail(cu_gates_consents_api(req->app->svc, &a, cu_req_param(req, "sid"), &out)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_gates_consents_api(req->app->svc, &a, cu_req_param(req, "sid"), &out);
+    return cu_req_reply(req, subject_detail(rc), NULL, out);
 }
 
 enum cu_err
@@ -70,7 +64,6 @@ cu_h_report_processing(struct cu_req *req)
     struct cu_actor a;
     cu_req_actor(req, &a);
     json_t *out = NULL;
-    CU_GUARD(cu_gates_processing_report_api(req->app->svc, &a, &out));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_gates_processing_report_api(req->app->svc, &a, &out);
+    return cu_req_reply(req, rc, NULL, out);
 }

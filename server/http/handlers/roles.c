@@ -30,9 +30,8 @@ cu_h_role_get(struct cu_req *req)
     struct cu_actor a;
     cu_req_actor(req, &a);
     json_t *out = NULL;
-    CU_GUARD(not_found_detail(cu_role_get(req->app->svc, &a, cu_req_param(req, "role"), &out)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_role_get(req->app->svc, &a, cu_req_param(req, "role"), &out);
+    return cu_req_reply(req, not_found_detail(rc), NULL, out);
 }
 
 enum cu_err
@@ -44,9 +43,8 @@ cu_h_role_list(struct cu_req *req)
     const char *cursor = NULL;
     CU_GUARD(cu_req_page(req, &limit, &cursor));
     json_t *out = NULL;
-    CU_GUARD(cu_role_list(req->app->svc, &a, cursor, limit, &out));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_role_list(req->app->svc, &a, cursor, limit, &out);
+    return cu_req_reply(req, rc, NULL, out);
 }
 
 enum cu_err
@@ -59,9 +57,7 @@ cu_h_interaction_open(struct cu_req *req)
     struct cu_problems p = {0};
     json_t *out = NULL;
     enum cu_err rc = cu_interaction_open(req->app->svc, &a, req->json, &idem, &p, &out);
-    CU_GUARD(cu_req_problems(req, rc, &p));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, rc, &p, out);
 }
 
 enum cu_err

@@ -56,10 +56,9 @@ cu_h_subject_get(struct cu_req *req)
     struct cu_actor a;
     cu_req_actor(req, &a);
     json_t *out = NULL;
-    CU_GUARD(subject_detail(cu_subject_view(req->app->svc, &a, cu_req_param(req, "sid"),
-                                            cu_req_header(req, "X-Purpose"), &out)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_subject_view(req->app->svc, &a, cu_req_param(req, "sid"),
+                                     cu_req_header(req, "X-Purpose"), &out);
+    return cu_req_reply(req, subject_detail(rc), NULL, out);
 }
 
 enum cu_err
@@ -158,9 +157,7 @@ cu_h_dsr_create(struct cu_req *req)
     if (rc == CU_ERR_CONFLICT && cu_err_public_detail() == NULL) {
         cu_err_public(rc, "The Idempotency-Key was used for another request");
     }
-    CU_GUARD(cu_req_problems(req, rc, &p));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, rc, &p, out);
 }
 
 enum cu_err
@@ -177,10 +174,9 @@ cu_h_dsr_list(struct cu_req *req)
         return cu_err_public(CU_ERR_BAD_REQUEST, "overdue must be true or false");
     }
     json_t *out = NULL;
-    CU_GUARD(cu_dsr_list(req->app->svc, &a, cu_req_query(req, "status"),
-                         od != NULL && strcmp(od, "true") == 0, cursor, limit, &out));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_dsr_list(req->app->svc, &a, cu_req_query(req, "status"),
+                                 od != NULL && strcmp(od, "true") == 0, cursor, limit, &out);
+    return cu_req_reply(req, rc, NULL, out);
 }
 
 enum cu_err
@@ -189,9 +185,8 @@ cu_h_dsr_get(struct cu_req *req)
     struct cu_actor a;
     cu_req_actor(req, &a);
     json_t *out = NULL;
-    CU_GUARD(dsr_detail(cu_dsr_get(req->app->svc, &a, cu_req_param(req, "id"), &out)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_dsr_get(req->app->svc, &a, cu_req_param(req, "id"), &out);
+    return cu_req_reply(req, dsr_detail(rc), NULL, out);
 }
 
 enum cu_err
@@ -203,9 +198,7 @@ cu_h_dsr_extend(struct cu_req *req)
     json_t *out = NULL;
     enum cu_err rc =
         cu_dsr_extend(req->app->svc, &a, cu_req_param(req, "id"), req->json, &p, &out);
-    CU_GUARD(dsr_detail(cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, dsr_detail(rc), &p, out);
 }
 
 enum cu_err
@@ -217,9 +210,7 @@ cu_h_dsr_execute(struct cu_req *req)
     json_t *out = NULL;
     enum cu_err rc =
         cu_dsr_execute(req->app->svc, &a, cu_req_param(req, "id"), req->json, &p, &out);
-    CU_GUARD(dsr_detail(cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, dsr_detail(rc), &p, out);
 }
 
 enum cu_err

@@ -64,9 +64,7 @@ cu_h_keys_rotate(struct cu_req *req)
     if (rc == CU_ERR_NOT_FOUND) {
         return cu_err_public(rc, "The tenant of this token does not exist");
     }
-    CU_GUARD(rc);
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, rc, NULL, out);
 }
 
 enum cu_err
@@ -77,7 +75,5 @@ cu_h_keys_status(struct cu_req *req)
     if (rc == CU_ERR_NOT_FOUND) {
         return cu_err_public(rc, "The tenant of this token does not exist");
     }
-    CU_GUARD(rc);
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, rc, NULL, out);
 }

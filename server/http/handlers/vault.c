@@ -52,10 +52,8 @@ cu_h_collection_get(struct cu_req *req)
     struct cu_actor a;
     cu_req_actor(req, &a);
     json_t *out = NULL;
-    CU_GUARD(not_found_detail(cu_collection_get(req->app->svc, &a,
-                                                     cu_req_param(req, "name"), &out)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_collection_get(req->app->svc, &a, cu_req_param(req, "name"), &out);
+    return cu_req_reply(req, not_found_detail(rc), NULL, out);
 }
 
 enum cu_err
@@ -67,9 +65,8 @@ cu_h_collection_list(struct cu_req *req)
     const char *cursor = NULL;
     CU_GUARD(cu_req_page(req, &limit, &cursor));
     json_t *out = NULL;
-    CU_GUARD(cu_collection_list(req->app->svc, &a, cursor, limit, &out));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_collection_list(req->app->svc, &a, cursor, limit, &out);
+    return cu_req_reply(req, rc, NULL, out);
 }
 
 enum cu_err
@@ -93,10 +90,8 @@ cu_h_purpose_get(struct cu_req *req)
     struct cu_actor a;
     cu_req_actor(req, &a);
     json_t *out = NULL;
-    CU_GUARD(not_found_detail(
-                              cu_purpose_get(req->app->svc, &a, cu_req_param(req, "name"), &out)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_purpose_get(req->app->svc, &a, cu_req_param(req, "name"), &out);
+    return cu_req_reply(req, not_found_detail(rc), NULL, out);
 }
 
 enum cu_err
@@ -108,9 +103,8 @@ cu_h_purpose_list(struct cu_req *req)
     const char *cursor = NULL;
     CU_GUARD(cu_req_page(req, &limit, &cursor));
     json_t *out = NULL;
-    CU_GUARD(cu_purpose_list(req->app->svc, &a, cursor, limit, &out));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    enum cu_err rc = cu_purpose_list(req->app->svc, &a, cursor, limit, &out);
+    return cu_req_reply(req, rc, NULL, out);
 }
 
 enum cu_err
@@ -165,9 +159,7 @@ cu_h_record_get(struct cu_req *req)
         req->challenge = "Bearer realm=\"custos\", error=\"insufficient_scope\","
                          " scope=\"detokenize:<collection>.<field>:<level>\"";
     }
-    CU_GUARD(not_found_detail(rc));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, not_found_detail(rc), NULL, out);
 }
 
 enum cu_err
@@ -179,9 +171,7 @@ cu_h_record_patch(struct cu_req *req)
     json_t *out = NULL;
     enum cu_err rc = cu_record_rectify(req->app->svc, &a, cu_req_param(req, "c"),
                                        cu_req_param(req, "id"), req->json, &p, &out);
-    CU_GUARD(not_found_detail(cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, not_found_detail(rc), &p, out);
 }
 
 enum cu_err
@@ -203,9 +193,7 @@ cu_h_records_search(struct cu_req *req)
     json_t *out = NULL;
     enum cu_err rc = cu_records_search(req->app->svc, &a, cu_req_param(req, "c"), req->json, &p,
                                        &out);
-    CU_GUARD(not_found_detail(cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, not_found_detail(rc), &p, out);
 }
 
 enum cu_err
@@ -217,9 +205,7 @@ cu_h_detokenize(struct cu_req *req)
     json_t *out = NULL;
     enum cu_err rc =
         cu_detokenize(req->app->svc, &a, cu_req_header(req, "X-Purpose"), req->json, &p, &out);
-    CU_GUARD(not_found_detail(cu_req_problems(req, rc, &p)));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, not_found_detail(rc), &p, out);
 }
 
 enum cu_err
@@ -235,7 +221,5 @@ cu_h_verify(struct cu_req *req)
     if (rc == CU_ERR_RATE) {
         req->retry_after = cu_arena_printf(req->arena, "%d", rate.reset_s);
     }
-    CU_GUARD(cu_req_problems(req, rc, &p));
-    cu_resp_json(req, 0, out);
-    return CU_OK;
+    return cu_req_reply(req, rc, &p, out);
 }
