@@ -4,13 +4,13 @@
 #include "service/vault.h"
 
 #include "service/audit.h"
+#include "service/controls.h"
 #include "service/gates.h"
 #include "service/group_commit.h"
 #include "service/ident.h"
 #include "service/intake.h"
 #include "service/mask.h"
 #include "service/purpose.h"
-#include "service/controls.h"
 #include "service/spec.h"
 #include "storage/rolestore.h"
 #include "storage/vaultstore.h"
@@ -58,8 +58,8 @@ refuse_no_scope(struct cu_svc *s, struct cu_tx **tx, const struct cu_actor *a,
 {
     enum cu_err ignored =
         audit_read(s, tx, a,
-               cu_audit_entry(a, "record.read", cu_ident_ok(collection) ? collection : NULL, NULL,
-                              NULL, NULL, NULL, NULL, "denied"));
+                   cu_audit_entry(a, "record.read", cu_ident_ok(collection) ? collection : NULL,
+                                  NULL, NULL, NULL, NULL, NULL, "denied"));
     (void)ignored;
     cu_err_set(CU_ERR_FORBIDDEN, __FILE__, __LINE__, "no detokenize scope");
     return cu_err_public(CU_ERR_FORBIDDEN, cu_scope_detokenize_missing);
@@ -117,10 +117,9 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         }
         if (named == CU_OK) {
             /* malformed names are never sent: they match nothing */
-            CU_TRY(cu_store_record_read(tx, a->tenant, purpose,
-                                        cu_ident_ok(collection) ? collection : "",
-                                        cu_record_id_ok(id) ? id : "", arena, &rr,
-                                        roles != NULL ? &step : NULL));
+            CU_TRY(cu_store_record_read(
+                tx, a->tenant, purpose, cu_ident_ok(collection) ? collection : "",
+                cu_record_id_ok(id) ? id : "", arena, &rr, roles != NULL ? &step : NULL));
         } else {
             /* a malformed X-Purpose: only the roles' scopes are still to be known */
             CU_TRY(cu_tx_exec_steps(tx, &step, 1, arena));
@@ -151,8 +150,8 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     if (cu_gate_refused(rc)) {
         enum cu_err gate = rc;
         CU_TRY(audit_read(s, &tx, a,
-                      cu_audit_entry(a, "record.read", collection, NULL, id, subject, purpose,
-                                     NULL, gate_outcome)));
+                          cu_audit_entry(a, "record.read", collection, NULL, id, subject, purpose,
+                                         NULL, gate_outcome)));
         cu_err_public(gate, gate_detail);
         CU_FAIL(gate, "%s", gate_outcome);
     }
@@ -161,8 +160,8 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     enum cu_err denied = cu_controls_subject(&ctl, subject);
     if (denied != CU_OK) {
         CU_TRY(audit_read(s, &tx, a,
-                      cu_audit_entry(a, "record.read", collection, NULL, id, subject, purpose,
-                                     NULL, "denied_interaction")));
+                          cu_audit_entry(a, "record.read", collection, NULL, id, subject, purpose,
+                                         NULL, "denied_interaction")));
         cu_err_public(denied, cu_controls_detail(denied));
         CU_FAIL(denied, "no live interaction of the principal");
     }
@@ -218,16 +217,16 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     key = NULL;
     if (top == CU_LEVEL_NONE) {
         CU_TRY(audit_read(s, &tx, a,
-                      cu_audit_entry(a, "record.read", collection, json_incref(withheld), id,
-                                     subject, purpose, NULL, "denied")));
+                          cu_audit_entry(a, "record.read", collection, json_incref(withheld), id,
+                                         subject, purpose, NULL, "denied")));
         cu_err_public(CU_ERR_FORBIDDEN, "The token lacks a detokenize:<collection>.<field>:<level> "
                                         "scope for any field of this record");
         CU_FAIL(CU_ERR_FORBIDDEN, "no field of the record is granted");
     }
     if (cu_controls_take(&ctl, top) != CU_OK) {
         CU_TRY(audit_read(s, &tx, a,
-                      cu_audit_entry(a, "record.read", collection, json_incref(revealed), id,
-                                     subject, purpose, NULL, "denied_budget")));
+                          cu_audit_entry(a, "record.read", collection, json_incref(revealed), id,
+                                         subject, purpose, NULL, "denied_budget")));
         cu_controls_answered(&ctl);
         cu_err_public(CU_ERR_RATE, cu_controls_detail(CU_ERR_RATE));
         CU_FAIL(CU_ERR_RATE, "plain reveal budget spent");
