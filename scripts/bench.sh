@@ -789,9 +789,9 @@ fi
 api_plain=$api
 api=https://127.0.0.1:$api_port
 # 256 connections from one address in the soak: the per-address limit (default 128) would cut
-# half of them; everything else is the service's default configuration
-export CUSTOS_PER_IP_CONNECTIONS=${CUSTOS_PER_IP_CONNECTIONS:-1024}
-start_tls_server
+# half of them; everything else is the service's default configuration (the trickle run after
+# this one keeps the default)
+CUSTOS_PER_IP_CONNECTIONS=${CUSTOS_PER_IP_CONNECTIONS:-1024} start_tls_server
 curl -fsSk -X POST -H "Authorization: Bearer $(cat "$work/jwt-warm.txt")" -H 'Content-Type: application/json' \
     -H 'X-Purpose: support' --data-binary "{\"tokens\":[\"$tok1\"]}" "$api/v1/detokenize" | grep -q '"value"' ||
     die "an RS256 detokenize over HTTPS failed"
