@@ -3,9 +3,9 @@
 # (issue 9 item 4). The headline, over HTTPS (the service's TLS) with RS256 JWTs checked against
 # a JWKS (token cache warm), at 1, 8 and 32 connections: tokenize 1 and 100 records (new subjects
 # and known ones), detokenize 1 and 100 tokens, search (the searchable phone), record read (GET
-# with X-Purpose), GET /healthz; each with throughput, p50/p99, server CPU per request, the rest
-# of the machine's CPU (PostgreSQL + kernel) and serve's RSS, and its ratio against its bare
-# ceiling measured in the same run:
+# with X-Purpose), GET /healthz; each with throughput, p50/p99, CPU per request of the server and
+# of this run's PostgreSQL, and serve's RSS, and its ratio against its bare ceiling measured in
+# the same run:
 #   - pgbench (tests/bench/sql/bare_*.sql) on bench_bare, a table shaped like tokens: SELECT by
 #     primary key, single-row durable INSERT, 100-row INSERT, at 1, 8 and 32 connections;
 #   - tests/bench/mhd_trivial.c, a trivial libmicrohttpd handler over the same TLS.
@@ -20,7 +20,7 @@
 # README's table (markdown, one row per operation at 32 connections) to
 # tests/bench/results/table.md, both from the same run. All traffic stays on 127.0.0.1.
 # Knobs: BENCH_QUICK=1 (3 s runs, 2 s at one connection, 2000 records, a 45 s soak, no
-# thread-per-connection runs: ~8 minutes), BENCH_DURATION (s per run at 8 and 32 connections,
+# thread-per-connection runs: ~6 minutes; a full run ~25), BENCH_DURATION (s per run at 8 and 32 connections,
 # default 8), BENCH_C1_DURATION (s per 1-connection run, default 5), BENCH_SEED (records seeded,
 # default 5000), BENCH_SOAK (s of the 256-connection soak, default 600), BENCH_COLD_JWTS (JWTs
 # minted per cold run, default 12000, 4000 quick), BENCH_PROFILE=perf|callgrind|0 (default perf,
