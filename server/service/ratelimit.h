@@ -47,7 +47,9 @@ struct cu_rate_result {
 const struct cu_rate_policy *cu_ratelimit_policy(const struct cu_svc *s, const char *bucket);
 
 /* Counts one event of weight cost (>= 1) under (tenant, bucket, subject), in a transaction of
- * its own (one round trip). out->allowed 0: refused (CU_OK all the same: the caller decides
+ * its own (one round trip) shared with the checks of the same key and policy that wait on this
+ * node at the same time (each still counted in order under the key's row lock; a batch that
+ * fails fails each of its checks). out->allowed 0: refused (CU_OK all the same: the caller decides
  * what a refusal means). CU_ERR_UNAVAILABLE when the database is out of reach: callers fail
  * closed (503), never let an unchecked event through. A NULL or unlimited pol: out->checked 0. */
 enum cu_err cu_ratelimit_hit(struct cu_svc *s, const char *tenant, const char *bucket,
