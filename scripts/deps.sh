@@ -6,6 +6,8 @@ set -euo pipefail
 pkgs=(build-essential pkg-config libmicrohttpd-dev libpq-dev libssl-dev libjansson-dev
       libjwt-dev libcriterion-dev libcurl4-openssl-dev postgresql openssl curl clang
       docker-compose procps iproute2 wrk postgresql-contrib python3 python3-yaml pgbouncer)
+# make bench's profile (issue 9 item 5): perf, and callgrind where perf cannot record
+pkgs+=(linux-perf valgrind)
 # the container, Compose and Kubernetes checks (issue 15): podman with runc and a debootstrap-made
 # base image; node and npm for kubernetes-models and the OpenAPI tools (tools/openapi: make
 # lint-api, make test-contract); kubectl for `kubectl kustomize`

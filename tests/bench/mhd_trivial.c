@@ -3,10 +3,13 @@
  * Used by scripts/bench.sh to measure, in the same run as the service, what the HTTP layer alone
  * costs under the same load generator.
  *
- *   mhd_trivial [--port N] [--mode epoll|threads] [--threads N]
+ *   mhd_trivial [--port N] [--mode epoll|threads] [--threads N] [--tls-cert PEM --tls-key PEM]
  *
  * epoll (default): MHD_USE_EPOLL_INTERNAL_THREAD with a thread pool of --threads (default 2).
  * threads: MHD_USE_THREAD_PER_CONNECTION. Listens on 127.0.0.1 only; stops on SIGINT/SIGTERM.
+ * With --tls-cert and --tls-key it serves HTTPS with the service's TLS: the same certificate and
+ * key files and the same GnuTLS priority string as server/http/server.c (TLS_PRIORITIES below is
+ * a copy: keep the two equal), so the HTTPS ceiling pays the same handshakes and record crypto.
  *
  * Responses are queued on the second access-handler call (the two-call idiom): MHD 0.9.75 answers
  * "Connection: close" to a GET whose response is queued on the first call, and every request would
@@ -25,6 +28,11 @@
 #include <microhttpd.h>
 
 #define ECHO_MAX 4096
+
+/* server/http/server.c tls_priorities: TLS 1.3 and 1.2, ECDHE with AEAD ciphers only */
+#define TLS_PRIORITIES                                                                             \
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"        \
+    "+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-SHA1:%SERVER_PRECEDENCE"
 
 static const char hello_body[] = "{\"status\":\"ok\"}";
 
@@ -126,8 +134,33 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: mhd_trivial [--port N] [--mode epoll|threads] [--threads N]\n");
+    fprintf(stderr, "usage: mhd_trivial [--port N] [--mode epoll|threads] [--threads N] "
+                    "[--tls-cert PEM --tls-key PEM]\n");
     exit(2);
+}
+
+/* The whole file as a NUL-terminated string (heap), or exits. */
+static char *
+read_pem(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "mhd_trivial: cannot open %s\n", path);
+        exit(1);
+    }
+    char *buf = malloc(65537);
+    if (buf == NULL) {
+        exit(1);
+    }
+    size_t n = fread(buf, 1, 65536, f);
+    int too_big = !feof(f);
+    fclose(f);
+    if (n == 0 || too_big) {
+        fprintf(stderr, "mhd_trivial: %s is empty or larger than 64 KiB\n", path);
+        exit(1);
+    }
+    buf[n] = '\0';
+    return buf;
 }
 
 int
@@ -136,8 +169,13 @@ main(int argc, char **argv)
     long port = 18080;
     long threads = 2;
     int per_connection = 0;
+    const char *cert_file = NULL, *key_file = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc) {
+            cert_file = argv[++i];
+        } else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc) {
+            key_file = argv[++i];
+        } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
             port = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = strtol(argv[++i], NULL, 10);
@@ -152,9 +190,12 @@ main(int argc, char **argv)
             usage();
         }
     }
-    if (port < 1 || port > 65535 || threads < 1 || threads > 256) {
+    if (port < 1 || port > 65535 || threads < 1 || threads > 256 ||
+        (cert_file == NULL) != (key_file == NULL)) {
         usage();
     }
+    char *cert_pem = cert_file != NULL ? read_pem(cert_file) : NULL;
+    char *key_pem = key_file != NULL ? read_pem(key_file) : NULL;
 
     sigset_t set;
     sigemptyset(&set);
@@ -171,7 +212,7 @@ main(int argc, char **argv)
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
     unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    struct MHD_OptionItem opts[8];
+    struct MHD_OptionItem opts[12];
     int n = 0;
     if (per_connection) {
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
@@ -186,6 +227,12 @@ main(int argc, char **argv)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 1024, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
                                         (intptr_t)(void (*)(void))on_completed, NULL};
+    if (cert_pem != NULL) {
+        flags |= MHD_USE_TLS;
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
+    }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
     struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, NULL,
@@ -194,8 +241,8 @@ main(int argc, char **argv)
         fprintf(stderr, "mhd_trivial: could not listen on 127.0.0.1:%ld\n", port);
         return 1;
     }
-    printf("mhd_trivial: listening on 127.0.0.1:%ld (%s", port,
-           per_connection ? "thread per connection" : "epoll");
+    printf("mhd_trivial: listening on %s://127.0.0.1:%ld (%s", cert_pem != NULL ? "https" : "http",
+           port, per_connection ? "thread per connection" : "epoll");
     if (!per_connection) {
         printf(", pool of %ld", threads);
     }
@@ -207,5 +254,7 @@ main(int argc, char **argv)
     while (sigwait(&set, &sig) == 0 && sig != SIGINT && sig != SIGTERM) {
     }
     MHD_stop_daemon(d);
+    free(cert_pem);
+    free(key_pem);
     return 0;
 }

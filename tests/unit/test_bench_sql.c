@@ -5,12 +5,16 @@
  * The statement table is read as compiled: the storage files are included here, so that the
  * statements they keep to themselves (static) are reachable without widening their interface.
  * This object then defines every function of those files, and the linker takes none of their
- * objects from the library. */
+ * objects from the library.
+ *
+ * Every file of tests/bench/sql/ is checked: the service-SQL ceilings statement by statement, the
+ * bare ceilings (bare_*.sql) for the shape of tokens they stand for. */
 #include "storage/keystore.c"
 #include "storage/ratestore.c"
 #include "storage/vaultstore.c"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,4 +293,77 @@ Test(bench_sql, plan_check_prepares_the_services_statements)
     RUNS(t, f, &q_detokenize, &at, "$1", "$2");
     free(raw);
     free(t);
+}
+
+/* "INSERT INTO <table> (<columns>)" of sql with its column list, or NULL (heap). */
+static char *
+insert_columns(const char *sql, const char *table)
+{
+    char head[64];
+    snprintf(head, sizeof(head), "INSERT INTO %s (", table);
+    const char *p = strstr(sql, head);
+    if (p == NULL) {
+        return NULL;
+    }
+    const char *q = strchr(p + strlen(head), ')');
+    if (q == NULL) {
+        return NULL;
+    }
+    return strndup(p + strlen(head), (size_t)(q - p - strlen(head)));
+}
+
+/* The bare ceilings write and read bench_bare (scripts/bench.sh: LIKE tokens, the same primary
+ * key) with the columns the service writes to tokens, and read it by the key the service's
+ * detokenize probes: a column added to or dropped from the service's INSERT fails here. */
+Test(bench_sql, bare_ceilings_use_the_shape_of_tokens)
+{
+    char *want = insert_columns(q_write_batch.sql, "tokens");
+    cr_assert_not_null(want, "the service's write_batch has no INSERT INTO tokens (...)");
+    const char *files[] = {"tests/bench/sql/bare_insert.sql", "tests/bench/sql/bare_insert_batch.sql"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char *t = bench_text(files[i]);
+        char *got = insert_columns(t, "bench_bare");
+        cr_assert_not_null(got, "%s inserts nothing into bench_bare", files[i]);
+        cr_assert_str_eq(got, want, "%s inserts (%s), the service inserts into tokens (%s)", files[i],
+                         got, want);
+        free(got);
+        free(t);
+    }
+    free(want);
+    char *sel = bench_text("tests/bench/sql/bare_select.sql");
+    cr_assert_not_null(strstr(q_detokenize.sql, "t.tenant_id = $1 AND t.token = "),
+                       "the service's detokenize no longer probes tokens by (tenant_id, token)");
+    cr_assert_not_null(strstr(sel, "FROM bench_bare WHERE tenant_id = 'bench' AND token = "),
+                       "bare_select.sql does not probe bench_bare by (tenant_id, token)");
+    free(sel);
+    char *sh = slurp("scripts/bench.sh");
+    cr_assert_not_null(strstr(sh, "CREATE TABLE bench_bare (LIKE tokens INCLUDING DEFAULTS);"));
+    cr_assert_not_null(strstr(sh, "ALTER TABLE bench_bare ADD PRIMARY KEY (tenant_id, token, record_id, field);"));
+    free(sh);
+}
+
+/* Every SQL file of the bench is one the tests above check: a new file needs its test. */
+Test(bench_sql, every_sql_file_is_checked)
+{
+    static const char *const checked[] = {
+        "detokenize.sql", "detokenize_batch.sql", "tokenize.sql", "tokenize_batch.sql",
+        "bare_select.sql", "bare_insert.sql",     "bare_insert_batch.sql",
+    };
+    DIR *d = opendir("tests/bench/sql");
+    cr_assert_not_null(d, "cannot open tests/bench/sql (run from the repository root)");
+    int n = 0;
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 4, ".sql") != 0) {
+            continue;
+        }
+        int found = 0;
+        for (size_t i = 0; i < sizeof(checked) / sizeof(checked[0]); i++) {
+            found |= strcmp(e->d_name, checked[i]) == 0;
+        }
+        cr_expect(found, "tests/bench/sql/%s is checked by no test of test_bench_sql.c", e->d_name);
+        n++;
+    }
+    closedir(d);
+    cr_assert_eq(n, (int)(sizeof(checked) / sizeof(checked[0])), "a checked bench SQL file is missing");
 }

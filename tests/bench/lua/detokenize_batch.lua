@@ -1,11 +1,11 @@
 -- POST /v1/detokenize with 100 tokens drawn at random from the seeded ones, purpose "support".
 local c = dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
-local headers, tokens
+local tokens
 local n = tonumber(os.getenv("BENCH_BATCH") or "100")
 setup = c.setup
+done = c.done
 function init(args)
     c.init()
-    headers = c.headers({["X-Purpose"] = "support"})
     tokens = c.load_tokens()
 end
 function request()
@@ -13,5 +13,6 @@ function request()
     for i = 1, n do
         pick[i] = '"' .. tokens[math.random(1, #tokens)] .. '"'
     end
-    return wrk.format("POST", nil, headers, '{"tokens":[' .. table.concat(pick, ",") .. ']}')
+    return wrk.format("POST", nil, c.headers({["X-Purpose"] = "support"}),
+        '{"tokens":[' .. table.concat(pick, ",") .. ']}')
 end

@@ -1,12 +1,12 @@
 -- POST one record (two values: name random, phone deterministic + searchable) for a fresh
--- subject. URL: http://HOST/v1/collections/c/records
+-- subject, or with BENCH_SUBJECTS=known for a seeded subject (whose key exists).
+-- URL: https://HOST/v1/collections/c/records
 local c = dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
-local headers
 setup = c.setup
+done = c.done
 function init(args)
     c.init()
-    headers = c.headers()
 end
 function request()
-    return wrk.format("POST", nil, headers, '{"records":[' .. c.record() .. ']}')
+    return wrk.format("POST", nil, c.headers(), '{"records":[' .. c.record() .. ']}')
 end
