@@ -168,6 +168,7 @@ cu_ratelimit_hit(struct cu_svc *s, const char *tenant, const char *bucket, const
         /* a batch of this key is running: queue behind it */
         *k->tail = &me;
         k->tail = &me.next;
+        cu_metrics_count("rate_checks_queued", 1);
         while (!me.done && !me.lead) {
             pthread_cond_wait(&rate_cv, &rate_mu);
         }

@@ -57,6 +57,10 @@ void assert_no_store(const struct t_resp *r);
 /* A counter of server s's /metrics (custos_db_round_trips_total, ...): what a request costs,
  * counted by the server, never timed. */
 unsigned long long t_metric(const struct t_server *s, const char *name);
+/* The same, or absent when the server has not counted it yet (a named counter appears in
+ * /metrics once it is first counted). */
+unsigned long long t_metric_or(const struct t_server *s, const char *name,
+                               unsigned long long absent);
 
 /* ---- the database, as the superuser: what is stored ---- */
 

@@ -5,6 +5,7 @@
 #include "vault.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 TestSuite(errors, .fini = cleanup_all);
@@ -158,24 +159,29 @@ refused(const char *token, const char *phrase)
     cr_assert_null(strstr(r->body, sig != NULL ? sig + 1 : token), "the body echoes the token");
 }
 
+/* A tenant:admin token for tenant under the test IdP's rsa-1 key, signed over the claims of
+ * t_claims(ttl, extra) with the header given (NULL: t_token_raw's); the claims text freed. */
+static char *
+signed_claims(const char *header, const char *tenant, long long ttl, const char *extra)
+{
+    char *claims = t_claims(tenant, "tenant:admin", "u", ttl, extra);
+    char *tok = header != NULL ? mint_sign(t_idp_key("rsa-1"), "RS256", header, claims)
+                               : t_token_raw("rsa-1", "RS256", claims);
+    free(claims);
+    return tok;
+}
+
 Test(errors, a_401_names_the_check_that_failed)
 {
     char tenant[32];
     t_tenant_id(tenant);
-    refused(t_token_raw("rsa-1", "RS256", t_claims(tenant, "tenant:admin", "u", -3600, NULL)),
-            "expired");
-    refused(t_token_raw("rsa-1", "RS256",
-                        t_claims(tenant, "tenant:admin", "u", 3600, "{\"aud\":\"someone-else\"}")),
-            "wrong audience");
-    refused(t_token_raw("rsa-1", "RS256",
-                        t_claims(tenant, "tenant:admin", "u", 3600, "{\"iss\":\"https://x/\"}")),
-            "wrong issuer");
-    refused(mint_sign(t_idp_key("rsa-1"), "RS256",
-                      "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"no-such-kid\"}",
-                      t_claims(tenant, "tenant:admin", "u", 3600, NULL)),
+    refused(signed_claims(NULL, tenant, -3600, NULL), "expired");
+    refused(signed_claims(NULL, tenant, 3600, "{\"aud\":\"someone-else\"}"), "wrong audience");
+    refused(signed_claims(NULL, tenant, 3600, "{\"iss\":\"https://x/\"}"), "wrong issuer");
+    refused(signed_claims("{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"no-such-kid\"}", tenant,
+                          3600, NULL),
             "unknown key");
-    refused(t_token_raw("rsa-1", "RS256", t_claims(NULL, "tenant:admin", "u", 3600, NULL)),
-            "missing tenant claim");
+    refused(signed_claims(NULL, NULL, 3600, NULL), "missing tenant claim");
     refused("not-a-jwt", "malformed");
     /* no credentials at all: the bare challenge (RFC 6750 §3.1), and the detail says what to send
      */

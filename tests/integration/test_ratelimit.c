@@ -105,9 +105,12 @@ Test(ratelimit, limits_hold_across_two_nodes_and_raise_an_alert, .timeout = 180)
     struct vt t;
     vault_setup(&t);
     json_t *rec = tokenize1(&t, "crm-1", std_fields("+14155550100"));
-    const char *env[] = {"CUSTOS_RATE_SEARCH=4",   "CUSTOS_RATE_SEARCH_WINDOW=600",
-                         "CUSTOS_RATE_TOKENIZE=5", "CUSTOS_RATE_TOKENIZE_WINDOW=600",
-                         "CUSTOS_RATE_VERIFY=7",   "CUSTOS_RATE_VERIFY_WINDOW=600",
+    const char *env[] = {"CUSTOS_RATE_SEARCH=4",
+                         "CUSTOS_RATE_SEARCH_WINDOW=600",
+                         "CUSTOS_RATE_TOKENIZE=5",
+                         "CUSTOS_RATE_TOKENIZE_WINDOW=600",
+                         "CUSTOS_RATE_VERIFY=7",
+                         "CUSTOS_RATE_VERIFY_WINDOW=600",
                          NULL};
     struct t_server a, b;
     spawn(env, &a);
@@ -221,12 +224,14 @@ Test(ratelimit, verify_attempts_are_counted_across_nodes, .timeout = 120)
     spawn(NULL, &b); /* the defaults, like the shared server: 5 attempts per 900 s */
     const struct t_server *node[] = {t_shared(), &b};
     const char *agent = t_token(t.id, "records:verify");
-    char *wrong = dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550111"));
+    char *wrong =
+        dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550111"));
     for (int i = 0; i < 5; i++) {
         struct t_resp *r = post(node[i % 2], "/v1/verify", agent, wrong);
         cr_assert_eq(r->status, 200, "attempt %d: %ld %s", i, r->status, r->body);
     }
-    char *right = dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550100"));
+    char *right =
+        dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550100"));
     assert_limited(post(&b, "/v1/verify", agent, right), 5, 900);
     assert_limited(post(t_shared(), "/v1/verify", agent, right), 5, 900);
     t_stop(&b);
@@ -245,7 +250,8 @@ Test(ratelimit, a_refused_key_is_allowed_again_after_the_window, .timeout = 120)
     struct t_server a;
     spawn(env, &a);
     const char *agent = t_token(t.id, "records:verify records:search");
-    char *right = dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550100"));
+    char *right =
+        dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550100"));
     for (int round = 0; round < 2; round++) {
         long long t0 = t_now_ms();
         struct t_resp *first = post(&a, "/v1/verify", agent, right);
@@ -302,7 +308,8 @@ Test(ratelimit, a_check_costs_one_round_trip_and_none_in_verify, .timeout = 180)
     spawn(on_env, &on);
     spawn(off_env, &off);
     const char *agent = t_token(t.id, "records:search records:verify");
-    char *vbody = dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550100"));
+    char *vbody =
+        dump(json_pack("{s:s, s:s}", "token", tok(rec, "phone"), "value", "+14155550100"));
     const struct t_server *servers[] = {&on, &off};
     long long search_trips[2], verify_trips[2], ms[2];
     for (int k = 0; k < 2; k++) {
@@ -393,18 +400,6 @@ Test(ratelimit, a_check_waits_for_a_concurrent_one_and_counts_on_top_of_it, .tim
     }
 }
 
-static unsigned long long
-metric(const struct t_server *s, const char *name)
-{
-    struct t_resp *r = new_resp();
-    cr_assert_eq(t_request(s, "GET", "/metrics", NULL, NULL, NULL, r), 0, "%s", r->error);
-    char key[128];
-    snprintf(key, sizeof(key), "\n%s ", name);
-    const char *at = strstr(r->body, key);
-    cr_assert_not_null(at, "no %s in /metrics", name);
-    return strtoull(at + strlen(key), NULL, 10);
-}
-
 /* Checks of one key arriving at once on a node share a transaction (issue 9 item 5: 32
  * connections of one principal took the key's row lock once each, in turn), and the limit
  * still holds exactly. Made deterministic as above: a check from another connection holds the
@@ -450,8 +445,19 @@ Test(ratelimit, checks_of_one_key_at_once_share_a_transaction_and_the_limit_hold
         }
     }
     cr_assert(waiting, "no check waited for the held row");
-    /* the other requests were sent before the wait began: give them time to queue */
-    usleep(1500 * 1000);
+    /* until other checks have queued behind it on the node, counted as they queue (a fixed
+     * sleep let them all arrive after the COMMIT on a loaded machine, each then its own
+     * transaction). Not all of them can: a libmicrohttpd worker that accepted several of the
+     * connections serves them one after the other, so those behind a waiting check wait with it.
+     * Two queued are enough to prove sharing (below); wait for the count to settle. */
+    unsigned long long queued = 0, seen = 0;
+    for (int i = 0, still = 0; i < 3000 && queued < N - 1 && (queued < 2 || still < 50); i++) {
+        seen = queued;
+        queued = t_metric_or(&s, "custos_rate_checks_queued_total", 0);
+        still = queued == seen ? still + 1 : 0;
+        usleep(10 * 1000);
+    }
+    cr_assert_geq(queued, 2, "%llu of %d checks queued behind the waiting one", queued, N - 1);
     free(cell(holder, "COMMIT", NULL));
     int ok = 0, refused = 0, other = 0;
     for (int i = 0; i < N; i++) {
@@ -463,11 +469,14 @@ Test(ratelimit, checks_of_one_key_at_once_share_a_transaction_and_the_limit_hold
     cr_assert_eq(other, 0);
     cr_assert_eq(ok, 9, "%d of %d concurrent searches passed the 9 left of a limit of 10", ok, N);
     cr_assert_eq(refused, N - 9);
-    unsigned long long checks = metric(&s, "custos_rate_checks_total");
-    unsigned long long txs = metric(&s, "custos_rate_check_transactions_total");
+    unsigned long long checks = t_metric(&s, "custos_rate_checks_total");
+    unsigned long long txs = t_metric(&s, "custos_rate_check_transactions_total");
     fprintf(stderr, "ratelimit batching: %llu checks in %llu transactions\n", checks, txs);
     cr_assert_eq(checks, N);
-    cr_assert(txs < checks, "%llu checks took %llu transactions: none shared", checks, txs);
+    /* the waiting check's transaction, one for those queued behind it (at most 64 a batch), and
+     * at most one each for the rest */
+    cr_assert_leq(txs, 1 + 1 + (N - 1 - queued), "%llu checks took %llu transactions, %llu queued",
+                  checks, txs, queued);
     t_stop(&s);
 }
 
