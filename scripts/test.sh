@@ -113,8 +113,22 @@ fi
 mkdir -p "$work"
 # a port the kernel says is free now (a random pick in 30000-49999 can meet a client's
 # ephemeral port)
+# below the kernel's ephemeral range, where no outgoing connection can take the port before the
+# server binds it (tests/integration/harness.c's free_port does the same)
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 -c '
+import random, socket
+for _ in range(2000):
+    p = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break'
 }
 pg_port=$(free_port)
 scripts/pg.sh start "$work/pg" "$pg_port" fast || die "could not start PostgreSQL"

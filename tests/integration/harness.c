@@ -11,6 +11,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,18 +213,23 @@ t_header(const struct t_resp *r, const char *name, char *out, size_t out_len)
 static int
 free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+    /* below the kernel's ephemeral range (ip_local_port_range, 32768-60999 here): a port
+     * picked there can be taken, before the server binds it, by any process's outgoing
+     * connection; here only another free_port can, and it checks */
+    static _Atomic unsigned seq;
+    unsigned start = (unsigned)getpid() * 7919u + atomic_fetch_add(&seq, 1) * 104729u;
+    for (unsigned i = 0; i < 2000; i++) {
+        int port = 20000 + (int)((start + i * 7u) % 12000u);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
         close(fd);
-        return -1;
+        if (ok) {
+            return port;
+        }
     }
-    int port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    return -1;
 }
 
 /* In a forked child: applies env overrides ("NAME=value"; "NAME=" unsets), sends output to
@@ -270,6 +277,8 @@ t_run(const char *const *env, const char *verb)
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+static void log_tail(const char *path);
 
 /* Polls path until it answers 200 (1), the server exits (-1) or tries run out (0). */
 static int
@@ -322,6 +331,9 @@ spawn(const char *const *env, int tls, int ready, struct t_server *out)
         t_stop(out);
     }
     if (up != 1) {
+        fprintf(stderr, "t_spawn: the server on port %d did not come up (log %s)\n", out->port,
+                out->log_path);
+        log_tail(out->log_path);
         return -1;
     }
     /* a loaded machine can fail the start-up readiness check (a database wait past its
