@@ -406,7 +406,7 @@ plan_check() {
 BEGIN;
 SET LOCAL custos.tenant = 'bench';
 SET LOCAL custos.platform = 'off';
-PREPARE sk_use_batch(text, text) AS UPDATE subject_keys k SET encryptions = k.encryptions + x.n FROM json_to_recordset(\$2::json) AS x(subject_id text, n bigint) WHERE k.tenant_id = \$1 AND k.subject_id = x.subject_id AND k.subject_id = ANY (ARRAY(SELECT json_array_elements(\$2::json) ->> 'subject_id')) AND k.version = (SELECT max(m.version) FROM subject_keys m WHERE m.tenant_id = \$1 AND m.subject_id = x.subject_id) RETURNING k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions;
+PREPARE sk_use_batch(text, text) AS UPDATE subject_keys k SET encryptions = k.encryptions + x.n FROM (SELECT j.subject_id, sum(j.n)::bigint AS n FROM json_to_recordset(\$2::json) AS j(subject_id text, n bigint) GROUP BY j.subject_id) x WHERE k.tenant_id = \$1 AND k.subject_id = x.subject_id AND k.subject_id = ANY (ARRAY(SELECT json_array_elements(\$2::json) ->> 'subject_id')) AND k.version = (SELECT max(m.version) FROM subject_keys m WHERE m.tenant_id = \$1 AND m.subject_id = x.subject_id) RETURNING k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions;
 PREPARE detokenize(text, text) AS SELECT t.token, t.collection, t.field, t.record_id, r.subject_id, CASE WHEN t.revoked THEN 'revoked' WHEN r.deleted_at IS NOT NULL THEN 'deleted' WHEN v.ciphertext IS NULL OR sk.wrapped IS NULL THEN 'erased' ELSE 'live' END, coalesce(v.key_version, 0), v.ciphertext, coalesce(sk.kek_version, 0), sk.wrapped, coalesce(c.fields -> t.field ->> 'type', ''), (SELECT incarnation FROM tenants WHERE tenant_id = \$1) FROM tokens t CROSS JOIN LATERAL (SELECT rr.subject_id, rr.deleted_at, rr.created_at FROM records rr WHERE rr.tenant_id = \$1 AND rr.id = t.record_id LIMIT 1) r LEFT JOIN record_values v ON v.tenant_id = \$1 AND v.record_id = t.record_id AND v.field = t.field AND NOT t.revoked LEFT JOIN subject_keys sk ON sk.tenant_id = \$1 AND sk.subject_id = r.subject_id AND sk.version = v.key_version LEFT JOIN collections c ON c.tenant_id = \$1 AND c.name = t.collection WHERE t.tenant_id = \$1 AND t.token = ANY (ARRAY(SELECT json_array_elements_text(\$2::json))) ORDER BY t.token COLLATE "C", (NOT t.revoked AND r.deleted_at IS NULL AND sk.wrapped IS NOT NULL) DESC, r.created_at;
 \\o /dev/null
 $(for i in 1 2 3 4 5 6 7; do
@@ -1039,6 +1039,10 @@ report() {
     gr=$(awk '$1 == "custos_audit_group_commit_requests_total" {print $2}' "$results/metrics-tls.txt" 2>/dev/null)
     [ -n "$gb" ] && [ "${gb:-0}" -gt 0 ] &&
         printf '  group commit of audit entries (HTTPS runs): %s requests in %s commits (%.1f per commit)\n' "$gr" "$gb" "$(awk -v a="$gr" -v b="$gb" 'BEGIN {print a / b}')"
+    gb=$(awk '$1 == "custos_tokenize_group_commits_total" {print $2}' "$results/metrics-tls.txt" 2>/dev/null)
+    gr=$(awk '$1 == "custos_tokenize_group_commit_requests_total" {print $2}' "$results/metrics-tls.txt" 2>/dev/null)
+    [ -n "$gb" ] && [ "${gb:-0}" -gt 0 ] &&
+        printf '  group commit of tokenize rows (HTTPS runs): %s requests in %s commits (%.1f per commit)\n' "$gr" "$gb" "$(awk -v a="$gr" -v b="$gb" 'BEGIN {print a / b}')"
     echo
     echo "CPU per request in µs (c=$conns runs; machine-wide busy / load generator (wrk, pgbench) / server process / this"
     echo "run's PostgreSQL / other = the rest of the machine: kernel threads, and on a shared machine other people's work):"

@@ -19,7 +19,7 @@
 #include "http/http.h"
 #include "service/audit_chain.h"
 #include "service/subjects.h"
-#include "service/group_commit.h"
+#include "service/unit_commit.h"
 #include "service/ratelimit.h"
 #include "service/tenants.h"
 
@@ -150,7 +150,8 @@ cu_cmd_serve(int argc, char **argv)
     struct cu_keyring *keyring = NULL;
     int status = 1;
     int jobs_started = 0;
-    struct cu_group_commit *audit_writer = NULL;
+    struct cu_unit_commit *audit_writer = NULL;
+    struct cu_unit_commit *unit_writer = NULL;
     struct jobs jobs = {0};
     pthread_t jobs_thread;
 
@@ -240,11 +241,17 @@ cu_cmd_serve(int argc, char **argv)
     }
     jobs_started = 1;
     /* the group-commit writer of audit entries (a thread: after the signals are blocked) */
-    if (cu_group_commit_new(db, &audit_writer) != CU_OK) {
+    if (cu_unit_commit_new(db, &audit_writer) != CU_OK) {
         status = cu_cmd_fail("could not start the audit writer");
         goto out;
     }
     svc.audit_writer = audit_writer;
+    /* and of tokenize's rows */
+    if (cu_unit_commit_new(db, &unit_writer) != CU_OK) {
+        status = cu_cmd_fail("could not start the tokenize writer");
+        goto out;
+    }
+    svc.unit_writer = unit_writer;
 
     if (cu_server_start(&app, &server) != CU_OK) {
         status = cu_cmd_fail("could not start");
@@ -286,7 +293,8 @@ out:
         pthread_join(jobs_thread, NULL);
     }
     /* after the server: no request waits on it any more */
-    cu_group_commit_free(audit_writer);
+    cu_unit_commit_free(unit_writer);
+    cu_unit_commit_free(audit_writer);
     cu_db_free(db);
     cu_auth_free(auth);
     cu_keyring_free(keyring);

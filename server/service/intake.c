@@ -145,8 +145,8 @@ cu_intake_seal(struct cu_in_record *recs, size_t n, struct cu_subject_key_req *r
 /* Gets (or creates) the data keys of the subjects of the ok records. */
 enum cu_err
 cu_intake_subject_keys(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const char *inc,
-                       struct cu_in_record *recs, size_t n, struct cu_subject_key_req **out,
-                       size_t *nout)
+                       struct cu_in_record *recs, size_t n, struct cu_subject_key_plan *plan,
+                       struct cu_subject_key_req **out, size_t *nout)
 {
     struct cu_subject_key_req *reqs = cu_xcalloc(n ? n : 1, sizeof(*reqs));
     size_t m = 0;
@@ -166,7 +166,9 @@ cu_intake_subject_keys(struct cu_svc *s, struct cu_tx *tx, const char *tenant, c
             reqs[u++] = reqs[i];
         }
     }
-    enum cu_err rc = cu_keyring_subject_keys_for_write(s->keyring, tx, tenant, inc, reqs, u);
+    enum cu_err rc = plan != NULL
+                         ? cu_keyring_subject_keys_plan(s->keyring, tx, tenant, inc, reqs, u, plan)
+                         : cu_keyring_subject_keys_for_write(s->keyring, tx, tenant, inc, reqs, u);
     if (rc != CU_OK) {
         free(reqs);
         return rc;

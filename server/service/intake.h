@@ -42,9 +42,11 @@ void cu_intake_fields(struct cu_in_record *r, size_t index, json_t *fields,
                       const struct cu_coll_spec *spec, const struct cu_tenant_keys *keys,
                       const char *tenant, int require_all, struct cu_arena *arena);
 /* The subject keys of the ok records (created for subjects that have none), sorted by subject;
- * *out is the caller's (cu_intake_free_keys). */
+ * *out is the caller's (cu_intake_free_keys). plan: NULL, or the keys are only read and made,
+ * and plan gets the writes for a group-committed unit (cu_keyring_subject_keys_plan). */
 enum cu_err cu_intake_subject_keys(struct cu_svc *s, struct cu_tx *tx, const char *tenant,
                                    const char *inc, struct cu_in_record *recs, size_t n,
+                                   struct cu_subject_key_plan *plan,
                                    struct cu_subject_key_req **out, size_t *nout) CU_WUR;
 void cu_intake_free_keys(struct cu_subject_key_req *reqs, size_t n);
 /* Seals every value of the ok records and appends them to values (and, when not NULL, their

@@ -70,6 +70,40 @@ struct cu_subject_key_req {
 enum cu_err cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx,
                                               const char *tenant, const char *inc,
                                               struct cu_subject_key_req *reqs, size_t n) CU_WUR;
+/* The same for a group-committed write (service/unit_commit.h): nothing is written in tx. The
+ * existing keys are read (not counted), the missing ones made and wrapped under the current
+ * KEK; each req's key and version are set as by cu_keyring_subject_keys_for_write. The plan
+ * holds the writes for the unit: the fresh keys (insert_json, for cu_store_subject_keys_insert,
+ * after the KEK's share lock, cu_store_tenant_lock_kek_step) and the counts of the existing
+ * ones (use_json, for cu_store_subject_keys_use); NULL when none. */
+struct cu_subject_key_plan {
+    int kek_version;   /* the KEK the fresh keys are wrapped under */
+    char *insert_json; /* heap */
+    size_t nfresh;
+    char *use_json; /* heap */
+    size_t nuse;
+    char **ids; /* the fresh keys' cache ids (NULL for the others) */
+    const char *tenant, *inc; /* borrowed */
+    struct cu_arena *arena;
+};
+enum cu_err cu_keyring_subject_keys_plan(struct cu_keyring *kr, struct cu_tx *tx,
+                                         const char *tenant, const char *inc,
+                                         struct cu_subject_key_req *reqs, size_t n,
+                                         struct cu_subject_key_plan *plan) CU_WUR;
+/* The unit's check, from the results of those steps (which may hold other units' rows too:
+ * merged statements): CU_ERR_CONFLICT when a concurrent write got there first (the KEK rotated, a key created, erased or replaced meanwhile): the caller
+ * redoes the write with cu_keyring_subject_keys_for_write. */
+enum cu_err cu_keyring_subject_keys_plan_check(const struct cu_subject_key_plan *plan,
+                                               const struct cu_subject_key_req *reqs, size_t n,
+                                               const struct cu_db_result *lock,
+                                               const struct cu_db_result *inserted,
+                                               const struct cu_db_result *used) CU_WUR;
+/* After the commit: caches the fresh keys (never before: a key that lost a race must never be
+ * served from the cache). */
+void cu_keyring_subject_keys_plan_done(struct cu_keyring *kr,
+                                       const struct cu_subject_key_plan *plan,
+                                       const struct cu_subject_key_req *reqs, size_t n);
+void cu_keyring_subject_keys_plan_cleanup(struct cu_subject_key_plan *plan);
 /* Unwraps a subject key whose wrapped row the caller has just read in tx (a join on
  * subject_keys): a cache hit skips the unwrap. CU_ERR_CRYPTO when it does not unwrap. */
 enum cu_err cu_keyring_subject_key_unwrap(struct cu_keyring *kr, struct cu_tx *tx,

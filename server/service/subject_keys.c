@@ -92,10 +92,11 @@ find_req(struct cu_subject_key_req *reqs, size_t n, const char *subject)
 
 /* Counts n encryptions against the existing keys of the listed subjects (those whose key is
  * not set yet and need == 1) and unwraps them; marks the ones without a key (or over their
- * limit) with version 0 / next version. */
+ * limit) with version 0 / next version. count 0: reads the keys without counting (a group-
+ * committed write counts them, cu_keyring_subject_keys_plan). */
 static enum cu_err
 use_existing(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, const char *inc,
-             struct cu_subject_key_req *reqs, size_t n, const int *need)
+             struct cu_subject_key_req *reqs, size_t n, const int *need, int count)
 {
     struct cu_arena *arena = cu_arena_new();
     enum cu_err rc = CU_OK;
@@ -109,12 +110,14 @@ use_existing(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, const 
     char *js = json_dumps(list, JSON_COMPACT);
     json_decref(list);
     struct cu_db_result *r = NULL;
-    CU_TRY(cu_store_subject_keys_use(tx, tenant, js, arena, &r));
+    CU_TRY(count ? cu_store_subject_keys_use(tx, tenant, js, arena, &r)
+                 : cu_store_subject_keys_get(tx, tenant, js, arena, &r));
     for (int i = 0; i < cu_res_rows(r); i++) {
         struct cu_subject_key_req *q = find_req(reqs, n, cu_res_text(r, i, CU_COL_SK_SUBJECT_ID));
         CU_CHECK(q != NULL, CU_ERR_INTERNAL, "subject key for an unknown subject");
         int version = (int)cu_res_int(r, i, CU_COL_SK_VERSION);
-        if (cu_res_int(r, i, CU_COL_SK_ENCRYPTIONS) > CU_SUBJECT_KEY_MAX_ENCRYPTIONS) {
+        long long after = cu_res_int(r, i, CU_COL_SK_ENCRYPTIONS) + (count ? 0 : q->n);
+        if (after > CU_SUBJECT_KEY_MAX_ENCRYPTIONS) {
             /* enough under this key: the next version takes the new values */
             q->version = -(version + 1);
             continue;
@@ -133,37 +136,16 @@ out:
     return rc;
 }
 
-enum cu_err
-cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
-                                  const char *inc, struct cu_subject_key_req *reqs, size_t n)
+/* New keys for the subjects marked in need (version: the next one when reqs[i].version < 0,
+ * else 1), wrapped under kek: fresh[i] and their cache ids ids[i] (arena), reqs[i].version
+ * set, *insert_json the list for cu_store_subject_keys_insert (heap, the caller frees it). */
+static enum cu_err
+make_fresh(const struct cu_secret *kek, const char *tenant, const char *inc, int kek_version,
+           struct cu_subject_key_req *reqs, size_t n, const int *need, struct cu_secret **fresh,
+           char **ids, struct cu_arena *arena, char **insert_json)
 {
-    struct cu_arena *arena = cu_arena_new();
-    struct cu_secret *kek = NULL;
-    struct cu_secret **fresh = cu_xcalloc(n ? n : 1, sizeof(*fresh));
-    int *need = cu_xcalloc(n ? n : 1, sizeof(*need));
-    char **ids = cu_arena_alloc(arena, (n ? n : 1) * sizeof(*ids));
-    char *js = NULL;
-    enum cu_err rc = CU_OK;
-    for (size_t i = 0; i < n; i++) {
-        reqs[i].key = NULL;
-        reqs[i].version = 0;
-        need[i] = 1;
-    }
-    CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need));
-
-    /* subjects without a usable key: create them in one statement */
-    size_t missing = 0;
-    for (size_t i = 0; i < n; i++) {
-        need[i] = reqs[i].key == NULL;
-        missing += (size_t)need[i];
-    }
-    if (missing == 0) {
-        goto out;
-    }
-    int kek_version = 0;
-    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 0, &kek_version, NULL));
-    CU_TRY(cu_keyring_kek(kr, tx, tenant, inc, kek_version, &kek));
     json_t *list = json_array();
+    enum cu_err rc = CU_OK;
     for (size_t i = 0; i < n; i++) {
         if (!need[i]) {
             continue;
@@ -187,8 +169,44 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         free(hex);
         reqs[i].version = version;
     }
-    js = json_dumps(list, JSON_COMPACT);
+    *insert_json = json_dumps(list, JSON_COMPACT);
+    CU_CHECK(*insert_json != NULL, CU_ERR_INTERNAL, "could not encode subject keys");
+out:
     json_decref(list);
+    return rc;
+}
+
+enum cu_err
+cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                                  const char *inc, struct cu_subject_key_req *reqs, size_t n)
+{
+    struct cu_arena *arena = cu_arena_new();
+    struct cu_secret *kek = NULL;
+    struct cu_secret **fresh = cu_xcalloc(n ? n : 1, sizeof(*fresh));
+    int *need = cu_xcalloc(n ? n : 1, sizeof(*need));
+    char **ids = cu_arena_alloc(arena, (n ? n : 1) * sizeof(*ids));
+    char *js = NULL;
+    enum cu_err rc = CU_OK;
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].key = NULL;
+        reqs[i].version = 0;
+        need[i] = 1;
+    }
+    CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need, 1));
+
+    /* subjects without a usable key: create them in one statement */
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        need[i] = reqs[i].key == NULL;
+        missing += (size_t)need[i];
+    }
+    if (missing == 0) {
+        goto out;
+    }
+    int kek_version = 0;
+    CU_TRY(cu_store_tenant_lock_kek(tx, tenant, 0, &kek_version, NULL));
+    CU_TRY(cu_keyring_kek(kr, tx, tenant, inc, kek_version, &kek));
+    CU_TRY(make_fresh(kek, tenant, inc, kek_version, reqs, n, need, fresh, ids, arena, &js));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_subject_keys_insert(tx, tenant, js, arena, &r));
     for (int i = 0; i < cu_res_rows(r); i++) {
@@ -213,7 +231,7 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         }
     }
     if (raced > 0) {
-        CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need));
+        CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need, 1));
         for (size_t i = 0; i < n; i++) {
             CU_CHECK(reqs[i].key != NULL, CU_ERR_CONFLICT, "subject key creation raced");
         }
@@ -234,4 +252,142 @@ out:
     cu_secret_free(kek);
     cu_arena_free(arena);
     return rc;
+}
+
+/* ---- the same for a group-committed write (service/unit_commit.h) ---- */
+
+enum cu_err
+cu_keyring_subject_keys_plan(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant,
+                             const char *inc, struct cu_subject_key_req *reqs, size_t n,
+                             struct cu_subject_key_plan *plan)
+{
+    memset(plan, 0, sizeof(*plan));
+    plan->tenant = tenant;
+    plan->inc = inc;
+    plan->arena = cu_arena_new();
+    plan->ids = cu_arena_alloc(plan->arena, (n ? n : 1) * sizeof(*plan->ids));
+    int *need = cu_xcalloc(n ? n : 1, sizeof(*need));
+    struct cu_secret *kek = NULL;
+    json_t *use = json_array();
+    enum cu_err rc = CU_OK;
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].key = NULL;
+        reqs[i].version = 0;
+        plan->ids[i] = NULL;
+        need[i] = 1;
+    }
+    CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need, 0));
+    for (size_t i = 0; i < n; i++) {
+        need[i] = reqs[i].key == NULL;
+        plan->nfresh += (size_t)need[i];
+        if (!need[i]) {
+            json_array_append_new(use, json_pack("{s:s, s:I}", "subject_id", reqs[i].subject,
+                                                 "n", (json_int_t)reqs[i].n));
+            plan->nuse++;
+        }
+    }
+    if (plan->nuse > 0) {
+        plan->use_json = json_dumps(use, JSON_COMPACT);
+        CU_CHECK(plan->use_json != NULL, CU_ERR_INTERNAL, "could not encode subject keys");
+    }
+    if (plan->nfresh > 0) {
+        CU_TRY(cu_store_tenant_kek_version(tx, tenant, &plan->kek_version));
+        CU_TRY(cu_keyring_kek(kr, tx, tenant, inc, plan->kek_version, &kek));
+        /* the fresh keys go straight to reqs[i].key (make_fresh's fresh array is reqs' keys) */
+        struct cu_secret **fresh = cu_arena_alloc(plan->arena, n * sizeof(*fresh));
+        memset(fresh, 0, n * sizeof(*fresh));
+        rc = make_fresh(kek, tenant, inc, plan->kek_version, reqs, n, need, fresh, plan->ids,
+                        plan->arena, &plan->insert_json);
+        for (size_t i = 0; i < n; i++) {
+            if (need[i]) {
+                reqs[i].key = fresh[i];
+            }
+        }
+        CU_TRY(rc);
+    }
+out:
+    if (rc != CU_OK) {
+        for (size_t i = 0; i < n; i++) {
+            cu_secret_free(reqs[i].key);
+            reqs[i].key = NULL;
+        }
+    }
+    json_decref(use);
+    cu_secret_free(kek);
+    free(need);
+    return rc;
+}
+
+/* The row of r (cu_col_subject_key) for subject, or -1. */
+static int
+row_of(const struct cu_db_result *r, const char *subject)
+{
+    for (int i = 0; i < cu_res_rows(r); i++) {
+        if (strcmp(cu_res_text(r, i, CU_COL_SK_SUBJECT_ID), subject) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+enum cu_err
+cu_keyring_subject_keys_plan_check(const struct cu_subject_key_plan *plan,
+                                   const struct cu_subject_key_req *reqs, size_t n,
+                                   const struct cu_db_result *lock,
+                                   const struct cu_db_result *inserted,
+                                   const struct cu_db_result *used)
+{
+    /* the KEK the fresh keys are wrapped under is still current (locked until the commit) */
+    CU_ENSURE(plan->nfresh == 0 ||
+                  (cu_res_rows(lock) == 1 && cu_res_int(lock, 0, 0) == plan->kek_version),
+              CU_ERR_CONFLICT, "the tenant's KEK was rotated meanwhile");
+    struct cu_arena *arena = cu_arena_new();
+    enum cu_err rc = CU_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (plan->ids[i] != NULL) {
+            /* this key was stored, and not another one made for the subject at the same time
+             * (a concurrent write's, or a batch-mate's in the same statement) */
+            int row = row_of(inserted, reqs[i].subject);
+            CU_CHECK(row >= 0, CU_ERR_CONFLICT, "a subject key was created meanwhile");
+            uint8_t *wrapped = NULL;
+            size_t len = 0;
+            CU_TRY(cu_res_bytea(inserted, row, CU_COL_SK_WRAPPED, arena, &wrapped, &len));
+            char id[200];
+            sk_cache_id(id, sizeof(id), plan->tenant, plan->inc, reqs[i].subject, wrapped, len);
+            CU_CHECK(strcmp(id, plan->ids[i]) == 0, CU_ERR_CONFLICT,
+                     "a subject key was created meanwhile");
+            continue;
+        }
+        /* the key the values were sealed with is still the newest, and within its limit */
+        int row = row_of(used, reqs[i].subject);
+        CU_CHECK(row >= 0, CU_ERR_CONFLICT, "a subject key was erased meanwhile");
+        CU_CHECK(cu_res_int(used, row, CU_COL_SK_VERSION) == reqs[i].version &&
+                     cu_res_int(used, row, CU_COL_SK_ENCRYPTIONS) <=
+                         CU_SUBJECT_KEY_MAX_ENCRYPTIONS,
+                 CU_ERR_CONFLICT, "a subject key was replaced meanwhile");
+    }
+out:
+    cu_arena_free(arena);
+    return rc;
+}
+
+void
+cu_keyring_subject_keys_plan_done(struct cu_keyring *kr, const struct cu_subject_key_plan *plan,
+                                  const struct cu_subject_key_req *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (plan->ids[i] != NULL &&
+            cu_keycache_put(kr->cache, plan->ids[i], reqs[i].key, cu_keyring_now()) != CU_OK) {
+            cu_log(CU_LOG_WARN, "could not cache a key", NULL);
+        }
+    }
+}
+
+void
+cu_keyring_subject_keys_plan_cleanup(struct cu_subject_key_plan *plan)
+{
+    free(plan->insert_json);
+    free(plan->use_json);
+    cu_arena_free(plan->arena);
+    memset(plan, 0, sizeof(*plan));
 }

@@ -11,15 +11,17 @@
 
 #include <jansson.h>
 
-struct cu_group_commit;
+struct cu_unit_commit;
 struct cu_rate_limits;
 
 struct cu_svc {
     struct cu_db *db;
     struct cu_keyring *keyring;
-    /* the group-commit writer of reveals' audit entries (service/group_commit.h); NULL: each
-     * request writes its entries in a transaction of its own */
-    struct cu_group_commit *audit_writer;
+    /* the group-commit writers (service/unit_commit.h) of reveals' audit entries
+     * (service/group_commit.h) and of tokenize's rows; NULL: each request writes in a
+     * transaction of its own. Two writers: a reveal never waits behind tokenize's writes. */
+    struct cu_unit_commit *audit_writer;
+    struct cu_unit_commit *unit_writer;
     /* the rate limits of tokenize, search and verify (service/ratelimit.h); NULL: none */
     const struct cu_rate_limits *rate;
 };

@@ -95,13 +95,19 @@ enum cu_err cu_tx_exec(struct cu_tx *tx, const struct cu_stmt *stmt, const struc
  * failure fails the call and the statements after it do not run). A step with a tenant first
  * switches custos.tenant to it (row-level security follows) for itself and the steps after.
  * Results go to each step's out (may be NULL), owned by arena. */
-enum { CU_DB_MAX_STEPS = 64 };
+enum { CU_DB_MAX_STEPS = 256 };
 struct cu_step {
     const struct cu_stmt *stmt;
     const struct cu_params *p;
     const char *tenant;
     struct cu_db_result **out;
+    /* For a group commit (service/unit_commit.h), set by the step's builder: steps of the same
+     * statement whose other parameters are equal may run as one statement, whose result each
+     * of them gets; bit i (i < 31): parameter i is a JSON array, joined. CU_STEP_ONCE alone: a
+     * read or a lock, run once for equal steps. 0: always a statement of its own. */
+    unsigned merge;
 };
+#define CU_STEP_ONCE (1u << 31)
 enum cu_err cu_tx_exec_steps(struct cu_tx *tx, const struct cu_step *steps, int n,
                              struct cu_arena *arena) CU_WUR;
 /* The same as the transaction's last statements, with COMMIT in the same round trip; ends the

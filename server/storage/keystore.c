@@ -50,6 +50,8 @@ static const struct cu_stmt q_tenant_delete = {
 static const struct cu_stmt q_tenant_lock_share = {
     "tenant_lock_share",
     "SELECT current_kek_version, incarnation FROM tenants WHERE tenant_id = $1 FOR SHARE"};
+static const struct cu_stmt q_tenant_kek_version = {
+    "tenant_kek_version", "SELECT current_kek_version, incarnation FROM tenants WHERE tenant_id = $1"};
 static const struct cu_stmt q_tenant_lock_update = {
     "tenant_lock_update",
     "SELECT current_kek_version, incarnation FROM tenants WHERE tenant_id = $1"
@@ -112,13 +114,25 @@ static const struct cu_stmt q_sk_rewrap = {
 static const struct cu_stmt q_sk_use_batch = {
     "sk_use_batch",
     "UPDATE subject_keys k SET encryptions = k.encryptions + x.n"
-    " FROM json_to_recordset($2::json) AS x(subject_id text, n bigint)"
+    " FROM (SELECT j.subject_id, sum(j.n)::bigint AS n"
+    "   FROM json_to_recordset($2::json) AS j(subject_id text, n bigint) GROUP BY j.subject_id) x"
     " WHERE k.tenant_id = $1 AND k.subject_id = x.subject_id"
     " AND k.subject_id = ANY (ARRAY(SELECT json_array_elements($2::json) ->> 'subject_id'))"
     " AND k.version ="
     "   (SELECT max(m.version) FROM subject_keys m"
     "    WHERE m.tenant_id = $1 AND m.subject_id = x.subject_id)"
     " RETURNING k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions"};
+/* the same keys read, nothing counted (a group-committed write counts them, sk_use_batch) */
+static const struct cu_stmt q_sk_get_batch = {
+    "sk_get_batch",
+    "SELECT k.subject_id, k.version, k.kek_version, k.wrapped, k.encryptions"
+    " FROM subject_keys k JOIN json_to_recordset($2::json) AS x(subject_id text, n bigint)"
+    " ON k.subject_id = x.subject_id"
+    " WHERE k.tenant_id = $1"
+    " AND k.subject_id = ANY (ARRAY(SELECT json_array_elements($2::json) ->> 'subject_id'))"
+    " AND k.version ="
+    "   (SELECT max(m.version) FROM subject_keys m"
+    "    WHERE m.tenant_id = $1 AND m.subject_id = x.subject_id)"};
 static const struct cu_stmt q_sk_insert_batch = {
     "sk_insert_batch",
     "INSERT INTO subject_keys (tenant_id, subject_id, version, kek_version, wrapped,"
@@ -126,7 +140,7 @@ static const struct cu_stmt q_sk_insert_batch = {
     " SELECT $1, x.subject_id, x.version, x.kek_version, decode(x.wrapped, 'hex'), x.n"
     " FROM json_to_recordset($2::json) AS x(subject_id text, version int, kek_version int,"
     " wrapped text, n bigint)"
-    " ON CONFLICT DO NOTHING RETURNING subject_id"};
+    " ON CONFLICT DO NOTHING RETURNING subject_id, version, kek_version, wrapped"};
 
 static enum cu_err
 exec_tmp(struct cu_tx *tx, const struct cu_stmt *stmt, const struct cu_params *p,
@@ -252,17 +266,16 @@ cu_store_tenant_delete(struct cu_tx *tx, const char *tenant, int *deleted)
     return CU_OK;
 }
 
-enum cu_err
-cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive, int *version,
-                         char inc[CU_INC_LEN])
+static enum cu_err
+tenant_kek(struct cu_tx *tx, const struct cu_stmt *stmt, const char *tenant, int *version,
+           char inc[CU_INC_LEN])
 {
     struct cu_params p;
     cu_params_init(&p);
     cu_params_text(&p, tenant);
     struct cu_arena *arena = cu_arena_new();
     struct cu_db_result *r = NULL;
-    enum cu_err rc =
-        cu_tx_exec(tx, exclusive ? &q_tenant_lock_update : &q_tenant_lock_share, &p, arena, &r);
+    enum cu_err rc = cu_tx_exec(tx, stmt, &p, arena, &r);
     if (rc == CU_OK) {
         if (cu_res_rows(r) == 1) {
             *version = (int)cu_res_int(r, 0, 0);
@@ -275,6 +288,29 @@ cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive, in
     }
     cu_arena_free(arena);
     return rc;
+}
+
+enum cu_err
+cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive, int *version,
+                         char inc[CU_INC_LEN])
+{
+    return tenant_kek(tx, exclusive ? &q_tenant_lock_update : &q_tenant_lock_share, tenant,
+                      version, inc);
+}
+
+enum cu_err
+cu_store_tenant_kek_version(struct cu_tx *tx, const char *tenant, int *version)
+{
+    return tenant_kek(tx, &q_tenant_kek_version, tenant, version, NULL);
+}
+
+void
+cu_store_tenant_lock_kek_step(const char *tenant, struct cu_params *p, struct cu_db_result **out,
+                              struct cu_step *step)
+{
+    cu_params_init(p);
+    cu_params_text(p, tenant);
+    *step = (struct cu_step){.stmt = &q_tenant_lock_share, .p = p, .out = out, .merge = CU_STEP_ONCE};
 }
 
 enum cu_err
@@ -410,24 +446,60 @@ cu_store_subject_key_rewrap(struct cu_tx *tx, const char *tenant, const char *su
     return exec_tmp(tx, &q_sk_rewrap, &p, NULL);
 }
 
+/* A statement of (tenant, a JSON array) as a step of the caller's pipeline, or run at once. */
+static void
+json_step(const struct cu_stmt *stmt, const char *tenant, const char *json, struct cu_params *p,
+          struct cu_db_result **out, struct cu_step *step)
+{
+    cu_params_init(p);
+    cu_params_text(p, tenant);
+    cu_params_text(p, json);
+    *step = (struct cu_step){.stmt = stmt, .p = p, .out = out};
+}
+
+static enum cu_err
+exec_json(struct cu_tx *tx, const struct cu_stmt *stmt, const char *tenant, const char *json,
+          struct cu_arena *arena, struct cu_db_result **out)
+{
+    struct cu_params p;
+    struct cu_step step;
+    json_step(stmt, tenant, json, &p, out, &step);
+    return cu_tx_exec(tx, stmt, &p, arena, out);
+}
+
 enum cu_err
 cu_store_subject_keys_use(struct cu_tx *tx, const char *tenant, const char *subjects_json,
                           struct cu_arena *arena, struct cu_db_result **out)
 {
-    struct cu_params p;
-    cu_params_init(&p);
-    cu_params_text(&p, tenant);
-    cu_params_text(&p, subjects_json);
-    return cu_tx_exec(tx, &q_sk_use_batch, &p, arena, out);
+    return exec_json(tx, &q_sk_use_batch, tenant, subjects_json, arena, out);
 }
 
 enum cu_err
 cu_store_subject_keys_insert(struct cu_tx *tx, const char *tenant, const char *keys_json,
                              struct cu_arena *arena, struct cu_db_result **out)
 {
-    struct cu_params p;
-    cu_params_init(&p);
-    cu_params_text(&p, tenant);
-    cu_params_text(&p, keys_json);
-    return cu_tx_exec(tx, &q_sk_insert_batch, &p, arena, out);
+    return exec_json(tx, &q_sk_insert_batch, tenant, keys_json, arena, out);
+}
+
+enum cu_err
+cu_store_subject_keys_get(struct cu_tx *tx, const char *tenant, const char *subjects_json,
+                          struct cu_arena *arena, struct cu_db_result **out)
+{
+    return exec_json(tx, &q_sk_get_batch, tenant, subjects_json, arena, out);
+}
+
+void
+cu_store_subject_keys_use_step(const char *tenant, const char *subjects_json, struct cu_params *p,
+                               struct cu_db_result **out, struct cu_step *step)
+{
+    json_step(&q_sk_use_batch, tenant, subjects_json, p, out, step);
+    step->merge = 1u << 1; /* the subjects (their counts summed per subject) */
+}
+
+void
+cu_store_subject_keys_insert_step(const char *tenant, const char *keys_json, struct cu_params *p,
+                                  struct cu_db_result **out, struct cu_step *step)
+{
+    json_step(&q_sk_insert_batch, tenant, keys_json, p, out, step);
+    step->merge = 1u << 1; /* the keys */
 }

@@ -49,6 +49,14 @@ enum cu_err cu_store_tenant_delete(struct cu_tx *tx, const char *tenant, int *de
 enum { CU_INC_LEN = 40 };
 enum cu_err cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive,
                                      int *version, char inc[CU_INC_LEN]) CU_WUR;
+/* The current KEK version, read without a lock (a group-committed write takes the share lock
+ * with cu_store_tenant_lock_kek_step and checks the version it read). */
+enum cu_err cu_store_tenant_kek_version(struct cu_tx *tx, const char *tenant,
+                                        int *version) CU_WUR;
+/* cu_store_tenant_lock_kek's share lock as one step of the caller's pipeline (column 0: the
+ * version; no row for no tenant): fills p (the caller's, alive until the steps have run). */
+void cu_store_tenant_lock_kek_step(const char *tenant, struct cu_params *p,
+                                   struct cu_db_result **out, struct cu_step *step);
 
 /* Wrapped KEK of a version that is not destroyed; CU_ERR_NOT_FOUND otherwise. */
 enum cu_err cu_store_kek_get(struct cu_tx *tx, const char *tenant, int version,
@@ -115,9 +123,22 @@ enum cu_err cu_store_subject_keys_use(struct cu_tx *tx, const char *tenant,
                                       const char *subjects_json, struct cu_arena *arena,
                                       struct cu_db_result **out) CU_WUR;
 /* [{"subject_id","version","kek_version","wrapped" (hex),"n"}]; rows that already exist are
- * skipped. Columns of the result: subject_id of the rows inserted. */
+ * skipped. Columns of the result: subject_id, version, kek_version, wrapped of the rows
+ * inserted (cu_col_subject_key). */
 enum cu_err cu_store_subject_keys_insert(struct cu_tx *tx, const char *tenant,
                                          const char *keys_json, struct cu_arena *arena,
                                          struct cu_db_result **out) CU_WUR;
+/* The same keys as cu_store_subject_keys_use, read, nothing counted. */
+enum cu_err cu_store_subject_keys_get(struct cu_tx *tx, const char *tenant,
+                                      const char *subjects_json, struct cu_arena *arena,
+                                      struct cu_db_result **out) CU_WUR;
+/* cu_store_subject_keys_use and _insert as steps of the caller's pipeline (p: the caller's,
+ * alive until the steps have run). */
+void cu_store_subject_keys_use_step(const char *tenant, const char *subjects_json,
+                                    struct cu_params *p, struct cu_db_result **out,
+                                    struct cu_step *step);
+void cu_store_subject_keys_insert_step(const char *tenant, const char *keys_json,
+                                       struct cu_params *p, struct cu_db_result **out,
+                                       struct cu_step *step);
 
 #endif

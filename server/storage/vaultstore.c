@@ -299,13 +299,26 @@ run_list(struct cu_tx *tx, const struct cu_stmt *stmt, const char *tenant, const
     return cu_tx_exec(tx, stmt, &p, arena, out);
 }
 
+void
+cu_store_collection_get_step(const char *tenant, const char *name, int lock, struct cu_params *p,
+                             struct cu_db_result **out, struct cu_step *step)
+{
+    cu_params_init(p);
+    cu_params_text(p, tenant);
+    cu_params_text(p, name);
+    const struct cu_stmt *q = lock > 0 ? &q_coll_get_update : lock < 0 ? &q_coll_get_share
+                                                                        : &q_coll_get;
+    *step = (struct cu_step){.stmt = q, .p = p, .out = out, .merge = CU_STEP_ONCE};
+}
+
 enum cu_err
 cu_store_collection_get(struct cu_tx *tx, const char *tenant, const char *name, int lock,
                         struct cu_arena *arena, struct cu_db_result **out)
 {
-    const struct cu_stmt *q = lock > 0 ? &q_coll_get_update : lock < 0 ? &q_coll_get_share
-                                                                        : &q_coll_get;
-    return run2(tx, q, tenant, name, arena, out);
+    struct cu_params p;
+    struct cu_step step;
+    cu_store_collection_get_step(tenant, name, lock, &p, out, &step);
+    return cu_tx_exec(tx, step.stmt, &p, arena, out);
 }
 
 enum cu_err
@@ -426,24 +439,14 @@ cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *purpose, const
     return cu_tx_exec_steps(tx, steps, n, arena);
 }
 
-enum cu_err
-cu_store_audit_group_commit(struct cu_db *db, int n, const char *const *tenants,
-                            const char *const *audit_jsons)
+void
+cu_store_audit_insert_step(const char *tenant, const char *audit_json, struct cu_params *p,
+                           struct cu_step *step)
 {
-    CU_ENSURE(n >= 1 && n <= CU_DB_MAX_STEPS, CU_ERR_INTERNAL, "bad group of %d", n);
-    struct cu_params p[CU_DB_MAX_STEPS];
-    struct cu_step steps[CU_DB_MAX_STEPS];
-    for (int i = 0; i < n; i++) {
-        cu_params_init(&p[i]);
-        cu_params_text(&p[i], tenants[i]);
-        cu_params_text(&p[i], audit_jsons[i]);
-        /* row-level security checks each tenant's rows against its own custos.tenant */
-        steps[i] =
-            (struct cu_step){.stmt = audit_stmt(audit_jsons[i]), .p = &p[i], .tenant = tenants[i]};
-    }
-    struct cu_tx *tx = NULL;
-    CU_GUARD(cu_tx_begin(db, tenants[0], &tx));
-    return cu_tx_exec_steps_commit(&tx, steps, n);
+    cu_params_init(p);
+    cu_params_text(p, tenant);
+    cu_params_text(p, audit_json);
+    *step = (struct cu_step){.stmt = audit_stmt(audit_json), .p = p, .merge = 1u << 1};
 }
 
 enum cu_err
@@ -466,6 +469,16 @@ cu_store_write_batch_commit(struct cu_tx **tx, const char *tenant, const char *r
     struct cu_params p;
     write_batch_params(&p, tenant, records_json, values_json, tokens_json, audit_json);
     return cu_tx_exec_commit(tx, &q_write_batch, &p);
+}
+
+void
+cu_store_write_batch_step(const char *tenant, const char *records_json, const char *values_json,
+                          const char *tokens_json, const char *audit_json, struct cu_params *p,
+                          struct cu_step *step)
+{
+    write_batch_params(p, tenant, records_json, values_json, tokens_json, audit_json);
+    /* the records, values, tokens and audit entries of several requests join */
+    *step = (struct cu_step){.stmt = &q_write_batch, .p = p, .merge = 0x1e};
 }
 
 enum cu_err
@@ -625,19 +638,30 @@ cu_store_idem_get(struct cu_tx *tx, const char *tenant, const char *principal, c
     return cu_tx_exec(tx, &q_idem_get, &p, arena, out);
 }
 
+void
+cu_store_idem_put_step(const char *tenant, const char *principal, const char *key,
+                       const uint8_t *hash, size_t hash_len, int status, const char *response,
+                       struct cu_arena *arena, struct cu_params *p, struct cu_step *step)
+{
+    cu_params_init(p);
+    cu_params_text(p, tenant);
+    cu_params_text(p, principal);
+    cu_params_text(p, key);
+    cu_params_bin(p, hash, hash_len);
+    cu_params_int(p, arena, status);
+    cu_params_text(p, response);
+    *step = (struct cu_step){.stmt = &q_idem_put, .p = p};
+}
+
 enum cu_err
 cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *principal, const char *key,
                   const uint8_t *hash, size_t hash_len, int status, const char *response)
 {
     struct cu_arena *arena = cu_arena_new();
     struct cu_params p;
-    cu_params_init(&p);
-    cu_params_text(&p, tenant);
-    cu_params_text(&p, principal);
-    cu_params_text(&p, key);
-    cu_params_bin(&p, hash, hash_len);
-    cu_params_int(&p, arena, status);
-    cu_params_text(&p, response);
+    struct cu_step step;
+    cu_store_idem_put_step(tenant, principal, key, hash, hash_len, status, response, arena, &p,
+                           &step);
     enum cu_err rc = cu_tx_exec(tx, &q_idem_put, &p, arena, NULL);
     cu_arena_free(arena);
     return rc;

@@ -23,6 +23,10 @@ enum cu_col_collection {
 enum cu_err cu_store_collection_get(struct cu_tx *tx, const char *tenant, const char *name,
                                     int lock, struct cu_arena *arena,
                                     struct cu_db_result **out) CU_WUR;
+/* The same as one step of the caller's pipeline (p: the caller's, alive until it has run). */
+void cu_store_collection_get_step(const char *tenant, const char *name, int lock,
+                                  struct cu_params *p, struct cu_db_result **out,
+                                  struct cu_step *step);
 enum cu_err cu_store_collection_list(struct cu_tx *tx, const char *tenant, const char *after,
                                      int limit, struct cu_arena *arena,
                                      struct cu_db_result **out) CU_WUR;
@@ -63,6 +67,11 @@ enum cu_err cu_store_write_batch(struct cu_tx *tx, const char *tenant, const cha
 enum cu_err cu_store_write_batch_commit(struct cu_tx **tx, const char *tenant,
                                         const char *records_json, const char *values_json,
                                         const char *tokens_json, const char *audit_json) CU_WUR;
+/* The same write as one step of the caller's pipeline (p: the caller's, alive until the steps
+ * have run): a group-committed tokenize (service/unit_commit.h). */
+void cu_store_write_batch_step(const char *tenant, const char *records_json,
+                               const char *values_json, const char *tokens_json,
+                               const char *audit_json, struct cu_params *p, struct cu_step *step);
 /* Replaces values of existing (record, field) pairs (rectification). */
 enum cu_err cu_store_values_upsert(struct cu_tx *tx, const char *tenant,
                                    const char *values_json) CU_WUR;
@@ -122,11 +131,10 @@ enum cu_err cu_store_reveal(struct cu_tx *tx, const char *tenant, const char *pu
 /* A statement of this file by name (NULL when none): for the test that keeps the bench's SQL
  * (tests/bench/sql/) identical to the service's. */
 const struct cu_stmt *cu_store_stmt(const char *name);
-/* Group commit: the audit entries (JSON arrays as for cu_store_audit_insert) of several
- * tenants, one INSERT per tenant, in one transaction and one round trip with its COMMIT. n at
- * most CU_DB_MAX_STEPS. */
-enum cu_err cu_store_audit_group_commit(struct cu_db *db, int n, const char *const *tenants,
-                                        const char *const *audit_jsons) CU_WUR;
+/* cu_store_audit_insert as one step of the caller's pipeline (p: the caller's, alive until it
+ * has run): a group commit joins the entries of a tenant's concurrent requests in one INSERT. */
+void cu_store_audit_insert_step(const char *tenant, const char *audit_json, struct cu_params *p,
+                                struct cu_step *step);
 
 /* One record. Row 0 columns: id, collection, subject_id, deleted ("t"/"f"), created_at,
  * updated_at. 0 rows: unknown. */
@@ -193,6 +201,13 @@ enum cu_err cu_store_idem_get(struct cu_tx *tx, const char *tenant, const char *
 enum cu_err cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *principal,
                               const char *key, const uint8_t *hash, size_t hash_len, int status,
                               const char *response) CU_WUR;
+
+/* The same as one step of the caller's pipeline (p: the caller's, and arena, alive until it
+ * has run). */
+void cu_store_idem_put_step(const char *tenant, const char *principal, const char *key,
+                            const uint8_t *hash, size_t hash_len, int status,
+                            const char *response, struct cu_arena *arena, struct cu_params *p,
+                            struct cu_step *step);
 
 /* Platform idempotency (tenant creation), per principal; the transaction must have asked for
  * it (cu_tx_allow_platform_idem). Columns as cu_store_idem_get. */

@@ -6,9 +6,16 @@
 # VACUUM ANALYZE and a warm-up; then AB_ROUNDS rounds (default 5) alternate the builds: wrk
 # detokenize 1 (tests/bench/lua/detokenize.lua) at c=32 for AB_DUR s (8) and at c=1 for AB_DUR1 s
 # (5). One line per run (req/s, p50, p99, non-2xx) and the medians per build at the end: on a
-# noisy machine compare medians of alternating rounds, never single runs.
+# noisy machine compare medians of alternating rounds, never single runs. AB_OP=tokenize runs
+# tokenize 1 (tests/bench/lua/tokenize.lua, a new subject per record) instead (issue 9's group
+# commit).
 set -euo pipefail
 seed_n=${AB_SEED:-2000}; dur=${AB_DUR:-8}; dur1=${AB_DUR1:-5}; rounds=${AB_ROUNDS:-5}
+case ${AB_OP:-detokenize} in
+detokenize) script=detokenize.lua; path=/v1/detokenize ;;
+tokenize) script=tokenize.lua; path=/v1/collections/c/records ;;
+*) echo "ab.sh: AB_OP is detokenize or tokenize" >&2; exit 2 ;;
+esac
 top=$(cd "$(dirname "$0")/../.." && pwd)
 lua=$top/tests/bench/lua
 root=$top/.local/bench-ab-$$
@@ -75,7 +82,7 @@ done
 run() { # i c d -> req/s p99
     local out
     out=$(BENCH_JWT=${JWT[$1]} BENCH_TOKENS=${TOK[$1]} BENCH_LUA_DIR=$lua \
-        wrk -t"$(( $2 < 2 ? 1 : 2 ))" -c"$2" -d"${3}s" --latency --timeout 10s -s "$lua/detokenize.lua" "${API[$1]}/v1/detokenize")
+        wrk -t"$(( $2 < 2 ? 1 : 2 ))" -c"$2" -d"${3}s" --latency --timeout 10s -s "$lua/$script" "${API[$1]}$path")
     local rps p50 p99 non2xx
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")

@@ -5,7 +5,7 @@
 #include "auth/jwt.h"
 #include "core/metrics.h"
 #include "service/audit_chain.h"
-#include "service/group_commit.h"
+#include "service/unit_commit.h"
 #include "service/subjects.h"
 #include "service/keyring.h"
 
@@ -71,8 +71,8 @@ cu_h_metrics(struct cu_req *req)
                   st.size, st.in_use, st.open, st.connect_failures, st.timeouts, st.round_trips,
                   st.commits);
     if (req->app->svc != NULL && req->app->svc->audit_writer != NULL) {
-        struct cu_group_commit_stats gs;
-        cu_group_commit_stats(req->app->svc->audit_writer, &gs);
+        struct cu_writer_stats gs;
+        cu_unit_commit_stats(req->app->svc->audit_writer, &gs);
         cu_buf_printf(&b,
                       "# TYPE custos_audit_group_commits_total counter\n"
                       "custos_audit_group_commits_total %llu\n"
@@ -81,6 +81,18 @@ cu_h_metrics(struct cu_req *req)
                       "# TYPE custos_audit_group_commit_failures_total counter\n"
                       "custos_audit_group_commit_failures_total %llu\n",
                       gs.batches, gs.requests, gs.failures);
+    }
+    if (req->app->svc != NULL && req->app->svc->unit_writer != NULL) {
+        struct cu_writer_stats us;
+        cu_unit_commit_stats(req->app->svc->unit_writer, &us);
+        cu_buf_printf(&b,
+                      "# TYPE custos_tokenize_group_commits_total counter\n"
+                      "custos_tokenize_group_commits_total %llu\n"
+                      "# TYPE custos_tokenize_group_commit_requests_total counter\n"
+                      "custos_tokenize_group_commit_requests_total %llu\n"
+                      "# TYPE custos_tokenize_group_commit_failures_total counter\n"
+                      "custos_tokenize_group_commit_failures_total %llu\n",
+                      us.batches, us.requests, us.failures);
     }
     struct cu_idp_status is;
     if (cu_auth_idp_status(req->app->auth, &is)) {
