@@ -1,6 +1,7 @@
 /* `custos serve`: configuration, keys, auth and database in dependency order, the background
  * jobs thread (root-key check until ready, then the sweep on a timer), the HTTPS server, and
- * signals (SIGHUP reloads the JWKS file or refetches the JWKS URL, SIGTERM/SIGINT stop after in-flight requests). */
+ * signals (SIGHUP reloads the JWKS file or refetches the JWKS URL, SIGTERM/SIGINT stop after
+ * in-flight requests). */
 #include "cmd/cmd.h"
 
 #include <pthread.h>
@@ -18,10 +19,10 @@
 #include "crypto/secret.h"
 #include "http/http.h"
 #include "service/audit_chain.h"
-#include "service/subjects.h"
-#include "service/unit_commit.h"
 #include "service/ratelimit.h"
+#include "service/subjects.h"
 #include "service/tenants.h"
+#include "service/unit_commit.h"
 
 /* Background work in serve: verify the root key until the database answers, then run the
  * sweep jobs on a timer. Stops when told to. */

@@ -102,22 +102,6 @@ cu_audit_denial(struct cu_svc *s, const struct cu_actor *a, const char *action,
     (void)ignored;
 }
 
-void
-cu_audit_purpose_refused(struct cu_tx **tx, const struct cu_actor *a, const char *action,
-                         const char *collection, const char *record_id)
-{
-    if (collection != NULL && !cu_ident_ok(collection)) {
-        collection = NULL;
-    }
-    if (record_id != NULL && !cu_record_id_ok(record_id)) {
-        record_id = NULL;
-    }
-    json_t *entries = json_array();
-    json_array_append_new(entries, cu_audit_entry(a, action, collection, NULL, record_id, NULL,
-                                                  NULL, NULL, "denied_purpose"));
-    enum cu_err ignored = cu_audit_write_commit(tx, a->tenant, entries);
-    (void)ignored;
-}
 
 enum cu_err
 cu_audit_one(struct cu_tx *tx, const struct cu_actor *a, const char *tenant, const char *action)

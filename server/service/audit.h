@@ -23,11 +23,5 @@ enum cu_err cu_audit_one(struct cu_tx *tx, const struct cu_actor *a, const char 
 /* The same as the transaction's last statement: it commits (one round trip for both) and, like
  * cu_tx_commit, consumes *tx (always ends it and sets it to NULL). */
 enum cu_err cu_audit_write_commit(struct cu_tx **tx, const char *tenant, json_t *entries) CU_WUR;
-/* Records the refusal of an undeclared X-Purpose (the purpose itself is not stored: it is
- * whatever the client sent) and commits *tx, which it consumes. collection and record_id are
- * raw path segments (borrowed): each is stored only when well-formed. Best effort: the request
- * is refused either way. */
-void cu_audit_purpose_refused(struct cu_tx **tx, const struct cu_actor *a, const char *action,
-                              const char *collection, const char *record_id);
 
 #endif

@@ -16,8 +16,8 @@
 #include "service/purpose.h"
 #include "service/seal.h"
 
-#include "service/mask.h"
 #include "service/controls.h"
+#include "service/mask.h"
 #include "storage/rolestore.h"
 #include "storage/vaultstore.h"
 
@@ -147,12 +147,7 @@ cu_detokenize(struct cu_svc *s, const struct cu_actor *a, const char *purpose, j
         rc = cu_purpose_decide(pr, &basis);
     }
     if (rc == CU_ERR_PURPOSE) {
-        cu_tx_abort(&tx);
-        json_t *refused = json_array();
-        json_array_append_new(refused, cu_audit_entry(a, "detokenize", NULL, NULL, NULL, NULL, NULL,
-                                                      NULL, "denied_purpose"));
-        enum cu_err ignored = cu_audit_durable(s, a->tenant, refused);
-        (void)ignored;
+        cu_audit_refusal(s, &tx, a, "detokenize", NULL, NULL, "denied_purpose");
         CU_FAIL(CU_ERR_PURPOSE, "undeclared purpose");
     }
     CU_TRY(rc);

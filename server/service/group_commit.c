@@ -2,6 +2,7 @@
 #include "service/group_commit.h"
 
 #include "service/audit.h"
+#include "service/ident.h"
 #include "service/svc.h"
 #include "service/unit_commit.h"
 #include "storage/vaultstore.h"
@@ -34,4 +35,24 @@ cu_audit_durable(struct cu_svc *s, const char *tenant, json_t *entries)
                           "could not write the audit entries");
     }
     return CU_OK;
+}
+
+void
+cu_audit_refusal(struct cu_svc *s, struct cu_tx **tx, const struct cu_actor *a, const char *action,
+                 const char *collection, const char *record_id, const char *outcome)
+{
+    if (tx != NULL) {
+        cu_tx_abort(tx);
+    }
+    if (collection != NULL && !cu_ident_ok(collection)) {
+        collection = NULL;
+    }
+    if (record_id != NULL && !cu_record_id_ok(record_id)) {
+        record_id = NULL;
+    }
+    json_t *entries = json_array();
+    json_array_append_new(entries, cu_audit_entry(a, action, collection, NULL, record_id, NULL,
+                                                  NULL, NULL, outcome));
+    enum cu_err ignored = cu_audit_durable(s, a->tenant, entries);
+    (void)ignored;
 }

@@ -77,8 +77,7 @@ struct cu_records_hook {
 };
 enum cu_err cu_records_create_hooked(struct cu_svc *s, const struct cu_actor *a,
                                      const char *collection, json_t *body,
-                                     const struct cu_idem *idem,
-                                     const struct cu_records_hook *hook,
+                                     const struct cu_idem *idem, const struct cu_records_hook *hook,
                                      struct cu_problems *problems, enum cu_outcome *outcome,
                                      json_t **out) CU_WUR;
 

@@ -29,8 +29,7 @@ void cu_keyring_free(struct cu_keyring *kr);
 /* The files the root key is re-read from when the database's check value changes (a rotation
  * by `custos rotate-root` while this process runs): CUSTOS_ROOT_KEY_FILE and the optional
  * CUSTOS_ROOT_KEY_NEXT_FILE (NULL or "": none). Copied. Call before any other thread runs. */
-void cu_keyring_set_root_files(struct cu_keyring *kr, const char *root_file,
-                               const char *next_file);
+void cu_keyring_set_root_files(struct cu_keyring *kr, const char *root_file, const char *next_file);
 
 /* The public detail of the 503 while the database's root key is one this process cannot load. */
 #define CU_ROOT_ROTATED_DETAIL "not ready: root key rotated, reload"
@@ -82,7 +81,7 @@ struct cu_subject_key_plan {
     size_t nfresh;
     char *use_json; /* heap */
     size_t nuse;
-    char **ids; /* the fresh keys' cache ids (NULL for the others) */
+    char **ids;               /* the fresh keys' cache ids (NULL for the others) */
     const char *tenant, *inc; /* borrowed */
     struct cu_arena *arena;
 };
@@ -91,8 +90,9 @@ enum cu_err cu_keyring_subject_keys_plan(struct cu_keyring *kr, struct cu_tx *tx
                                          struct cu_subject_key_req *reqs, size_t n,
                                          struct cu_subject_key_plan *plan) CU_WUR;
 /* The unit's check, from the results of those steps (which may hold other units' rows too:
- * merged statements): CU_ERR_CONFLICT when a concurrent write got there first (the KEK rotated, a key created, erased or replaced meanwhile): the caller
- * redoes the write with cu_keyring_subject_keys_for_write. */
+ * merged statements): CU_ERR_CONFLICT when a concurrent write got there first (the KEK rotated, a
+ * key created, erased or replaced meanwhile): the caller redoes the write with
+ * cu_keyring_subject_keys_for_write. */
 enum cu_err cu_keyring_subject_keys_plan_check(const struct cu_subject_key_plan *plan,
                                                const struct cu_subject_key_req *reqs, size_t n,
                                                const struct cu_db_result *lock,

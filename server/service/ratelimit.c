@@ -3,9 +3,7 @@
  * the clean-up of idle keys (see ratelimit.h). */
 #include "service/ratelimit.h"
 
-#include "service/audit.h"
 #include "service/group_commit.h"
-#include "service/ident.h"
 
 #include "core/metrics.h"
 
@@ -276,12 +274,5 @@ cu_ratelimit_audit_refusal(struct cu_svc *s, const struct cu_actor *a, const cha
     if (a->tenant == NULL) {
         return;
     }
-    if (collection != NULL && !cu_ident_ok(collection)) {
-        collection = NULL;
-    }
-    json_t *entries = json_array();
-    json_array_append_new(entries, cu_audit_entry(a, action, collection, NULL, NULL, NULL, NULL,
-                                                  NULL, "rate_limited"));
-    enum cu_err ignored = cu_audit_durable(s, a->tenant, entries);
-    (void)ignored;
+    cu_audit_refusal(s, NULL, a, action, collection, NULL, "rate_limited");
 }

@@ -131,12 +131,7 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
     }
     rc = named == CU_OK ? cu_purpose_decide(rr.purpose, &basis) : cu_purpose_name_check(purpose);
     if (rc == CU_ERR_PURPOSE) {
-        /* best effort: the request is refused either way; raw segments only when well formed */
-        enum cu_err ignored = audit_read(
-            s, &tx, a,
-            cu_audit_entry(a, "record.read", cu_ident_ok(collection) ? collection : NULL, NULL,
-                           cu_record_id_ok(id) ? id : NULL, NULL, NULL, NULL, "denied_purpose"));
-        (void)ignored;
+        cu_audit_refusal(s, &tx, a, "record.read", collection, id, "denied_purpose");
         CU_FAIL(CU_ERR_PURPOSE, "undeclared purpose");
     }
     CU_TRY(rc);
@@ -231,8 +226,8 @@ cu_record_read(struct cu_svc *s, const struct cu_actor *a, const char *collectio
         cu_err_public(CU_ERR_RATE, cu_controls_detail(CU_ERR_RATE));
         CU_FAIL(CU_ERR_RATE, "plain reveal budget spent");
     }
-    json_t *entry = cu_audit_entry(a, "record.read", collection, json_incref(revealed), id,
-                                   subject, purpose, cu_level_name(top), "allowed");
+    json_t *entry = cu_audit_entry(a, "record.read", collection, json_incref(revealed), id, subject,
+                                   purpose, cu_level_name(top), "allowed");
     cu_controls_count(&ctl, top, entry);
     /* fail closed: nothing is answered before the entry is durable */
     CU_TRY(audit_read(s, &tx, a, entry));

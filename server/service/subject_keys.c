@@ -281,8 +281,8 @@ cu_keyring_subject_keys_plan(struct cu_keyring *kr, struct cu_tx *tx, const char
         need[i] = reqs[i].key == NULL;
         plan->nfresh += (size_t)need[i];
         if (!need[i]) {
-            json_array_append_new(use, json_pack("{s:s, s:I}", "subject_id", reqs[i].subject,
-                                                 "n", (json_int_t)reqs[i].n));
+            json_array_append_new(use, json_pack("{s:s, s:I}", "subject_id", reqs[i].subject, "n",
+                                                 (json_int_t)reqs[i].n));
             plan->nuse++;
         }
     }
@@ -362,8 +362,7 @@ cu_keyring_subject_keys_plan_check(const struct cu_subject_key_plan *plan,
         int row = row_of(used, reqs[i].subject);
         CU_CHECK(row >= 0, CU_ERR_CONFLICT, "a subject key was erased meanwhile");
         CU_CHECK(cu_res_int(used, row, CU_COL_SK_VERSION) == reqs[i].version &&
-                     cu_res_int(used, row, CU_COL_SK_ENCRYPTIONS) <=
-                         CU_SUBJECT_KEY_MAX_ENCRYPTIONS,
+                     cu_res_int(used, row, CU_COL_SK_ENCRYPTIONS) <= CU_SUBJECT_KEY_MAX_ENCRYPTIONS,
                  CU_ERR_CONFLICT, "a subject key was replaced meanwhile");
     }
 out:

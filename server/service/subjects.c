@@ -7,6 +7,7 @@
 #include "service/audit.h"
 #include "service/csv.h"
 #include "service/gates.h"
+#include "service/group_commit.h"
 #include "service/ident.h"
 #include "service/mask.h"
 #include "service/purpose.h"
@@ -39,8 +40,8 @@ entry(const struct cu_actor *a, const char *action, const char *subject, const c
 
 /* Writes one entry and commits (consumes *tx): for refusals that still leave a trace. */
 static void
-audit_refusal(struct cu_tx **tx, const struct cu_actor *a, const char *action,
-              const char *subject, const char *purpose, const char *outcome)
+audit_refusal(struct cu_tx **tx, const struct cu_actor *a, const char *action, const char *subject,
+              const char *purpose, const char *outcome)
 {
     json_t *e = json_array();
     json_array_append_new(e, entry(a, action, subject, purpose, NULL, outcome));
@@ -86,10 +87,10 @@ open_value(struct cu_svc *s, struct cu_tx *tx, const char *tenant, const char *s
     }
     char *pt = NULL;
     size_t len = 0;
-    enum cu_err rc = cu_value_open(slot->key, tenant, cu_res_text(r, i, CU_COL_SV_COLLECTION),
-                                   cu_res_text(r, i, CU_COL_SV_RECORD_ID),
-                                   cu_res_text(r, i, CU_COL_SV_FIELD), version, ct, cl, arena, &pt,
-                                   &len);
+    enum cu_err rc =
+        cu_value_open(slot->key, tenant, cu_res_text(r, i, CU_COL_SV_COLLECTION),
+                      cu_res_text(r, i, CU_COL_SV_RECORD_ID), cu_res_text(r, i, CU_COL_SV_FIELD),
+                      version, ct, cl, arena, &pt, &len);
     if (rc == CU_ERR_CRYPTO) {
         CU_BAIL(CU_ERR_INTERNAL, "a value of the subject did not open");
     }
@@ -148,13 +149,13 @@ out:
  * restricted subject's data may still be processed at its own request); consent still applies.
  * CU_OK: the read may go on. */
 static enum cu_err
-may_read(struct cu_tx **tx, const struct cu_actor *a, const char *action, const char *subject,
-         const char *purpose, int restriction_exempt, struct cu_arena *arena)
+may_read(struct cu_svc *s, struct cu_tx **tx, const struct cu_actor *a, const char *action,
+         const char *subject, const char *purpose, int restriction_exempt, struct cu_arena *arena)
 {
     const char *basis = NULL;
     enum cu_err rc = cu_purpose_check(*tx, a->tenant, purpose, arena, &basis);
     if (rc == CU_ERR_FORBIDDEN) {
-        cu_audit_purpose_refused(tx, a, action, NULL, NULL);
+        cu_audit_refusal(s, tx, a, action, NULL, NULL, "denied_purpose");
         return rc;
     }
     CU_GUARD(rc);
@@ -186,7 +187,7 @@ cu_subject_view(struct cu_svc *s, const struct cu_actor *a, const char *subject,
     json_t *records = json_array();
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    CU_TRY(may_read(&tx, a, "subject.view", subject, purpose, 0, arena));
+    CU_TRY(may_read(s, &tx, a, "subject.view", subject, purpose, 0, arena));
     struct cu_db_result *r = NULL;
     CU_TRY(cu_store_subject_values(tx, a->tenant, subject, arena, &r));
     if (cu_res_rows(r) == 0) {
@@ -214,17 +215,18 @@ access_row(const struct cu_db_result *r, int i)
     if (cu_res_text(r, i, CU_COL_SA_FIELDS)[0] != '\0') {
         fields = json_loads(cu_res_text(r, i, CU_COL_SA_FIELDS), 0, NULL);
     }
-    json_t *e = json_pack("{s:I, s:s, s:s, s:s, s:o}", "seq",
-                          (json_int_t)cu_res_int(r, i, CU_COL_SA_SEQ), "ts",
-                          cu_res_text(r, i, CU_COL_SA_TS), "principal",
-                          cu_res_text(r, i, CU_COL_SA_PRINCIPAL), "action",
-                          cu_res_text(r, i, CU_COL_SA_ACTION), "fields",
-                          fields != NULL ? fields : json_null());
+    json_t *e = json_pack(
+        "{s:I, s:s, s:s, s:s, s:o}", "seq", (json_int_t)cu_res_int(r, i, CU_COL_SA_SEQ), "ts",
+        cu_res_text(r, i, CU_COL_SA_TS), "principal", cu_res_text(r, i, CU_COL_SA_PRINCIPAL),
+        "action", cu_res_text(r, i, CU_COL_SA_ACTION), "fields",
+        fields != NULL ? fields : json_null());
     static const struct {
         const char *name;
         int col;
-    } opt[] = {{"collection", CU_COL_SA_COLLECTION}, {"record_id", CU_COL_SA_RECORD_ID},
-               {"purpose", CU_COL_SA_PURPOSE},       {"redaction", CU_COL_SA_REDACTION},
+    } opt[] = {{"collection", CU_COL_SA_COLLECTION},
+               {"record_id", CU_COL_SA_RECORD_ID},
+               {"purpose", CU_COL_SA_PURPOSE},
+               {"redaction", CU_COL_SA_REDACTION},
                {"outcome", CU_COL_SA_OUTCOME}};
     for (size_t k = 0; k < sizeof(opt) / sizeof(opt[0]); k++) {
         const char *v = cu_res_text(r, i, opt[k].col);
@@ -252,19 +254,19 @@ context(struct cu_tx *tx, const char *tenant, json_t *records, struct cu_arena *
         const char *name = cu_res_text(c, i, CU_COL_COLL_NAME);
         int used = 0;
         for (size_t k = 0; k < json_array_size(records) && !used; k++) {
-            used = strcmp(json_string_value(json_object_get(json_array_get(records, k),
-                                                            "collection")),
-                          name) == 0;
+            used =
+                strcmp(json_string_value(json_object_get(json_array_get(records, k), "collection")),
+                       name) == 0;
         }
         if (!used) {
             continue;
         }
         const char *days = cu_res_text(c, i, CU_COL_COLL_RETENTION_DAYS);
-        json_array_append_new(retention,
-                              json_pack("{s:s, s:o}", "collection", name, "retention_days",
-                                        days[0] ? json_integer(cu_res_int(c, i,
-                                                                          CU_COL_COLL_RETENTION_DAYS))
-                                                : json_null()));
+        json_array_append_new(
+            retention,
+            json_pack("{s:s, s:o}", "collection", name, "retention_days",
+                      days[0] ? json_integer(cu_res_int(c, i, CU_COL_COLL_RETENTION_DAYS))
+                              : json_null()));
     }
     return CU_OK;
 }
@@ -309,7 +311,7 @@ cu_subject_export(struct cu_svc *s, const struct cu_actor *a, const char *action
     json_t *access = json_array(), *consents = NULL;
     enum cu_err rc = CU_OK;
     CU_TRY(cu_tx_begin(s->db, a->tenant, &tx));
-    CU_TRY(may_read(&tx, a, action, subject, purpose, for_dsr, arena));
+    CU_TRY(may_read(s, &tx, a, action, subject, purpose, for_dsr, arena));
     struct cu_db_result *r = NULL, *h = NULL;
     CU_TRY(cu_store_subject_values(tx, a->tenant, subject, arena, &r));
     if (cu_res_rows(r) == 0) {
@@ -427,8 +429,7 @@ cu_hold_put(struct cu_svc *s, const struct cu_actor *a, const char *subject, jso
     CU_TRY(cu_tx_commit(&tx));
     *outcome = created ? CU_OUTCOME_CREATED : CU_OUTCOME_DONE;
     *out = json_pack("{s:s, s:b, s:s, s:s}", "subject_id", subject, "held", 1, "reason",
-                     json_string_value(reason), "since",
-                     cu_res_text(h, 0, CU_COL_HOLD_CREATED_AT));
+                     json_string_value(reason), "since", cu_res_text(h, 0, CU_COL_HOLD_CREATED_AT));
 out:
     cu_tx_abort(&tx);
     cu_arena_free(arena);

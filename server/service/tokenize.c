@@ -50,15 +50,14 @@ tok_unit_check(void *ctx)
     const struct tok_unit *t = ctx;
     /* the records were checked against the spec read: it must still be the collection's */
     CU_ENSURE(cu_res_rows(t->coll) == 1 &&
-                  strcmp(cu_res_text(t->coll, 0, CU_COL_COLL_UPDATED_AT), t->spec->updated_at) ==
-                      0,
+                  strcmp(cu_res_text(t->coll, 0, CU_COL_COLL_UPDATED_AT), t->spec->updated_at) == 0,
               CU_ERR_CONFLICT, "the collection was changed meanwhile");
     return cu_keyring_subject_keys_plan_check(t->plan, t->reqs, t->nreqs, t->lock, t->inserted,
                                               t->used);
 }
 
-/* The unit of writes: the collection's share lock, the KEK's and the fresh subject keys, the counts of the
- * existing ones, the rows and audit entries, the Idempotency-Key's answer. */
+/* The unit of writes: the collection's share lock, the KEK's and the fresh subject keys, the counts
+ * of the existing ones, the rows and audit entries, the Idempotency-Key's answer. */
 static void
 tok_unit_build(struct tok_unit *t, const struct cu_actor *a, const struct cu_idem *idem,
                enum cu_outcome outcome, const char *answer, const char *rj, const char *vj,
@@ -95,8 +94,7 @@ tok_unit_build(struct tok_unit *t, const struct cu_actor *a, const struct cu_ide
 /* Writes entries and ends what was read: in tx, or, for a grouped request that read without a
  * transaction, through the audit writer. Takes entries. */
 static enum cu_err
-audit_and_end(struct cu_svc *s, struct cu_tx **tx, const char *tenant, json_t *entries,
-              int grouped)
+audit_and_end(struct cu_svc *s, struct cu_tx **tx, const char *tenant, json_t *entries, int grouped)
 {
     if (grouped) {
         cu_tx_abort(tx);
@@ -198,11 +196,12 @@ create(struct cu_svc *s, const struct cu_actor *a, const char *collection, json_
         if (grouped) {
             /* the drawn format-preserving tokens are named by the write itself: one already
              * issued fails it (a unique violation), and the request is done again, reserving */
-            CU_TRY(cu_intake_subject_keys(s, tx, a->tenant, spec.inc, recs, n, &plan, &reqs,
-                                          &nreqs));
+            CU_TRY(
+                cu_intake_subject_keys(s, tx, a->tenant, spec.inc, recs, n, &plan, &reqs, &nreqs));
         } else {
             CU_TRY(cu_intake_reserve(tx, a->tenant, collection, &keys, recs, n, arena));
-            CU_TRY(cu_intake_subject_keys(s, tx, a->tenant, spec.inc, recs, n, NULL, &reqs, &nreqs));
+            CU_TRY(
+                cu_intake_subject_keys(s, tx, a->tenant, spec.inc, recs, n, NULL, &reqs, &nreqs));
         }
         CU_TRY(
             cu_intake_seal(recs, n, reqs, nreqs, a->tenant, collection, arena, values_b, tokens_b));
@@ -341,8 +340,8 @@ cu_records_create_hooked(struct cu_svc *s, const struct cu_actor *a, const char 
     /* a hook's statements need the records' own transaction */
     if (s->unit_writer != NULL && hook == NULL) {
         int redo = 0;
-        enum cu_err rc = create(s, a, collection, body, idem, NULL, 1, problems, outcome, out,
-                                &redo);
+        enum cu_err rc =
+            create(s, a, collection, body, idem, NULL, 1, problems, outcome, out, &redo);
         if (!redo) {
             return rc;
         }

@@ -46,8 +46,7 @@ param_equal(const struct cu_params *a, const struct cu_params *b, int i)
 /* Whether step s (of tenant) may join group g: same statement, tenant and merge bits, and equal
  * in every parameter not joined. */
 static int
-joins(const struct stmt_group *g, const char *g_tenant, const struct cu_step *s,
-      const char *tenant)
+joins(const struct stmt_group *g, const char *g_tenant, const struct cu_step *s, const char *tenant)
 {
     if (s->merge == 0 || s->merge != g->first->merge || s->stmt != g->first->stmt ||
         strcmp(g_tenant, tenant) != 0 || s->p->n != g->first->p->n) {
@@ -123,12 +122,11 @@ run_units(struct cu_db *db, struct cu_unit *const *units, int n)
     struct cu_step steps[CU_DB_MAX_STEPS];
     for (int g = 0; g < ng; g++) {
         /* row-level security: each statement as its units' tenant */
-        steps[g] = (struct cu_step){.stmt = groups[g].first->stmt,
-                                    .p = &groups[g].p,
-                                    .tenant = g == 0 || strcmp(tenants[g], tenants[g - 1]) != 0
-                                                  ? tenants[g]
-                                                  : NULL,
-                                    .out = &groups[g].res};
+        steps[g] = (struct cu_step){
+            .stmt = groups[g].first->stmt,
+            .p = &groups[g].p,
+            .tenant = g == 0 || strcmp(tenants[g], tenants[g - 1]) != 0 ? tenants[g] : NULL,
+            .out = &groups[g].res};
     }
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;

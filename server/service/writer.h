@@ -11,8 +11,8 @@
 struct cu_writer;
 
 struct cu_writer_job {
-    void *item;  /* the caller's: what to write (read by the batch function) */
-    int weight;  /* its share of a batch's limit, >= 1 */
+    void *item;     /* the caller's: what to write (read by the batch function) */
+    int weight;     /* its share of a batch's limit, >= 1 */
     enum cu_err rc; /* set by the batch function */
     /* the writer's */
     int done;

@@ -11,8 +11,8 @@
 enum cu_err cu_tx_set_tenant(struct cu_tx *tx, const char *tenant) CU_WUR;
 
 /* Root key check value: *found = 0 when none is stored yet. */
-enum cu_err cu_store_root_kcv(struct cu_tx *tx, struct cu_arena *arena, uint8_t **kcv,
-                              size_t *len, int *found) CU_WUR;
+enum cu_err cu_store_root_kcv(struct cu_tx *tx, struct cu_arena *arena, uint8_t **kcv, size_t *len,
+                              int *found) CU_WUR;
 /* The same, locking the row: CU_KCV_SHARE for a wrap under the root, CU_KCV_UPDATE for the
  * root rotation (one waits for the other). Column 0: root_kcv. */
 enum cu_kcv_lock { CU_KCV_NO_LOCK, CU_KCV_SHARE, CU_KCV_UPDATE };
@@ -26,8 +26,8 @@ enum cu_err cu_store_root_kcv_replace(struct cu_tx *tx, const uint8_t *kcv, size
 /* Creates tenant with KEK version 1 (wrapped) and its four data keys (wrapped by that KEK),
  * purposes in the order index, token, ff1, audit. CU_ERR_CONFLICT if it exists. */
 enum cu_err cu_store_tenant_insert(struct cu_tx *tx, const char *tenant, const char *name,
-                                   const uint8_t *kek, size_t kek_len,
-                                   const uint8_t *const tdk[4], const size_t tdk_len[4]) CU_WUR;
+                                   const uint8_t *kek, size_t kek_len, const uint8_t *const tdk[4],
+                                   const size_t tdk_len[4]) CU_WUR;
 /* Columns: tenant_id, name, current_kek_version, created_at (ISO 8601). 0 or 1 row. */
 enum cu_col_tenant {
     CU_COL_TENANT_ID,
@@ -51,8 +51,7 @@ enum cu_err cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int e
                                      int *version, char inc[CU_INC_LEN]) CU_WUR;
 /* The current KEK version, read without a lock (a group-committed write takes the share lock
  * with cu_store_tenant_lock_kek_step and checks the version it read). */
-enum cu_err cu_store_tenant_kek_version(struct cu_tx *tx, const char *tenant,
-                                        int *version) CU_WUR;
+enum cu_err cu_store_tenant_kek_version(struct cu_tx *tx, const char *tenant, int *version) CU_WUR;
 /* cu_store_tenant_lock_kek's share lock as one step of the caller's pipeline (column 0: the
  * version; no row for no tenant): fills p (the caller's, alive until the steps have run). */
 void cu_store_tenant_lock_kek_step(const char *tenant, struct cu_params *p,

@@ -205,9 +205,8 @@ enum cu_err cu_store_idem_put(struct cu_tx *tx, const char *tenant, const char *
 /* The same as one step of the caller's pipeline (p: the caller's, and arena, alive until it
  * has run). */
 void cu_store_idem_put_step(const char *tenant, const char *principal, const char *key,
-                            const uint8_t *hash, size_t hash_len, int status,
-                            const char *response, struct cu_arena *arena, struct cu_params *p,
-                            struct cu_step *step);
+                            const uint8_t *hash, size_t hash_len, int status, const char *response,
+                            struct cu_arena *arena, struct cu_params *p, struct cu_step *step);
 
 /* Platform idempotency (tenant creation), per principal; the transaction must have asked for
  * it (cu_tx_allow_platform_idem). Columns as cu_store_idem_get. */

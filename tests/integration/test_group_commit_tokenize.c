@@ -135,17 +135,18 @@ Test(group_commit_tokenize, concurrent_tokenizes_share_transactions_and_each_rec
     /* the writer took the units of concurrent requests together: fewer transactions than
      * units (the writer counts both; other suites' requests only add to both) */
     cr_assert_geq(units - units0, (unsigned long long)(THREADS * PER_THREAD));
-    cr_assert_lt(commits - commits0, units - units0,
-                 "%llu units in %llu transactions: none shared", units - units0,
-                 commits - commits0);
+    cr_assert_lt(commits - commits0, units - units0, "%llu units in %llu transactions: none shared",
+                 units - units0, commits - commits0);
     /* each known subject still has one key, each new one got one */
     PGconn *c = db_open("CUSTOS_TEST_ADMIN_DB_URL");
-    cr_assert_eq(db_count2(c, "SELECT count(*) FROM subject_keys WHERE tenant_id = $1"
-                              " AND subject_id LIKE $2",
+    cr_assert_eq(db_count2(c,
+                           "SELECT count(*) FROM subject_keys WHERE tenant_id = $1"
+                           " AND subject_id LIKE $2",
                            t.id, "gct-known-%"),
                  THREADS / 2);
-    cr_assert_eq(db_count2(c, "SELECT count(*) FROM subject_keys WHERE tenant_id = $1"
-                              " AND subject_id NOT LIKE $2",
+    cr_assert_eq(db_count2(c,
+                           "SELECT count(*) FROM subject_keys WHERE tenant_id = $1"
+                           " AND subject_id NOT LIKE $2",
                            t.id, "gct-known-%"),
                  THREADS / 2 * PER_THREAD);
 }
@@ -157,13 +158,13 @@ Test(group_commit_tokenize, many_first_writes_of_one_subject_at_once_share_one_k
     unsigned long long redone0 = t_metric_or(t_shared(), "custos_tokenize_redone_total", 0);
     struct writer ws[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        ws[i] = (struct writer){
-            .s = t_shared(), .t = &t, .thread = i, .subject = "gct-one", .n = 3};
+        ws[i] =
+            (struct writer){.s = t_shared(), .t = &t, .thread = i, .subject = "gct-one", .n = 3};
     }
     run_writers(ws, THREADS);
     for (int i = 0; i < THREADS; i++) {
-        cr_assert_eq(ws[i].created, 3, "writer %d: %d created, %d 409, %d other", i,
-                     ws[i].created, ws[i].refused, ws[i].other);
+        cr_assert_eq(ws[i].created, 3, "writer %d: %d created, %d 409, %d other", i, ws[i].created,
+                     ws[i].refused, ws[i].other);
         cr_assert_str_eq(plain(&t, ws[i].last_token), ws[i].last_name, "writer %d", i);
     }
     cr_assert_eq(db_count2(db_open("CUSTOS_TEST_ADMIN_DB_URL"),
@@ -211,20 +212,22 @@ Test(group_commit_tokenize, a_write_that_fails_is_redone_alone_and_fails_no_othe
     break_records(bad.id, 1);
     struct writer ws[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        ws[i] = (struct writer){.s = t_shared(),
-                                .t = i % 2 == 0 ? &bad : &good,
-                                .thread = i,
-                                .n = PER_THREAD};
+        ws[i] = (struct writer){
+            .s = t_shared(), .t = i % 2 == 0 ? &bad : &good, .thread = i, .n = PER_THREAD};
     }
     run_writers(ws, THREADS);
     break_records(bad.id, 0);
     for (int i = 0; i < THREADS; i++) {
         if (i % 2 == 0) {
-            cr_assert_eq(ws[i].refused, PER_THREAD, "bad tenant, writer %d: %d created, %d 409, "
-                         "%d other", i, ws[i].created, ws[i].refused, ws[i].other);
+            cr_assert_eq(ws[i].refused, PER_THREAD,
+                         "bad tenant, writer %d: %d created, %d 409, "
+                         "%d other",
+                         i, ws[i].created, ws[i].refused, ws[i].other);
         } else {
-            cr_assert_eq(ws[i].created, PER_THREAD, "good tenant, writer %d: %d created, %d 409, "
-                         "%d other", i, ws[i].created, ws[i].refused, ws[i].other);
+            cr_assert_eq(ws[i].created, PER_THREAD,
+                         "good tenant, writer %d: %d created, %d 409, "
+                         "%d other",
+                         i, ws[i].created, ws[i].refused, ws[i].other);
         }
     }
     cr_assert_eq(stored_records(&bad), 0);
@@ -274,10 +277,10 @@ Test(group_commit_tokenize, sigkill_mid_batch_loses_no_acknowledged_record, .tim
     for (int i = 0; i < THREADS; i++) {
         for (int k = 0; k < ws[i].nacked; k++) {
             acks++;
-            cr_assert_eq(db_count2(c, "SELECT count(*) FROM records WHERE tenant_id = $1 AND id = $2",
-                                   t.id, ws[i].acked[k]),
-                         1, "an acknowledged tokenize (record %s) is not committed",
-                         ws[i].acked[k]);
+            cr_assert_eq(
+                db_count2(c, "SELECT count(*) FROM records WHERE tenant_id = $1 AND id = $2", t.id,
+                          ws[i].acked[k]),
+                1, "an acknowledged tokenize (record %s) is not committed", ws[i].acked[k]);
             cr_assert_eq(db_count2(c,
                                    "SELECT count(*) FROM audit_log WHERE tenant_id = $1"
                                    " AND action = 'tokenize' AND record_id = $2",

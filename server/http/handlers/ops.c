@@ -5,9 +5,9 @@
 #include "auth/jwt.h"
 #include "core/metrics.h"
 #include "service/audit_chain.h"
-#include "service/unit_commit.h"
-#include "service/subjects.h"
 #include "service/keyring.h"
+#include "service/subjects.h"
+#include "service/unit_commit.h"
 
 enum cu_err
 cu_h_healthz(struct cu_req *req)
@@ -41,7 +41,8 @@ cu_h_readyz(struct cu_req *req)
     }
     /* a rotation by `custos rotate-root`: the new key is taken from the key files, or this
      * node is not ready until they hold it */
-    if (req->app->svc != NULL && cu_keyring_root_check(req->app->svc->keyring, req->app->db) != CU_OK) {
+    if (req->app->svc != NULL &&
+        cu_keyring_root_check(req->app->svc->keyring, req->app->db) != CU_OK) {
         if (cu_keyring_root_rotated(req->app->svc->keyring)) {
             return cu_err_public(CU_ERR_UNAVAILABLE, CU_ROOT_ROTATED_DETAIL);
         }
@@ -49,6 +50,25 @@ cu_h_readyz(struct cu_req *req)
     }
     cu_resp_json(req, 0, json_pack("{s:s, s:i}", "status", "ready", "schema", version));
     return CU_OK;
+}
+
+/* custos_<what>_group_commits_total, _requests_total, _failures_total of a writer (or none) */
+static void
+writer_metrics(struct cu_buf *b, const char *what, struct cu_unit_commit *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    struct cu_writer_stats st;
+    cu_unit_commit_stats(w, &st);
+    cu_buf_printf(b,
+                  "# TYPE custos_%s_group_commits_total counter\n"
+                  "custos_%s_group_commits_total %llu\n"
+                  "# TYPE custos_%s_group_commit_requests_total counter\n"
+                  "custos_%s_group_commit_requests_total %llu\n"
+                  "# TYPE custos_%s_group_commit_failures_total counter\n"
+                  "custos_%s_group_commit_failures_total %llu\n",
+                  what, what, st.batches, what, what, st.requests, what, what, st.failures);
 }
 
 enum cu_err
@@ -70,29 +90,9 @@ cu_h_metrics(struct cu_req *req)
                   "# TYPE custos_db_commits_total counter\ncustos_db_commits_total %llu\n",
                   st.size, st.in_use, st.open, st.connect_failures, st.timeouts, st.round_trips,
                   st.commits);
-    if (req->app->svc != NULL && req->app->svc->audit_writer != NULL) {
-        struct cu_writer_stats gs;
-        cu_unit_commit_stats(req->app->svc->audit_writer, &gs);
-        cu_buf_printf(&b,
-                      "# TYPE custos_audit_group_commits_total counter\n"
-                      "custos_audit_group_commits_total %llu\n"
-                      "# TYPE custos_audit_group_commit_requests_total counter\n"
-                      "custos_audit_group_commit_requests_total %llu\n"
-                      "# TYPE custos_audit_group_commit_failures_total counter\n"
-                      "custos_audit_group_commit_failures_total %llu\n",
-                      gs.batches, gs.requests, gs.failures);
-    }
-    if (req->app->svc != NULL && req->app->svc->unit_writer != NULL) {
-        struct cu_writer_stats us;
-        cu_unit_commit_stats(req->app->svc->unit_writer, &us);
-        cu_buf_printf(&b,
-                      "# TYPE custos_tokenize_group_commits_total counter\n"
-                      "custos_tokenize_group_commits_total %llu\n"
-                      "# TYPE custos_tokenize_group_commit_requests_total counter\n"
-                      "custos_tokenize_group_commit_requests_total %llu\n"
-                      "# TYPE custos_tokenize_group_commit_failures_total counter\n"
-                      "custos_tokenize_group_commit_failures_total %llu\n",
-                      us.batches, us.requests, us.failures);
+    if (req->app->svc != NULL) {
+        writer_metrics(&b, "audit", req->app->svc->audit_writer);
+        writer_metrics(&b, "tokenize", req->app->svc->unit_writer);
     }
     struct cu_idp_status is;
     if (cu_auth_idp_status(req->app->auth, &is)) {
