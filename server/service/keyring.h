@@ -70,13 +70,16 @@ enum cu_err cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_t
                                               const char *tenant, const char *inc,
                                               struct cu_subject_key_req *reqs, size_t n) CU_WUR;
 /* The same for a group-committed write (service/unit_commit.h): nothing is written in tx. The
- * existing keys are read (not counted), the missing ones made and wrapped under the current
- * KEK; each req's key and version are set as by cu_keyring_subject_keys_for_write. The plan
+ * plan's read_keys and read_kek are set by the caller: what it read in one pipeline
+ * (cu_store_subject_keys_get_step for the subjects, or more; cu_store_tenant_kek_version_step).
+ * The existing keys are taken (not counted), the missing ones made and wrapped under the
+ * current KEK; each req's key and version are set as by cu_keyring_subject_keys_for_write. The plan
  * holds the writes for the unit: the fresh keys (insert_json, for cu_store_subject_keys_insert,
  * after the KEK's share lock, cu_store_tenant_lock_kek_step) and the counts of the existing
  * ones (use_json, for cu_store_subject_keys_use); NULL when none. */
 struct cu_subject_key_plan {
-    int kek_version;   /* the KEK the fresh keys are wrapped under */
+    const struct cu_db_result *read_keys, *read_kek; /* in: see above */
+    int kek_version; /* the KEK the fresh keys are wrapped under */
     char *insert_json; /* heap */
     size_t nfresh;
     char *use_json; /* heap */

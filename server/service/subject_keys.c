@@ -92,31 +92,44 @@ find_req(struct cu_subject_key_req *reqs, size_t n, const char *subject)
 
 /* Counts n encryptions against the existing keys of the listed subjects (those whose key is
  * not set yet and need == 1) and unwraps them; marks the ones without a key (or over their
- * limit) with version 0 / next version. count 0: reads the keys without counting (a group-
- * committed write counts them, cu_keyring_subject_keys_plan). */
+ * limit) with version 0 / next version. read: the rows of those keys, read without counting
+ * by the caller (a group-committed write counts them, cu_keyring_subject_keys_plan; they may
+ * hold other subjects too), or NULL: they are counted here. */
 static enum cu_err
 use_existing(struct cu_keyring *kr, struct cu_tx *tx, const char *tenant, const char *inc,
-             struct cu_subject_key_req *reqs, size_t n, const int *need, int count)
+             struct cu_subject_key_req *reqs, size_t n, const int *need,
+             const struct cu_db_result *read)
 {
     struct cu_arena *arena = cu_arena_new();
     enum cu_err rc = CU_OK;
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++) {
-        if (need[i]) {
-            json_array_append_new(list, json_pack("{s:s, s:I}", "subject_id", reqs[i].subject, "n",
-                                                  (json_int_t)reqs[i].n));
+    char *js = NULL;
+    const struct cu_db_result *r = read;
+    if (read == NULL) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++) {
+            if (need[i]) {
+                json_array_append_new(list, json_pack("{s:s, s:I}", "subject_id", reqs[i].subject,
+                                                      "n", (json_int_t)reqs[i].n));
+            }
         }
+        js = json_dumps(list, JSON_COMPACT);
+        json_decref(list);
+        CU_CHECK(js != NULL, CU_ERR_INTERNAL, "could not encode subjects");
+        struct cu_db_result *counted = NULL;
+        CU_TRY(cu_store_subject_keys_use(tx, tenant, js, arena, &counted));
+        r = counted;
     }
-    char *js = json_dumps(list, JSON_COMPACT);
-    json_decref(list);
-    struct cu_db_result *r = NULL;
-    CU_TRY(count ? cu_store_subject_keys_use(tx, tenant, js, arena, &r)
-                 : cu_store_subject_keys_get(tx, tenant, js, arena, &r));
     for (int i = 0; i < cu_res_rows(r); i++) {
         struct cu_subject_key_req *q = find_req(reqs, n, cu_res_text(r, i, CU_COL_SK_SUBJECT_ID));
+        if (q == NULL && read != NULL) {
+            continue; /* a subject of a record that was refused */
+        }
         CU_CHECK(q != NULL, CU_ERR_INTERNAL, "subject key for an unknown subject");
+        if (q->key != NULL) {
+            continue; /* listed twice in what was read */
+        }
         int version = (int)cu_res_int(r, i, CU_COL_SK_VERSION);
-        long long after = cu_res_int(r, i, CU_COL_SK_ENCRYPTIONS) + (count ? 0 : q->n);
+        long long after = cu_res_int(r, i, CU_COL_SK_ENCRYPTIONS) + (read != NULL ? q->n : 0);
         if (after > CU_SUBJECT_KEY_MAX_ENCRYPTIONS) {
             /* enough under this key: the next version takes the new values */
             q->version = -(version + 1);
@@ -192,7 +205,7 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         reqs[i].version = 0;
         need[i] = 1;
     }
-    CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need, 1));
+    CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need, NULL));
 
     /* subjects without a usable key: create them in one statement */
     size_t missing = 0;
@@ -231,7 +244,7 @@ cu_keyring_subject_keys_for_write(struct cu_keyring *kr, struct cu_tx *tx, const
         }
     }
     if (raced > 0) {
-        CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need, 1));
+        CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need, NULL));
         for (size_t i = 0; i < n; i++) {
             CU_CHECK(reqs[i].key != NULL, CU_ERR_CONFLICT, "subject key creation raced");
         }
@@ -261,7 +274,10 @@ cu_keyring_subject_keys_plan(struct cu_keyring *kr, struct cu_tx *tx, const char
                              const char *inc, struct cu_subject_key_req *reqs, size_t n,
                              struct cu_subject_key_plan *plan)
 {
+    const struct cu_db_result *keys = plan->read_keys, *kek_row = plan->read_kek;
     memset(plan, 0, sizeof(*plan));
+    plan->read_keys = keys;
+    plan->read_kek = kek_row;
     plan->tenant = tenant;
     plan->inc = inc;
     plan->arena = cu_arena_new();
@@ -276,7 +292,7 @@ cu_keyring_subject_keys_plan(struct cu_keyring *kr, struct cu_tx *tx, const char
         plan->ids[i] = NULL;
         need[i] = 1;
     }
-    CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need, 0));
+    CU_TRY(use_existing(kr, tx, tenant, inc, reqs, n, need, keys));
     for (size_t i = 0; i < n; i++) {
         need[i] = reqs[i].key == NULL;
         plan->nfresh += (size_t)need[i];
@@ -291,7 +307,8 @@ cu_keyring_subject_keys_plan(struct cu_keyring *kr, struct cu_tx *tx, const char
         CU_CHECK(plan->use_json != NULL, CU_ERR_INTERNAL, "could not encode subject keys");
     }
     if (plan->nfresh > 0) {
-        CU_TRY(cu_store_tenant_kek_version(tx, tenant, &plan->kek_version));
+        CU_CHECK(cu_res_rows(kek_row) == 1, CU_ERR_NOT_FOUND, "no such tenant");
+        plan->kek_version = (int)cu_res_int(kek_row, 0, 0);
         CU_TRY(cu_keyring_kek(kr, tx, tenant, inc, plan->kek_version, &kek));
         /* the fresh keys go straight to reqs[i].key (make_fresh's fresh array is reqs' keys) */
         struct cu_secret **fresh = cu_arena_alloc(plan->arena, n * sizeof(*fresh));

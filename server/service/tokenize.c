@@ -91,6 +91,41 @@ tok_unit_build(struct tok_unit *t, const struct cu_actor *a, const struct cu_ide
     }
 }
 
+/* What a grouped tokenize reads, in one round trip: the collection (the unit checks under its
+ * share lock that it is unchanged), the keys of the subjects named in the body (the well-formed
+ * ones, once each: a record refused later only makes the read larger) and the KEK version, for
+ * the plan of its subject keys. */
+static enum cu_err
+read_for_unit(struct cu_tx *tx, const char *tenant, const char *collection, json_t *list,
+              struct cu_arena *arena, struct cu_coll_spec *spec, struct cu_subject_key_plan *plan)
+{
+    json_t *seen = json_object(), *subjects = json_array();
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *subject =
+            json_string_value(json_object_get(json_array_get(list, i), "subject_id"));
+        if (subject != NULL && cu_subject_id_ok(subject) && json_object_get(seen, subject) == NULL) {
+            json_object_set_new(seen, subject, json_true());
+            json_array_append_new(subjects, json_pack("{s:s, s:i}", "subject_id", subject, "n", 0));
+        }
+    }
+    char *js = json_dumps(subjects, JSON_COMPACT);
+    json_decref(seen);
+    json_decref(subjects);
+    CU_ENSURE(js != NULL, CU_ERR_INTERNAL, "could not encode subjects");
+    struct cu_params p[3];
+    struct cu_step steps[3];
+    struct cu_db_result *coll = NULL, *keys = NULL, *kek = NULL;
+    cu_store_collection_get_step(tenant, collection, CU_SPEC_READ, &p[0], &coll, &steps[0]);
+    cu_store_subject_keys_get_step(tenant, js, &p[1], &keys, &steps[1]);
+    cu_store_tenant_kek_version_step(tenant, &p[2], &kek, &steps[2]);
+    enum cu_err rc = cu_tx_exec_steps(tx, steps, 3, arena);
+    free(js);
+    CU_GUARD(rc);
+    plan->read_keys = keys;
+    plan->read_kek = kek;
+    return cu_spec_decode(coll, collection, arena, spec);
+}
+
 /* Writes entries and ends what was read: in tx, or, for a grouped request that read without a
  * transaction, through the audit writer. Takes entries. */
 static enum cu_err
@@ -153,9 +188,11 @@ create(struct cu_svc *s, const struct cu_actor *a, const char *collection, json_
         goto out;
     }
     struct cu_coll_spec spec;
-    /* grouped: the unit checks that the collection is unchanged (under its share lock) */
-    CU_TRY(cu_spec_load(tx, a->tenant, collection, grouped ? CU_SPEC_READ : CU_SPEC_WRITE, arena,
-                        &spec));
+    if (grouped) {
+        CU_TRY(read_for_unit(tx, a->tenant, collection, list, arena, &spec, &plan));
+    } else {
+        CU_TRY(cu_spec_load(tx, a->tenant, collection, CU_SPEC_WRITE, arena, &spec));
+    }
     CU_TRY(cu_tenant_keys_load(s, tx, a->tenant, &spec, &keys));
 
     n = json_array_size(list);

@@ -298,12 +298,6 @@ cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive, in
                       version, inc);
 }
 
-enum cu_err
-cu_store_tenant_kek_version(struct cu_tx *tx, const char *tenant, int *version)
-{
-    return tenant_kek(tx, &q_tenant_kek_version, tenant, version, NULL);
-}
-
 void
 cu_store_tenant_lock_kek_step(const char *tenant, struct cu_params *p, struct cu_db_result **out,
                               struct cu_step *step)
@@ -481,11 +475,20 @@ cu_store_subject_keys_insert(struct cu_tx *tx, const char *tenant, const char *k
     return exec_json(tx, &q_sk_insert_batch, tenant, keys_json, arena, out);
 }
 
-enum cu_err
-cu_store_subject_keys_get(struct cu_tx *tx, const char *tenant, const char *subjects_json,
-                          struct cu_arena *arena, struct cu_db_result **out)
+void
+cu_store_subject_keys_get_step(const char *tenant, const char *subjects_json, struct cu_params *p,
+                               struct cu_db_result **out, struct cu_step *step)
 {
-    return exec_json(tx, &q_sk_get_batch, tenant, subjects_json, arena, out);
+    json_step(&q_sk_get_batch, tenant, subjects_json, p, out, step);
+}
+
+void
+cu_store_tenant_kek_version_step(const char *tenant, struct cu_params *p,
+                                 struct cu_db_result **out, struct cu_step *step)
+{
+    cu_params_init(p);
+    cu_params_text(p, tenant);
+    *step = (struct cu_step){.stmt = &q_tenant_kek_version, .p = p, .out = out};
 }
 
 void

@@ -49,9 +49,11 @@ enum cu_err cu_store_tenant_delete(struct cu_tx *tx, const char *tenant, int *de
 enum { CU_INC_LEN = 40 };
 enum cu_err cu_store_tenant_lock_kek(struct cu_tx *tx, const char *tenant, int exclusive,
                                      int *version, char inc[CU_INC_LEN]) CU_WUR;
-/* The current KEK version, read without a lock (a group-committed write takes the share lock
- * with cu_store_tenant_lock_kek_step and checks the version it read). */
-enum cu_err cu_store_tenant_kek_version(struct cu_tx *tx, const char *tenant, int *version) CU_WUR;
+/* The current KEK version (column 0) and incarnation, read without a lock, as one step of the
+ * caller's pipeline (a group-committed write takes the share lock with
+ * cu_store_tenant_lock_kek_step and checks the version it read). p: the caller's. */
+void cu_store_tenant_kek_version_step(const char *tenant, struct cu_params *p,
+                                      struct cu_db_result **out, struct cu_step *step);
 /* cu_store_tenant_lock_kek's share lock as one step of the caller's pipeline (column 0: the
  * version; no row for no tenant): fills p (the caller's, alive until the steps have run). */
 void cu_store_tenant_lock_kek_step(const char *tenant, struct cu_params *p,
@@ -127,12 +129,12 @@ enum cu_err cu_store_subject_keys_use(struct cu_tx *tx, const char *tenant,
 enum cu_err cu_store_subject_keys_insert(struct cu_tx *tx, const char *tenant,
                                          const char *keys_json, struct cu_arena *arena,
                                          struct cu_db_result **out) CU_WUR;
-/* The same keys as cu_store_subject_keys_use, read, nothing counted. */
-enum cu_err cu_store_subject_keys_get(struct cu_tx *tx, const char *tenant,
-                                      const char *subjects_json, struct cu_arena *arena,
-                                      struct cu_db_result **out) CU_WUR;
-/* cu_store_subject_keys_use and _insert as steps of the caller's pipeline (p: the caller's,
+/* cu_store_subject_keys_use's rows, read, nothing counted; cu_store_subject_keys_use and
+ * _insert: all three as steps of the caller's pipeline (p: the caller's,
  * alive until the steps have run). */
+void cu_store_subject_keys_get_step(const char *tenant, const char *subjects_json,
+                                    struct cu_params *p, struct cu_db_result **out,
+                                    struct cu_step *step);
 void cu_store_subject_keys_use_step(const char *tenant, const char *subjects_json,
                                     struct cu_params *p, struct cu_db_result **out,
                                     struct cu_step *step);
