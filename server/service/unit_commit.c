@@ -17,6 +17,9 @@ struct cu_unit_commit {
 };
 
 enum { MAX_PARAMS = 32 };
+/* A joined array stops growing past this: libpq keeps a connection's buffers at the largest
+ * message it carried, and the pool's connections take turns at the writer's batches. */
+enum { MAX_JOINED = 256 * 1024 };
 
 /* One statement of a batch: the steps merged into it. */
 struct stmt_group {
@@ -54,6 +57,12 @@ joins(const struct stmt_group *g, const char *g_tenant, const struct cu_step *s,
     }
     for (int i = 0; i < s->p->n; i++) {
         if (!(s->merge & (1u << i)) && !param_equal(s->p, g->first->p, i)) {
+            return 0;
+        }
+        if ((s->merge & (1u << i)) &&
+            (g->joined[i] != NULL ? g->len[i] : strlen(g->p.values[i])) +
+                    strlen(s->p->values[i]) >
+                MAX_JOINED) {
             return 0;
         }
     }
@@ -95,7 +104,11 @@ join_array(struct stmt_group *g, int i, const char *add)
 static enum cu_err
 run_units(struct cu_db *db, struct cu_unit *const *units, int n)
 {
-    struct stmt_group *groups = cu_xcalloc(CU_DB_MAX_STEPS, sizeof(*groups));
+    int nsteps = 0;
+    for (int u = 0; u < n; u++) {
+        nsteps += units[u]->n;
+    }
+    struct stmt_group *groups = cu_xcalloc((size_t)nsteps, sizeof(*groups));
     const char *tenants[CU_DB_MAX_STEPS] = {0};
     struct stmt_group *of[CU_WRITER_MAX_JOBS][CU_UNIT_MAX_STEPS];
     int ng = 0;
