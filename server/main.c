@@ -1,7 +1,6 @@
 /* custos: process hardening and allocator set-up in start-up order, then verb dispatch; each
  * verb lives in server/cmd/<verb>.c. */
 #include <jansson.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -29,11 +28,6 @@ main(int argc, char **argv)
     }
     harden_process();
     cu_secure_heap_init(1 << 20);
-    /* a fixed threshold: blocks of 128 KiB and more (a batch's joined rows, a large body) are
-     * mapped and given back when freed; glibc's sliding threshold would keep them in a
-     * thread's arena after the first free (+6 MiB of RSS at rest with the group-commit
-     * writers, make bench) */
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     /* jansson holds request values (plaintext PII) in its own strings: wipe them when freed */
     json_set_alloc_funcs(malloc, cu_free_wiped);
     const struct cu_cmd *cmd = cu_cmd_find(argv[1]);

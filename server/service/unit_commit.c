@@ -17,9 +17,11 @@ struct cu_unit_commit {
 };
 
 enum { MAX_PARAMS = 32 };
-/* A joined array stops growing past this: libpq keeps a connection's buffers at the largest
- * message it carried, and the pool's connections take turns at the writer's batches. */
-enum { MAX_JOINED = 256 * 1024 };
+/* The bytes of joinable parameters one batch may send (a larger unit goes alone): libpq keeps
+ * a connection's buffers at the largest message it carried, and the pool's connections take
+ * turns at the writer's batches (unbounded, a full make bench grew the server's RSS by 9-14
+ * MiB); 128 KiB still holds some 80 single-record tokenizes. */
+enum { MAX_BATCH_BYTES = 128 * 1024 };
 
 /* One statement of a batch: the steps merged into it. */
 struct stmt_group {
@@ -57,12 +59,6 @@ joins(const struct stmt_group *g, const char *g_tenant, const struct cu_step *s,
     }
     for (int i = 0; i < s->p->n; i++) {
         if (!(s->merge & (1u << i)) && !param_equal(s->p, g->first->p, i)) {
-            return 0;
-        }
-        if ((s->merge & (1u << i)) &&
-            (g->joined[i] != NULL ? g->len[i] : strlen(g->p.values[i])) +
-                    strlen(s->p->values[i]) >
-                MAX_JOINED) {
             return 0;
         }
     }
@@ -206,7 +202,7 @@ cu_unit_commit_new(struct cu_db *db, struct cu_unit_commit **out)
     struct cu_unit_commit *uc = cu_xcalloc(1, sizeof(*uc));
     uc->db = db;
     /* a batch holds at most as many steps as one pipeline takes, were none merged */
-    enum cu_err rc = cu_writer_new(write_batch, uc, CU_DB_MAX_STEPS, &uc->writer);
+    enum cu_err rc = cu_writer_new(write_batch, uc, CU_DB_MAX_STEPS, MAX_BATCH_BYTES, &uc->writer);
     if (rc != CU_OK) {
         free(uc);
         return rc;
@@ -231,6 +227,13 @@ cu_unit_commit_run(struct cu_unit_commit *uc, struct cu_unit *u)
     CU_ENSURE(u->n >= 1 && u->n <= CU_UNIT_MAX_STEPS, CU_ERR_INTERNAL, "bad unit of %d steps",
               u->n);
     struct cu_writer_job job = {.item = u, .weight = u->n};
+    for (int j = 0; j < u->n; j++) {
+        for (int i = 0; i < u->steps[j].p->n && i < 31; i++) {
+            if ((u->steps[j].merge & (1u << i)) && u->steps[j].p->values[i] != NULL) {
+                job.size += strlen(u->steps[j].p->values[i]);
+            }
+        }
+    }
     enum cu_err rc = cu_writer_run(uc->writer, &job);
     switch (rc) {
     case CU_OK:

@@ -1,5 +1,5 @@
 /* The group commit's writer thread (see writer.h). Requests wait on their own job; the writer
- * takes jobs off the queue's head until the batch's weight would pass the limit. */
+ * takes jobs off the queue's head until the batch's weight or size would pass its limit. */
 #include "service/writer.h"
 
 #include "core/mem.h"
@@ -11,6 +11,7 @@ struct cu_writer {
     cu_writer_batch_fn fn;
     void *ctx;
     int max_weight;
+    size_t max_size;
     pthread_mutex_t mu;
     pthread_cond_t work; /* the writer waits for jobs */
     pthread_cond_t done; /* requests wait for their batch */
@@ -25,11 +26,14 @@ static int
 take(struct cu_writer *w, struct cu_writer_job **batch)
 {
     int n = 0, weight = 0;
+    size_t size = 0;
     while (w->head != NULL && n < CU_WRITER_MAX_JOBS &&
-           (n == 0 || weight + w->head->weight <= w->max_weight)) {
+           (n == 0 ||
+            (weight + w->head->weight <= w->max_weight && size + w->head->size <= w->max_size))) {
         struct cu_writer_job *j = w->head;
         w->head = j->next;
         weight += j->weight;
+        size += j->size;
         batch[n++] = j;
     }
     if (w->head == NULL) {
@@ -68,12 +72,14 @@ writer_main(void *arg)
 }
 
 enum cu_err
-cu_writer_new(cu_writer_batch_fn fn, void *ctx, int max_weight, struct cu_writer **out)
+cu_writer_new(cu_writer_batch_fn fn, void *ctx, int max_weight, size_t max_size,
+              struct cu_writer **out)
 {
     struct cu_writer *w = cu_xcalloc(1, sizeof(*w));
     w->fn = fn;
     w->ctx = ctx;
     w->max_weight = max_weight;
+    w->max_size = max_size;
     w->tail = &w->head;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);

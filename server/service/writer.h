@@ -8,11 +8,14 @@
 
 #include "core/err.h"
 
+#include <stddef.h>
+
 struct cu_writer;
 
 struct cu_writer_job {
     void *item;     /* the caller's: what to write (read by the batch function) */
     int weight;     /* its share of a batch's limit, >= 1 */
+    size_t size;    /* and of its byte budget (what it sends) */
     enum cu_err rc; /* set by the batch function */
     /* the writer's */
     int done;
@@ -25,9 +28,9 @@ typedef int (*cu_writer_batch_fn)(void *ctx, struct cu_writer_job **jobs, int n)
 
 enum { CU_WRITER_MAX_JOBS = 128 };
 
-/* Starts the writer. max_weight: the weight one batch may hold (a job heavier than it goes
- * alone). */
-enum cu_err cu_writer_new(cu_writer_batch_fn fn, void *ctx, int max_weight,
+/* Starts the writer. max_weight, max_size: the weight and the bytes one batch may hold (a job
+ * heavier or larger than that goes alone). */
+enum cu_err cu_writer_new(cu_writer_batch_fn fn, void *ctx, int max_weight, size_t max_size,
                           struct cu_writer **out) CU_WUR;
 /* Writes what is queued, then stops the thread and frees the writer. NULL is fine. */
 void cu_writer_free(struct cu_writer *w);
