@@ -292,11 +292,13 @@ create(struct cu_svc *s, const struct cu_actor *a, const char *collection, json_
         char *vj = json_dumps(values_b, JSON_COMPACT);
         char *tj = json_dumps(tokens_b, JSON_COMPACT);
         char *aj = json_dumps(audit, JSON_COMPACT);
-        answer = grouped ? json_dumps(*out, JSON_COMPACT) : NULL;
+        /* the answer an Idempotency-Key remembers, for the unit (the other path stores it) */
+        int remembered = grouped && idem != NULL && idem->key != NULL;
+        answer = remembered ? json_dumps(*out, JSON_COMPACT) : NULL;
         /* without an Idempotency-Key to remember, the writes end the transaction: one round
          * trip for them and COMMIT (the call ends tx either way) */
         int last = (idem == NULL || idem->key == NULL) && hook == NULL;
-        if (!(rj && vj && tj && aj) || (grouped && answer == NULL)) {
+        if (!(rj && vj && tj && aj) || (remembered && answer == NULL)) {
             rc = cu_err_set(CU_ERR_INTERNAL, __FILE__, __LINE__, "could not encode the rows");
         } else if (grouped) {
             /* what was read ends here (nothing was written: no commit to wait for) */

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ enum { MAX_BATCH_BYTES = 128 * 1024 };
 /* One statement of a batch: the steps merged into it. */
 struct stmt_group {
     const struct cu_step *first;
+    const char *tenant;       /* the units' whose steps it holds */
     struct cu_params p;       /* first's, with the joined arrays */
     char *joined[MAX_PARAMS]; /* heap: the joined arrays (NULL: first's own) */
     size_t len[MAX_PARAMS];
@@ -51,10 +53,10 @@ param_equal(const struct cu_params *a, const struct cu_params *b, int i)
 /* Whether step s (of tenant) may join group g: same statement, tenant and merge bits, and equal
  * in every parameter not joined. */
 static int
-joins(const struct stmt_group *g, const char *g_tenant, const struct cu_step *s, const char *tenant)
+joins(const struct stmt_group *g, const struct cu_step *s, const char *tenant)
 {
     if (s->merge == 0 || s->merge != g->first->merge || s->stmt != g->first->stmt ||
-        strcmp(g_tenant, tenant) != 0 || s->p->n != g->first->p->n) {
+        strcmp(g->tenant, tenant) != 0 || s->p->n != g->first->p->n) {
         return 0;
     }
     for (int i = 0; i < s->p->n; i++) {
@@ -105,19 +107,18 @@ run_units(struct cu_db *db, struct cu_unit *const *units, int n)
         nsteps += units[u]->n;
     }
     struct stmt_group *groups = cu_xcalloc((size_t)nsteps, sizeof(*groups));
-    const char *tenants[CU_DB_MAX_STEPS] = {0};
     struct stmt_group *of[CU_WRITER_MAX_JOBS][CU_UNIT_MAX_STEPS];
     int ng = 0;
     for (int u = 0; u < n; u++) {
         for (int j = 0; j < units[u]->n; j++) {
             const struct cu_step *s = &units[u]->steps[j];
             int g = 0;
-            while (g < ng && !joins(&groups[g], tenants[g], s, units[u]->tenant)) {
+            while (g < ng && !joins(&groups[g], s, units[u]->tenant)) {
                 g++;
             }
             if (g == ng) {
-                groups[ng] = (struct stmt_group){.first = s, .p = *s->p};
-                tenants[ng++] = units[u]->tenant;
+                groups[ng++] =
+                    (struct stmt_group){.first = s, .tenant = units[u]->tenant, .p = *s->p};
             } else {
                 for (int i = 0; i < s->p->n && (s->merge & ~CU_STEP_ONCE) != 0; i++) {
                     if (s->merge & (1u << i)) {
@@ -131,11 +132,13 @@ run_units(struct cu_db *db, struct cu_unit *const *units, int n)
     struct cu_step steps[CU_DB_MAX_STEPS];
     for (int g = 0; g < ng; g++) {
         /* row-level security: each statement as its units' tenant */
-        steps[g] = (struct cu_step){
-            .stmt = groups[g].first->stmt,
-            .p = &groups[g].p,
-            .tenant = g == 0 || strcmp(tenants[g], tenants[g - 1]) != 0 ? tenants[g] : NULL,
-            .out = &groups[g].res};
+        steps[g] =
+            (struct cu_step){.stmt = groups[g].first->stmt,
+                             .p = &groups[g].p,
+                             .tenant = g == 0 || strcmp(groups[g].tenant, groups[g - 1].tenant) != 0
+                                           ? groups[g].tenant
+                                           : NULL,
+                             .out = &groups[g].res};
     }
     struct cu_arena *arena = cu_arena_new();
     struct cu_tx *tx = NULL;
@@ -185,13 +188,18 @@ write_batch(void *ctx, struct cu_writer_job **jobs, int n)
     enum cu_err rc = run_units(uc->db, units, n);
     /* alone once more, unless the database is gone (each would wait out the timeout again) */
     int alone = rc != CU_OK && rc != CU_ERR_UNAVAILABLE && n > 1;
-    int committed = rc == CU_OK;
+    int committed = rc == CU_OK, failed = 0;
     for (int i = 0; i < n; i++) {
         jobs[i]->rc = alone ? run_units(uc->db, &units[i], 1) : rc;
         committed += alone && jobs[i]->rc == CU_OK;
-        if (jobs[i]->rc != CU_OK && jobs[i]->rc != CU_ERR_CONFLICT) {
-            cu_log(CU_LOG_ERROR, "group commit failed", "reason", cu_err_reason(), NULL);
-        }
+        /* a conflict is the unit's own (its request is redone), not the writer's failure */
+        failed += jobs[i]->rc != CU_OK && jobs[i]->rc != CU_ERR_CONFLICT;
+    }
+    if (failed > 0) {
+        char count[16];
+        snprintf(count, sizeof(count), "%d", failed);
+        cu_log(CU_LOG_ERROR, "group commit failed", "requests", count, "reason", cu_err_reason(),
+               NULL);
     }
     return committed;
 }
